@@ -1,0 +1,61 @@
+/* ec_echo.h - what a connection owes its peer: the pending-echo buffer.
+ *
+ * The textbook keeps SOCKETINFO{buf, recvbytes, sendbytes}: read only when everything
+ * read before has been sent back. struct ec_echo is that record, plus framing: in a
+ * framed mode, received bytes go through a decoder and only whole frames become
+ * pending echo, one log line per frame. Every model, blocking or not, uses it, so the
+ * echo semantics are identical across models and only the I/O loop differs.
+ */
+#ifndef EC_ECHO_H
+#define EC_ECHO_H
+
+#include <stddef.h>
+
+#include "ec_framing.h"
+#include "ec_net.h"
+
+struct ec_echo {
+    char peer[EC_ADDRSTRLEN];   /* "A:P", for log lines */
+    const struct ec_framing *f; /* raw or framed */
+    struct ec_decoder dec;      /* framed modes only */
+    unsigned char *rbuf;        /* recv buffer, bufsize bytes (the textbook's buf) */
+    size_t bufsize;
+    unsigned char *out; /* pending echo: out[sent..len) still to send */
+    size_t cap, len, sent;
+};
+
+/* Prepares e for one connection: allocates the recv buffer (bufsize bytes) and the
+ * pending buffer (room for bufsize bytes plus one whole frame). Returns 0 or
+ * -EC_ENOMEM / -EC_EINVAL. */
+int ec_echo_init(struct ec_echo *e, const char *peer, const struct ec_framing *f, size_t bufsize);
+
+/* Releases e's buffers. */
+void ec_echo_free(struct ec_echo *e);
+
+/* True when nothing is waiting to be sent: the moment to read again (the textbook's
+ * recvbytes == sendbytes). */
+int ec_echo_idle(const struct ec_echo *e);
+
+/* Takes n bytes just received into e->rbuf (or from data, if data is not NULL):
+ * logs "recv" (raw) or one "frame" line per whole frame, and appends the echo to the
+ * pending buffer. Call only when ec_echo_idle(e). Returns 0, or -EC_ETOOLONG when a
+ * frame exceeds the maximum (the connection should be closed). */
+int ec_echo_received(struct ec_echo *e, const void *data, size_t n);
+
+/* The bytes still to send: *p and the count (0 when idle). */
+size_t ec_echo_pending(const struct ec_echo *e, const unsigned char **p);
+
+/* Records that n of the pending bytes went out (logs "send"); resets the buffer when
+ * all has gone. */
+void ec_echo_sent(struct ec_echo *e, size_t n);
+
+/* One step for nonblocking sockets: sends what is pending with one ec_send. Returns
+ * the count sent (>= 0; 0 if nothing was pending), -EC_EWOULDBLOCK if the socket is
+ * full, or another negative class. */
+ptrdiff_t ec_echo_flush(struct ec_echo *e, ec_sock_t s);
+
+/* For blocking models: sends everything pending with ec_sendn and records it.
+ * Returns 0 or a negative class. */
+int ec_echo_flush_all(struct ec_echo *e, ec_sock_t s);
+
+#endif

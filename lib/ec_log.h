@@ -1,0 +1,52 @@
+/* ec_log.h - the server log: one line per event on stdout, shared by every model.
+ *
+ * Lines (the server contract; the conformance engine matches them with PCRE2):
+ *   listening A:P
+ *   accept peer=A:P
+ *   recv peer=A:P bytes=N        (raw mode)   frame peer=A:P bytes=N   (framed mode)
+ *   send peer=A:P bytes=N
+ *   close peer=A:P reason=eof|reset|error:<class>
+ *   refuse peer=A:P reason=<why>
+ * Each line is written with one call and flushed, so lines from threads never mix.
+ */
+#ifndef EC_LOG_H
+#define EC_LOG_H
+
+#include <stddef.h>
+
+/* Quiet mode keeps only the readiness line. */
+void ec_log_set_quiet(int quiet);
+
+/* "listening A:P", always printed and flushed. */
+void ec_log_ready(const char *addrport);
+
+void ec_log_accept(const char *peer);
+
+/* "recv peer=.. bytes=N" (framed = 0) or "frame peer=.. bytes=N" (framed = 1; N is
+ * the frame's wire length). */
+void ec_log_recv(const char *peer, size_t bytes, int framed);
+
+void ec_log_send(const char *peer, size_t bytes);
+
+/* reason: 0 = eof, -EC_ECONNRESET = reset, any other negative class = error:<name>. */
+void ec_log_close(const char *peer, int reason);
+
+/* why: a short word without spaces, e.g. "max-clients", "fd-setsize", "no-descriptors". */
+void ec_log_refuse(const char *peer, const char *why);
+
+/* A line in the same format for anything else (printf-style, no newline). Used
+ * sparingly: every event kind a server prints must be one of the above. */
+void ec_log_line(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* A diagnostic on stderr (not part of the log contract): "echo-<model>: ...". */
+void ec_warn(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+#endif
