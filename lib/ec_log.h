@@ -14,8 +14,24 @@
 
 #include <stddef.h>
 
+/* printf-style checking. MinGW's "printf" archetype is the MSVCRT one, which lacks
+ * %zu; echoconf builds it with __USE_MINGW_ANSI_STDIO (C99 printf), so check against
+ * gnu_printf there. */
+#if defined(__MINGW32__)
+#define EC_PRINTF_LIKE(fmt, first) __attribute__((format(gnu_printf, fmt, first)))
+#elif defined(__GNUC__)
+#define EC_PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define EC_PRINTF_LIKE(fmt, first)
+#endif
+
 /* Quiet mode keeps only the readiness line. */
 void ec_log_set_quiet(int quiet);
+
+/* The program name that prefixes ec_warn() messages ("echo-posix-epoll"); server_main
+ * sets it from the model id. Default "echoconf". The string must outlive the process's
+ * use of the log. */
+void ec_log_set_name(const char *name);
 
 /* "listening A:P", always printed and flushed. */
 void ec_log_ready(const char *addrport);
@@ -36,17 +52,9 @@ void ec_log_refuse(const char *peer, const char *why);
 
 /* A line in the same format for anything else (printf-style, no newline). Used
  * sparingly: every event kind a server prints must be one of the above. */
-void ec_log_line(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+void ec_log_line(const char *fmt, ...) EC_PRINTF_LIKE(1, 2);
 
 /* A diagnostic on stderr (not part of the log contract): "echo-<model>: ...". */
-void ec_warn(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+void ec_warn(const char *fmt, ...) EC_PRINTF_LIKE(1, 2);
 
 #endif

@@ -11,6 +11,11 @@
 #include <stdint.h>
 
 #ifdef _WIN32
+/* WSAPoll and inet_ntop exist from Windows Vista (0x0600) on; MinGW hides them unless
+ * _WIN32_WINNT says so before winsock2.h is read. */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600
+#endif
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -20,6 +25,8 @@
 typedef SOCKET ec_sock_t;
 #define EC_INVALID_SOCK INVALID_SOCKET
 #else
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -54,6 +61,10 @@ enum ec_err {
 /* Flags for ec_send()/ec_recv(). */
 #define EC_MSG_MORE 1 /* more data follows (MSG_MORE on Linux; ignored elsewhere) */
 #define EC_MSG_PEEK 2 /* look without consuming (MSG_PEEK) */
+/* This call only, whatever the socket's mode: do not block (MSG_DONTWAIT on Linux; on
+ * Windows, which has no such flag, a zero-timeout select decides first). Lets the
+ * bounded helpers of ec_wire.h try the I/O first and wait only when it would block. */
+#define EC_MSG_DONTWAIT 4
 
 /* Starts the socket layer: WSAStartup on Windows; on POSIX, ignores SIGPIPE so a send
  * to a reset peer returns -EC_ECLOSED instead of killing the process. Returns 0 or a
@@ -130,6 +141,11 @@ ptrdiff_t ec_recv(ec_sock_t s, void *buf, size_t len, int flags);
  * writable. Returns the ready bits (> 0), 0 on timeout, or a negative class. Uses
  * poll/WSAPoll, so any descriptor number works. */
 int ec_wait(ec_sock_t s, int events, int timeout_ms);
+
+/* Internal to lib (ec_accept is the public call): accept() on listener, the new
+ * socket marked close-on-exec and blocking on POSIX. Returns 0 and sets *out (and the
+ * peer address into sa/salen, which may be NULL), or a negative class. */
+int ec__sock_accept(ec_sock_t listener, struct sockaddr *sa, socklen_t *salen, ec_sock_t *out);
 
 /* Monotonic clock in nanoseconds, for deadlines and timelines. */
 int64_t ec_now_ns(void);

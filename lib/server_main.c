@@ -1,0 +1,335 @@
+/* server_main.c - main() of every echo-<model> executable.
+ *
+ * Parses the common options, starts the socket layer, listens, prints the readiness
+ * line "listening A:P" and calls the model's ec_serve(). SIGINT/SIGTERM/SIGHUP (console
+ * control events on Windows) set the stop flag and shut the listener down so that a
+ * model blocked in accept, select, poll, epoll or io_uring wakes up and returns.
+ */
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec_server.h"
+
+#ifndef _WIN32
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+#endif
+
+#ifndef ECHOCONF_VERSION
+#define ECHOCONF_VERSION "unknown"
+#endif
+
+/* Exit status of a bad command line (as getopt-based tools and sysexits' EX_USAGE
+ * neighbours use 2), distinct from 1, a failure at run time. */
+#define EXIT_USAGE 2
+
+/* How long a stopping server may take to return from ec_serve before the process
+ * ends anyway (threads blocked in recv on an idle client never see the flag). */
+#define STOP_GRACE_MS 2000
+
+#define MAX_BUFSIZE (16u * 1024u * 1024u)
+
+static atomic_int stop_requested;
+static ec_sock_t listener = EC_INVALID_SOCK;
+static char prog_name[96];
+
+int ec_server_stopping(void)
+{
+    return atomic_load(&stop_requested);
+}
+
+int ec_cpu_count(void)
+{
+#ifdef _WIN32
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwNumberOfProcessors > 0 ? (int)si.dwNumberOfProcessors : 1;
+#else
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < INT_MAX ? (int)n : 1;
+#endif
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [options]\n"
+            "Echo server of model %s (echoconf %s).\n%s\n\n"
+            "options:\n"
+            "  --port N          TCP port, 0 for an ephemeral one (default %d)\n"
+            "  --bind ADDR       address to listen on, IPv4 or IPv6 (default 127.0.0.1)\n"
+            "  --framing SPEC    raw (default), line, delim:HEX, fixed:N, len16 or len32,\n"
+            "                    optionally followed by ,max=N (largest payload)\n"
+            "  --bufsize N       recv buffer in bytes, 1..%u (default %d)\n"
+            "  --max-clients N   refuse clients beyond N at once (default 0: only the\n"
+            "                    model's own limit)\n",
+            prog_name, ec_model.id, ECHOCONF_VERSION, ec_model.summary, EC_DEFAULT_PORT,
+            MAX_BUFSIZE, EC_DEFAULT_BUFSIZE);
+    if (ec_model.default_workers != 0) {
+        if (ec_model.default_workers < 0)
+            fprintf(out, "  --workers N       worker threads, -1 = two per CPU (default -1, "
+                         "here %d)\n",
+                    2 * ec_cpu_count());
+        else
+            fprintf(out, "  --workers N       worker threads, -1 = two per CPU (default %d)\n",
+                    ec_model.default_workers);
+    }
+    fprintf(out, "  --quiet           print only the readiness line\n"
+                 "  --help            this text\n"
+                 "  --version         the echoconf version and the model id\n"
+                 "Prints \"listening A:P\" once it listens; SIGINT or SIGTERM stops it "
+                 "(exit 0).\n");
+}
+
+static int bad_value(const char *opt, const char *value, const char *why)
+{
+    fprintf(stderr, "%s: invalid value '%s' for --%s: %s\n", prog_name, value, opt, why);
+    return -1;
+}
+
+/* Parses a decimal number min..max (a leading '-' only if min < 0) into *out. */
+static int parse_number(const char *text, long min, long max, long *out)
+{
+    const char *p = text;
+    int neg = 0;
+    long v = 0;
+    if (*p == '-' && min < 0) {
+        neg = 1;
+        p++;
+    }
+    if (*p == '\0')
+        return -1;
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+        if (v > max + 1L)
+            return -1;
+    }
+    if (neg)
+        v = -v;
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Applies one option with its value to o. Returns 0, or -1 after a message. */
+static int apply_option(const char *name, const char *value, struct ec_server_opts *o)
+{
+    long v;
+    char why[200];
+    if (strcmp(name, "port") == 0) {
+        if (parse_number(value, 0, 65535, &v) != 0)
+            return bad_value(name, value, "expected a port number 0..65535");
+        o->port = (unsigned)v;
+    } else if (strcmp(name, "bind") == 0) {
+        if (value[0] == '\0' || strlen(value) >= sizeof o->bind)
+            return bad_value(name, value, "expected an address of 1..63 characters");
+        snprintf(o->bind, sizeof o->bind, "%s", value);
+    } else if (strcmp(name, "framing") == 0) {
+        if (ec_framing_parse(value, &o->framing, why, sizeof why) != 0)
+            return bad_value(name, value, why);
+    } else if (strcmp(name, "bufsize") == 0) {
+        if (parse_number(value, 1, (long)MAX_BUFSIZE, &v) != 0)
+            return bad_value(name, value, "expected a size of 1..16777216 bytes");
+        o->bufsize = (size_t)v;
+    } else if (strcmp(name, "max-clients") == 0) {
+        if (parse_number(value, 0, 1000000, &v) != 0)
+            return bad_value(name, value, "expected a count of 0..1000000 (0: no limit of ours)");
+        o->max_clients = (int)v;
+    } else if (strcmp(name, "workers") == 0) {
+        if (ec_model.default_workers == 0)
+            return bad_value(name, value, "this model has no worker threads");
+        if (parse_number(value, -1, 1024, &v) != 0 || v == 0)
+            return bad_value(name, value, "expected 1..1024 threads, or -1 for two per CPU");
+        o->workers = v < 0 ? 2 * ec_cpu_count() : (int)v;
+    } else {
+        fprintf(stderr, "%s: unknown option '--%s' (see --help)\n", prog_name, name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses argv into o. Returns 0 to run, 1 after --help/--version, -1 on an error. */
+static int parse_args(int argc, char **argv, struct ec_server_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        char name[32];
+        const char *value = NULL;
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            fprintf(stderr, "%s: unexpected argument '%s' (options start with --; see --help)\n",
+                    prog_name, arg);
+            return -1;
+        }
+        const char *eq = strchr(arg + 2, '=');
+        size_t nl = eq ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
+        if (nl >= sizeof name) {
+            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog_name, arg);
+            return -1;
+        }
+        memcpy(name, arg + 2, nl);
+        name[nl] = '\0';
+        if (eq != NULL)
+            value = eq + 1;
+
+        if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0 ||
+            strcmp(name, "quiet") == 0) {
+            if (value != NULL) {
+                fprintf(stderr, "%s: option '--%s' takes no value (got '%s')\n", prog_name,
+                        name, value);
+                return -1;
+            }
+            if (strcmp(name, "quiet") == 0) {
+                o->quiet = 1;
+                continue;
+            }
+            if (strcmp(name, "help") == 0)
+                usage(stdout);
+            else
+                printf("echoconf %s (model %s)\n", ECHOCONF_VERSION, ec_model.id);
+            return 1;
+        }
+        if (value == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: option '--%s' needs a value (see --help)\n", prog_name,
+                        name);
+                return -1;
+            }
+            value = argv[++i];
+        }
+        if (apply_option(name, value, o) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Marks the server as stopping and wakes whatever waits on the listener. */
+static void request_stop(void)
+{
+    atomic_store(&stop_requested, 1);
+#ifdef _WIN32
+    /* Winsock has no shutdown for a listening socket; closing it makes a blocking
+     * accept, select or WSAWaitForMultipleEvents return with an error. */
+    closesocket(listener);
+#else
+    /* On Linux shutdown(SHUT_RDWR) of a listening socket moves it to CLOSE: accept
+     * fails with EINVAL and poll/epoll report POLLHUP, in every thread at once. */
+    ec_sock_shutdown_both(listener);
+#endif
+}
+
+#ifdef _WIN32
+static BOOL WINAPI on_console_event(DWORD type)
+{
+    (void)type;
+    request_stop();
+    /* The handler runs in a thread of its own; if ec_serve has not returned within
+     * the grace period, end the process here. */
+    Sleep(STOP_GRACE_MS);
+    fflush(stdout);
+    ExitProcess(0);
+    return TRUE;
+}
+
+static int start_stop_handler(void)
+{
+    if (!SetConsoleCtrlHandler(on_console_event, TRUE)) {
+        ec_warn("SetConsoleCtrlHandler failed (%lu)", (unsigned long)GetLastError());
+        return -1;
+    }
+    return 0;
+}
+#else
+static sigset_t stop_signals;
+
+/* Waits for a stop signal (blocked in every thread, so only sigwait sees it). */
+static void *stop_thread(void *arg)
+{
+    int sig = 0;
+    (void)arg;
+    if (sigwait(&stop_signals, &sig) != 0)
+        return NULL;
+    request_stop();
+    ec_sleep_ms(STOP_GRACE_MS);
+    fflush(stdout);
+    _exit(0);
+}
+
+static int start_stop_handler(void)
+{
+    pthread_t th;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    /* Block before any model thread exists, so every thread inherits the mask and the
+     * signal is delivered to sigwait() alone (pthread_sigmask(3), sigwait(3)). */
+    int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    if (rc == 0)
+        rc = pthread_create(&th, NULL, stop_thread, NULL);
+    if (rc == 0)
+        rc = pthread_detach(th);
+    if (rc != 0) {
+        ec_warn("cannot start the signal thread: %s", strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+/* Entry point of every echo-<model> executable: see the file comment. Exit status 0
+ * after a requested stop, 1 on a failure at run time, 2 on a bad command line. */
+int main(int argc, char **argv)
+{
+    struct ec_server_opts o;
+    char err[256], addr[EC_ADDRSTRLEN];
+
+    snprintf(prog_name, sizeof prog_name, "echo-%s", ec_model.id);
+    ec_log_set_name(prog_name);
+    memset(&o, 0, sizeof o);
+    snprintf(o.bind, sizeof o.bind, "127.0.0.1");
+    o.port = EC_DEFAULT_PORT;
+    o.bufsize = EC_DEFAULT_BUFSIZE;
+    o.framing.kind = EC_FRAMING_RAW;
+    if (ec_model.default_workers < 0)
+        o.workers = 2 * ec_cpu_count();
+    else
+        o.workers = ec_model.default_workers;
+
+    int pr = parse_args(argc, argv, &o);
+    if (pr != 0)
+        return pr > 0 ? 0 : EXIT_USAGE;
+    ec_log_set_quiet(o.quiet);
+
+    int rc = ec_net_init();
+    if (rc < 0) {
+        ec_warn("cannot start the socket layer: %s", ec_err_name(rc));
+        return 1;
+    }
+    rc = ec_listen(o.bind, o.port, SOMAXCONN, &listener, err, sizeof err);
+    if (rc < 0) {
+        ec_warn("%s", err);
+        ec_net_cleanup();
+        return 1;
+    }
+    if (start_stop_handler() != 0) {
+        ec_sock_close(listener);
+        ec_net_cleanup();
+        return 1;
+    }
+    ec_log_ready(ec_sock_local_name(listener, addr, sizeof addr));
+
+    rc = ec_serve(listener, &o);
+    fflush(stdout);
+    if (ec_server_stopping())
+        return rc == 0 ? 0 : 1;
+    ec_sock_close(listener);
+    ec_net_cleanup();
+    return rc == 0 ? 0 : 1;
+}
