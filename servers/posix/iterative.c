@@ -1,0 +1,156 @@
+/* iterative.c - posix-iterative: the blocking iterative echo server (textbook 02-03).
+ *
+ * API: blocking accept(), then blocking recv()/send() on that one client until it
+ * leaves; only then is the next client accepted. Readiness is never asked for: every
+ * call simply blocks until it can complete.
+ * Limit it exposes: one client at a time. A second client completes its handshake into
+ * the listen backlog (the kernel does that) and may even send, but it gets no echo
+ * until the first client closes (notes 1.1); --max-clients can never be exceeded.
+ * Textbook bugs fixed: 02-03 only printed what it received (buf[retval] = '\0' one past
+ * the end of a BUFFERSIZE buffer, notes B1); here every byte is echoed with partial
+ * sends finished, through struct ec_echo. An accept error no longer ends the process
+ * (B3): a transient one is retried, and running out of descriptors refuses the waiting
+ * client with the reserve-descriptor trick instead of spinning.
+ * Stop: SIGTERM shuts the listener down, which ends the accept loop between clients;
+ * a client being served holds the only thread in recv(), so then the process ends
+ * after server_main's grace period, which closes every socket.
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ec_server.h"
+
+const struct ec_model ec_model = {
+    "posix-iterative",
+    "Blocking accept(), then blocking recv()/send() with one client until it leaves\n"
+    "(textbook 02-03). One client at a time: the next one waits in the listen backlog\n"
+    "and gets no echo until the current one closes.",
+    0,
+};
+
+/* How long to wait before retrying accept after an error that the reserve descriptor
+ * cannot cure (ENOBUFS, a descriptor shortage that outlived the trick...). */
+#define ACCEPT_BACKOFF_MS 100
+
+/* One client, the only one: what the textbook keeps in main()'s local variables. */
+struct conn {
+    ec_sock_t sock;
+    struct ec_echo echo; /* the pending echo (buf, recvbytes, sendbytes) */
+    enum {
+        CONN_RECEIVING, /* blocked in recv(): everything received so far was echoed */
+        CONN_ECHOING,   /* blocked in send(): what the last recv() gave goes back */
+        CONN_CLOSED     /* the peer left (EOF, reset or error): log and close */
+    } state;
+    int reason; /* why it closed: 0 = eof, else a negative class for ec_log_close() */
+};
+
+/* A spare descriptor held open so that EMFILE can be answered: close it, accept the
+ * waiting client, refuse it, reopen the spare (the classic reserve-descriptor trick;
+ * without it the client stays in the backlog and a readiness loop would spin). */
+static int reserve_fd = -1;
+
+static void reserve_take(void)
+{
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void reserve_release(void)
+{
+    if (reserve_fd >= 0) {
+        close(reserve_fd);
+        reserve_fd = -1;
+    }
+}
+
+/* Out of descriptors: frees the spare to accept the waiting client and refuse it.
+ * Without a spare (or if accept still fails) waits a bounded time instead, so that the
+ * loop never spins while the shortage lasts. */
+static void refuse_without_descriptors(ec_sock_t listener)
+{
+    char peer[EC_ADDRSTRLEN];
+    ec_sock_t s;
+
+    if (reserve_fd >= 0) {
+        reserve_release();
+        if (ec_accept(listener, &s, peer) == 0) {
+            ec_log_refuse(peer, "no-descriptors");
+            ec_sock_close(s);
+            reserve_take();
+            return;
+        }
+        reserve_take();
+    }
+    ec_sleep_ms(ACCEPT_BACKOFF_MS);
+}
+
+/* Blocks until the whole pending echo is sent (ec_sendn finishes partial sends). */
+static void conn_flush(struct conn *c)
+{
+    c->reason = ec_echo_flush_all(&c->echo, c->sock);
+    c->state = c->reason == 0 ? CONN_RECEIVING : CONN_CLOSED;
+}
+
+/* One blocking recv(): data becomes pending echo (CONN_ECHOING); 0 is the peer's FIN
+ * and, since everything before it was already echoed, the connection ends gracefully
+ * (half-close honoured); an error ends it with that error. */
+static void conn_on_readable(struct conn *c)
+{
+    ptrdiff_t n = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+    int r;
+
+    if (n > 0) {
+        r = ec_echo_received(&c->echo, NULL, (size_t)n);
+        c->state = r == 0 ? CONN_ECHOING : CONN_CLOSED;
+        c->reason = r;
+    } else if (n == 0) {
+        c->state = CONN_CLOSED;
+        c->reason = 0;
+    } else if (n != -EC_EINTR) {
+        c->state = CONN_CLOSED;
+        c->reason = (int)n;
+    }
+}
+
+/* Serves one client from accept to close: the textbook's inner while(1). */
+static void conn_serve(ec_sock_t s, const char *peer, const struct ec_server_opts *o)
+{
+    struct conn c = {.sock = s, .state = CONN_RECEIVING};
+
+    if (ec_echo_init(&c.echo, peer, &o->framing, o->bufsize) != 0) {
+        ec_log_refuse(peer, "no-memory");
+        ec_sock_close(s);
+        return;
+    }
+    ec_log_accept(peer);
+    while (c.state != CONN_CLOSED) {
+        if (c.state == CONN_RECEIVING)
+            conn_on_readable(&c);
+        else
+            conn_flush(&c);
+    }
+    ec_log_close(peer, c.reason);
+    ec_sock_close(s);
+    ec_echo_free(&c.echo);
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    reserve_take();
+    while (!ec_server_stopping()) {
+        char peer[EC_ADDRSTRLEN];
+        ec_sock_t s;
+        int r = ec_accept(listener, &s, peer);
+
+        if (r == 0) {
+            conn_serve(s, peer, o);
+        } else if (r == -EC_EMFILE) {
+            refuse_without_descriptors(listener);
+        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET &&
+                   !ec_server_stopping()) {
+            ec_warn("accept: %s; retrying in %d ms", ec_err_name(r), ACCEPT_BACKOFF_MS);
+            ec_sleep_ms(ACCEPT_BACKOFF_MS);
+        }
+    }
+    reserve_release();
+    return 0;
+}

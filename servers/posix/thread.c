@@ -1,0 +1,239 @@
+/* thread.c - posix-thread: one thread per client (textbook 03-01 TCPThreadServer).
+ *
+ * API: the main thread blocks in accept() and starts a detached pthread for each
+ * client; that thread blocks in recv(), then in send() until the whole echo has gone
+ * (ec_echo_flush_all), and so on until the client leaves. No readiness is asked for:
+ * the kernel parks each thread in its own blocking call.
+ * Limits it exposes: a thread (stack, scheduler entry) per client; pthread_create
+ * failing refuses the client (reason=no-threads), --max-clients caps the live count.
+ * Textbook bugs fixed: the echo counted partial sends (03-01 ignored send's count) and
+ * never wrote past buf (B1); an accept error no longer ends the process (B3), and
+ * running out of descriptors refuses the waiting client (reserve-descriptor trick).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ec_server.h"
+
+const struct ec_model ec_model = {
+    "posix-thread",
+    "One detached pthread per client doing blocking recv()/send() (textbook 03-01).\n"
+    "Clients are served concurrently; the limit is one thread per client (refused as\n"
+    "no-threads when pthread_create fails) and --max-clients.",
+    0,
+};
+
+#define ACCEPT_BACKOFF_MS 100          /* retry delay after an accept error the trick can't cure */
+#define STOP_WAIT_MS      5000         /* bound on waiting for client threads at shutdown */
+#define THREAD_STACK      (256 * 1024) /* buffers live on the heap: a small stack suffices */
+
+/* One client and its thread. Linked into the live list so that a stop can wake it. */
+struct conn {
+    ec_sock_t sock;
+    struct ec_echo echo; /* the pending echo (buf, recvbytes, sendbytes) */
+    enum {
+        CONN_RECEIVING, /* the thread is blocked in recv(): nothing is owed to the peer */
+        CONN_ECHOING,   /* the thread is blocked in send() until the echo has all gone */
+        CONN_CLOSED     /* EOF, reset or error: log, unlink, close, free, thread ends */
+    } state;
+    int reason; /* 0 = eof, else a negative class for ec_log_close() */
+    struct conn *prev, *next;
+};
+
+/* The live clients: ec_serve() shuts their sockets down on stop and waits for the
+ * threads to finish. A thread unlinks itself before closing its socket, so the main
+ * thread never shuts down a descriptor number that was already reused. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t drained;
+    struct conn *head;
+    int live;
+} g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
+
+/* Spare descriptor for the EMFILE answer (see refuse_without_descriptors). */
+static int reserve_fd = -1;
+
+static void reserve_take(void)
+{
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void reserve_release(void)
+{
+    if (reserve_fd >= 0) {
+        close(reserve_fd);
+        reserve_fd = -1;
+    }
+}
+
+/* Out of descriptors: frees the spare, accepts the waiting client, refuses it and
+ * takes the spare back (client threads only close descriptors, so the spare's number
+ * is ours to reuse). If that fails, waits a bounded time so the loop never spins. */
+static void refuse_without_descriptors(ec_sock_t listener)
+{
+    char peer[EC_ADDRSTRLEN];
+    ec_sock_t s;
+
+    if (reserve_fd >= 0) {
+        reserve_release();
+        if (ec_accept(listener, &s, peer) == 0) {
+            ec_log_refuse(peer, "no-descriptors");
+            ec_sock_close(s);
+            reserve_take();
+            return;
+        }
+        reserve_take();
+    }
+    ec_sleep_ms(ACCEPT_BACKOFF_MS);
+}
+
+/* One blocking recv(): data becomes pending echo, 0 (the peer's FIN, everything
+ * before it already echoed) or an error closes the connection. */
+static void conn_on_readable(struct conn *c)
+{
+    ptrdiff_t n = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+
+    if (n > 0) {
+        c->reason = ec_echo_received(&c->echo, NULL, (size_t)n);
+        c->state = c->reason == 0 ? CONN_ECHOING : CONN_CLOSED;
+    } else if (n != -EC_EINTR) {
+        c->reason = (int)n; /* 0: eof */
+        c->state = CONN_CLOSED;
+    }
+}
+
+/* Blocks until the whole pending echo is sent (partial sends finished by ec_sendn). */
+static void conn_flush(struct conn *c)
+{
+    c->reason = ec_echo_flush_all(&c->echo, c->sock);
+    c->state = c->reason == 0 ? CONN_RECEIVING : CONN_CLOSED;
+}
+
+/* The thread: the textbook's ComThread loop, then the close. */
+static void *conn_thread(void *arg)
+{
+    struct conn *c = arg;
+
+    while (c->state != CONN_CLOSED) {
+        if (c->state == CONN_RECEIVING)
+            conn_on_readable(c);
+        else
+            conn_flush(c);
+    }
+    pthread_mutex_lock(&g.lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g.head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&g.lock);
+
+    /* A stop shuts the socket down under us; say so rather than "eof". */
+    ec_log_close(c->echo.peer, ec_server_stopping() ? -EC_ECONNABORTED : c->reason);
+    ec_sock_close(c->sock);
+    ec_echo_free(&c->echo);
+    free(c);
+
+    pthread_mutex_lock(&g.lock);
+    if (--g.live == 0)
+        pthread_cond_broadcast(&g.drained);
+    pthread_mutex_unlock(&g.lock);
+    return NULL;
+}
+
+/* Starts the thread of a freshly accepted client, or refuses the client. */
+static void conn_start(ec_sock_t s, const char *peer, const struct ec_server_opts *o,
+                       pthread_attr_t *attr)
+{
+    struct conn *c;
+    pthread_t tid;
+
+    pthread_mutex_lock(&g.lock);
+    if (o->max_clients > 0 && g.live >= o->max_clients) {
+        pthread_mutex_unlock(&g.lock);
+        ec_log_refuse(peer, "max-clients");
+        ec_sock_close(s);
+        return;
+    }
+    pthread_mutex_unlock(&g.lock);
+
+    c = calloc(1, sizeof *c);
+    if (c == NULL || ec_echo_init(&c->echo, peer, &o->framing, o->bufsize) != 0) {
+        free(c);
+        ec_log_refuse(peer, "no-memory");
+        ec_sock_close(s);
+        return;
+    }
+    c->sock = s;
+    c->state = CONN_RECEIVING;
+    ec_log_accept(peer);
+
+    pthread_mutex_lock(&g.lock);
+    if (pthread_create(&tid, attr, conn_thread, c) != 0) {
+        pthread_mutex_unlock(&g.lock);
+        ec_log_refuse(peer, "no-threads");
+        ec_sock_close(s);
+        ec_echo_free(&c->echo);
+        free(c);
+        return;
+    }
+    /* Linked under the lock taken before the thread runs, so it unlinks a linked node. */
+    c->next = g.head;
+    if (g.head)
+        g.head->prev = c;
+    g.head = c;
+    g.live++;
+    pthread_mutex_unlock(&g.lock);
+}
+
+/* Wakes every client thread (shutdown makes blocking recv return 0 and send fail) and
+ * waits, bounded, until all of them have closed their sockets and freed their state. */
+static void stop_clients(void)
+{
+    struct timespec deadline;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += STOP_WAIT_MS / 1000;
+    pthread_mutex_lock(&g.lock);
+    for (struct conn *c = g.head; c != NULL; c = c->next)
+        ec_sock_shutdown_both(c->sock);
+    while (g.live > 0)
+        if (pthread_cond_timedwait(&g.drained, &g.lock, &deadline) != 0)
+            break;
+    if (g.live > 0)
+        ec_warn("%d client thread(s) still running at exit", g.live);
+    pthread_mutex_unlock(&g.lock);
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    pthread_attr_t attr;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    reserve_take();
+    while (!ec_server_stopping()) {
+        char peer[EC_ADDRSTRLEN];
+        ec_sock_t s;
+        int r = ec_accept(listener, &s, peer);
+
+        if (r == 0) {
+            conn_start(s, peer, o, &attr);
+        } else if (r == -EC_EMFILE) {
+            refuse_without_descriptors(listener);
+        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET &&
+                   !ec_server_stopping()) {
+            ec_warn("accept: %s; retrying in %d ms", ec_err_name(r), ACCEPT_BACKOFF_MS);
+            ec_sleep_ms(ACCEPT_BACKOFF_MS);
+        }
+    }
+    stop_clients();
+    reserve_release();
+    pthread_attr_destroy(&attr);
+    return 0;
+}
