@@ -1,0 +1,133 @@
+#!/bin/sh
+# wine-fixture.sh: the CTest fixture "wine" of the win32 tests.
+#   wine-fixture.sh setup   <wine64> <wineserver> <prefix>
+#   wine-fixture.sh cleanup <wine64> <wineserver> <prefix>
+# setup creates the Wine prefix once (inside the build tree) and starts a persistent
+# wineserver; cleanup stops it and checks that no Wine process of that prefix is left.
+# Exit status: 0 done, 1 failed (the reason on stderr), 2 bad usage.
+set -u
+
+usage() {
+    echo "usage: wine-fixture.sh setup|cleanup <wine64> <wineserver> <prefix>" >&2
+    exit 2
+}
+[ $# -eq 4 ] || usage
+mode=$1
+wine=$2
+wineserver=$3
+prefix=$4
+case $mode in setup | cleanup) ;; *) usage ;; esac
+case $prefix in /*) ;; *)
+    echo "wine-fixture: the prefix must be an absolute path, got '$prefix'" >&2
+    exit 2
+    ;;
+esac
+
+# Every wait is bounded and scaled by ECHOCONF_TIMEOUT_MULTIPLIER (default 1).
+mult=${ECHOCONF_TIMEOUT_MULTIPLIER:-1}
+if ! awk -v m="$mult" 'BEGIN { exit !(m + 0 > 0) }'; then
+    echo "wine-fixture: ECHOCONF_TIMEOUT_MULTIPLIER must be a positive number, got '$mult'" >&2
+    exit 2
+fi
+scaled() { awk -v m="$mult" -v s="$1" 'BEGIN { print s * m }'; }
+
+# The Wine environment of every test (cmake/EchoconfWin32.cmake sets the same on each
+# win32 test): no debug channels, and no Mono/Gecko download dialogs on prefix creation.
+# It is given to each Wine command, not exported, so that this script and its helpers
+# never look like processes of the prefix themselves.
+unset WINEPREFIX
+winenv() {
+    WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" "$@"
+}
+
+# The processes of this prefix: Wine keeps WINEPREFIX in the Unix environment of the
+# wineserver and of every Windows process (services.exe, winedevice.exe, ...). Zombies
+# have no readable environment and are skipped: they are dead, reaping is init's job.
+prefix_pids() {
+    for d in /proc/[0-9]*; do
+        if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF "WINEPREFIX=$prefix"; then
+            echo "${d#/proc/}"
+        fi
+    done
+}
+
+log="$prefix.log"
+
+# Starts a persistent wineserver and runs one Wine program under it, which creates or
+# updates the prefix (wineboot) and starts the Windows services; they then live as long
+# as the server. -p keeps the server alive when the last Wine process exits, until
+# `wineserver -k` (Debian's wrapper passes -p0 first; the later -p wins). The server
+# daemonizes, and everything's output goes to a log file: a background process holding
+# CTest's stdout pipe makes CTest wait for it until the timeout.
+start_server() {
+    if ! winenv "$wineserver" -p </dev/null >>"$log" 2>&1; then
+        echo "wine-fixture: '$wineserver -p' failed; output ($log):" >&2
+        cat "$log" >&2
+        return 1
+    fi
+    if ! winenv timeout "$(scaled 150)" "$wine" cmd /c exit </dev/null >>"$log" 2>&1; then
+        echo "wine-fixture: '$wine cmd /c exit' failed or took more than $(scaled 150) s;" \
+            "output ($log):" >&2
+        cat "$log" >&2
+        winenv "$wineserver" -k >/dev/null 2>&1
+        return 1
+    fi
+    return 0
+}
+
+if [ "$mode" = setup ]; then
+    # A server left by an interrupted earlier run would not be persistent: stop it.
+    winenv "$wineserver" -k >/dev/null 2>&1
+    winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
+    : >"$log"
+    # wineserver needs the directory to exist (it chdirs into the prefix).
+    mkdir -p "$prefix" || exit 1
+    # The registry files are written when the server exits; system.reg therefore marks
+    # a prefix that was completely created.
+    if [ ! -f "$prefix/system.reg" ]; then
+        echo "wine-fixture: creating the Wine prefix $prefix (takes 5-20 s, once)"
+        start_server || exit 1
+        # A crashing server prints winedbg's backtrace on stderr instead of opening a
+        # crash dialog.
+        winenv timeout "$(scaled 60)" "$wine" reg add 'HKCU\Software\Wine\WineDbg' \
+            /v ShowCrashDialog /t REG_DWORD /d 0 /f </dev/null >>"$log" 2>&1
+        # Stop this first server so that it saves the registry, then start the one the
+        # tests use.
+        winenv "$wineserver" -k >/dev/null 2>&1
+        winenv timeout "$(scaled 30)" "$wineserver" -w >/dev/null 2>&1
+        if [ ! -f "$prefix/system.reg" ]; then
+            echo "wine-fixture: $prefix has no system.reg after wineboot; output ($log):" >&2
+            cat "$log" >&2
+            exit 1
+        fi
+    fi
+    start_server || exit 1
+    echo "wine-fixture: prefix $prefix ready, persistent wineserver running"
+    exit 0
+fi
+
+# cleanup: `wineserver -k` kills every process of the prefix, then the server exits;
+# `wineserver -w` waits for that exit. Status 1 from either only means that no server
+# was running.
+winenv "$wineserver" -k >/dev/null 2>&1
+winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
+# Processes killed by the server may take a moment to vanish, and a process that is not
+# our child gives no signal when it does: re-check a few times, bounded.
+i=0
+while :; do
+    left=$(prefix_pids)
+    if [ -z "$left" ]; then
+        echo "wine-fixture: wineserver stopped, no Wine process of $prefix left"
+        exit 0
+    fi
+    [ "$i" -ge 20 ] && break
+    sleep "$(scaled 0.1)"
+    i=$((i + 1))
+done
+echo "wine-fixture: Wine processes of $prefix still alive after 'wineserver -k';" \
+    "killing them:" >&2
+for pid in $left; do
+    echo "  $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2
+    kill -9 "$pid" 2>/dev/null
+done
+exit 1
