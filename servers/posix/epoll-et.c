@@ -1,0 +1,266 @@
+/* epoll-et.c - posix-epoll-et: edge-triggered epoll, the analogue of WSAAsyncSelect.
+ *
+ * API: epoll_ctl(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) once per socket, as
+ * WSAAsyncSelect(FD_READ | FD_WRITE | FD_CLOSE) is called once; epoll_wait. Readiness,
+ * edge-triggered: one notice per change, then silence. A partial read is not reported
+ * again, only a new arrival is (notes 4, L6); EPOLLOUT comes only after a send hit
+ * EAGAIN and room was freed, like FD_WRITE after WSAEWOULDBLOCK. So every notice is
+ * served to EAGAIN: read until EAGAIN, and keep sending until all is out or EAGAIN.
+ * The lost re-arm trap (textbook 05-01, WSAAsyncSelectTCPServer): we read only when
+ * all earlier echo went out; while it is pending, more bytes may arrive and their one
+ * edge is spent. When the echo completes, nothing will ever announce the bytes
+ * already queued, so the server must read again itself: the textbook's recvdelayed
+ * flag and PostMessage(FD_READ). A fast peer could keep one drain loop busy forever,
+ * so a notice serves at most READ_BUDGET reads, then re-posts itself with
+ * EPOLL_CTL_MOD (which queues a ready socket again, fs/eventpoll.c ep_modify).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "ec_server.h"
+
+#define MAX_EVENTS    64
+#define READ_BUDGET   16 /* reads per notice before the socket goes to the back */
+#define ACCEPT_BUDGET 64 /* accepts per listener notice */
+#define CONN_EVENTS   (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+enum conn_state {
+    CONN_READING, /* nothing owed, the last recv hit EAGAIN: the next EPOLLIN edge resumes */
+    CONN_WRITING  /* echo pending, the last send hit EAGAIN: the next EPOLLOUT edge
+                     resumes; reads are delayed (recvdelayed) until the echo is out */
+};
+
+/* One client: SOCKETINFO{sock, buf, recvbytes, sendbytes, recvdelayed}. */
+struct conn {
+    ec_sock_t sock;
+    struct ec_echo echo;
+    enum conn_state state;    /* CONN_WRITING is the textbook's recvdelayed == TRUE */
+    struct conn *prev, *next; /* every live client, for --max-clients and the final sweep */
+};
+
+struct server {
+    const struct ec_server_opts *o;
+    int ep;             /* the epoll instance */
+    ec_sock_t listener; /* registered with data.ptr == NULL */
+    int spare;          /* reserve descriptor, given up to refuse a client on EMFILE */
+    int paused;         /* out of descriptors: accepting waits until a client leaves */
+    struct conn *conns;
+    int nconns;
+};
+
+/* PostMessage for epoll: re-registering a ready socket queues a fresh notice for it. */
+static void repost(struct server *s, int fd, void *ptr, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = ptr};
+    epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void conn_close(struct server *s, struct conn *c, int reason)
+{
+    ec_log_close(c->echo.peer, reason);
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->sock, NULL);
+    ec_sock_close(c->sock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    ec_echo_free(&c->echo);
+    free(c);
+    if (s->spare < 0)
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->paused && s->spare >= 0) {
+        /* The clients that waited in the backlog made no new edge: post one. */
+        s->paused = 0;
+        repost(s, s->listener, NULL, EPOLLIN | EPOLLET);
+    }
+}
+
+/* Serves one notice, whatever it said: send until all is out or EAGAIN, then read
+ * until EAGAIN, echoing as it goes. Notices are only hints; the state decides. */
+static void conn_serve(struct server *s, struct conn *c)
+{
+    int budget = READ_BUDGET;
+    for (;;) {
+        while (!ec_echo_idle(&c->echo)) {
+            ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
+            if (r == -EC_EWOULDBLOCK) {
+                c->state = CONN_WRITING; /* wait for the EPOLLOUT edge; reads delayed */
+                return;
+            }
+            if (r < 0 && r != -EC_EINTR) {
+                conn_close(s, c, (int)r);
+                return;
+            }
+        }
+        /* All echo is out. If reads were delayed (CONN_WRITING), bytes that arrived
+         * meanwhile spent their edge: this read is the textbook's PostMessage(FD_READ). */
+        c->state = CONN_READING;
+        if (budget-- == 0) {
+            repost(s, c->sock, c, CONN_EVENTS);
+            return;
+        }
+        ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+        if (r == -EC_EWOULDBLOCK)
+            return; /* drained: the next arrival makes a new edge */
+        if (r == -EC_EINTR)
+            continue;
+        if (r <= 0) {
+            /* EPOLLRDHUP came with the last data; closing only here, after reading
+             * and echoing everything, is what 05-01's FD_CLOSE handler missed (B4). */
+            conn_close(s, c, (int)r);
+            return;
+        }
+        int rc = ec_echo_received(&c->echo, NULL, (size_t)r);
+        if (rc < 0) {
+            conn_close(s, c, rc);
+            return;
+        }
+    }
+}
+
+/* Takes a new client into the set, or refuses it (--max-clients, no memory). */
+static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
+{
+    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
+        ec_log_refuse(peer, "max-clients");
+        ec_sock_close(sock);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c || ec_sock_set_nonblocking(sock, 1) < 0 ||
+        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
+        ec_log_refuse(peer, "no-memory");
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    c->sock = sock;
+    c->state = CONN_READING;
+    /* Registering a socket that already holds data reports it at once (the initial
+     * poll in ep_insert), so bytes sent before the accept are not lost. */
+    struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = c};
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, sock, &ev) < 0) {
+        ec_log_refuse(peer, "no-memory"); /* ENOMEM or ENOSPC (max_user_watches) */
+        ec_echo_free(&c->echo);
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    ec_log_accept(peer);
+}
+
+/* Out of descriptors. The listener must still drain its backlog (no new notice comes
+ * for clients already waiting): give up the spare, accept and close the client, take
+ * the spare back. accept(2) takes a descriptor before it looks at the queue, so EMFILE
+ * does not even mean that a client waits. Returns 0 when a client was refused (accept
+ * on), or 1 when the backlog is empty or accepting must wait for a client to leave. */
+static int refuse_no_descriptors(struct server *s)
+{
+    ec_sock_t sock;
+    char peer[EC_ADDRSTRLEN];
+    int r = -EC_EMFILE;
+    if (s->spare >= 0) {
+        close(s->spare);
+        r = ec_accept(s->listener, &sock, peer);
+        if (r == 0) {
+            ec_log_refuse(peer, "no-descriptors");
+            ec_sock_close(sock);
+        }
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (s->spare < 0)
+        s->paused = 1;
+    return r != 0 || s->paused;
+}
+
+/* Accepts until EAGAIN (one edge may stand for many clients), at most ACCEPT_BUDGET.
+ * Returns 0 to go on, or 1 when the listener failed. */
+static int on_listener(struct server *s)
+{
+    for (int i = 0; i < ACCEPT_BUDGET; i++) {
+        ec_sock_t sock;
+        char peer[EC_ADDRSTRLEN];
+        int r = ec_accept(s->listener, &sock, peer);
+        if (r == 0)
+            conn_admit(s, sock, peer);
+        else if (r == -EC_EWOULDBLOCK)
+            return 0;
+        else if (r == -EC_EMFILE || r == -EC_ENOMEM) {
+            if (refuse_no_descriptors(s))
+                return 0;
+        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+            return 1;
+    }
+    repost(s, s->listener, NULL, EPOLLIN | EPOLLET);
+    return 0;
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    struct server s = {.o = o, .listener = listener};
+    struct epoll_event evs[MAX_EVENTS];
+    int rc = 1;
+
+    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s.ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+    if (s.ep < 0 || ec_sock_set_nonblocking(listener, 1) < 0 ||
+        epoll_ctl(s.ep, EPOLL_CTL_ADD, listener, &lev) < 0) {
+        ec_warn("epoll setup failed: errno %d", errno);
+        goto out;
+    }
+    for (;;) {
+        int n = epoll_wait(s.ep, evs, MAX_EVENTS, -1);
+        if (n < 0 && errno != EINTR) {
+            ec_warn("epoll_wait failed: errno %d", errno);
+            goto out;
+        }
+        if (ec_server_stopping()) {
+            rc = 0;
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            struct conn *c = evs[i].data.ptr;
+            if (c != NULL) {
+                conn_serve(&s, c);
+            } else if (on_listener(&s)) {
+                rc = ec_server_stopping() ? 0 : 1;
+                if (rc)
+                    ec_warn("accept failed on the listener: errno %d", ec_sock_oserror());
+                goto out;
+            }
+        }
+    }
+out:
+    while (s.conns) {
+        struct conn *c = s.conns;
+        s.conns = c->next;
+        ec_sock_close(c->sock);
+        ec_echo_free(&c->echo);
+        free(c);
+    }
+    if (s.ep >= 0)
+        close(s.ep);
+    if (s.spare >= 0)
+        close(s.spare);
+    return rc;
+}
+
+const struct ec_model ec_model = {
+    "posix-epoll-et",
+    "Edge-triggered epoll (the WSAAsyncSelect analogue): one notice per change, so each\n"
+    "is served to EAGAIN and reads delayed by a pending echo are resumed by the server\n"
+    "itself (recvdelayed). No 64-socket limit; bounded by RLIMIT_NOFILE.",
+    0};

@@ -1,0 +1,253 @@
+/* epoll.c - posix-epoll: level-triggered epoll, the analogue of WSAEventSelect.
+ *
+ * API: epoll_create1, epoll_ctl, epoll_wait. Readiness, level-triggered: a socket that
+ * is still readable (or writable) is reported again on every wait, as WSAEventSelect
+ * re-records FD_READ after a recv that leaves data (notes 1.6 and 4). As in textbook
+ * example 06-01 (WSAEventSelectTCPServer) each wake-up names the socket, the record
+ * is reached from it (here epoll_data.ptr instead of an index into SocketInfoArray),
+ * and the handler reads, then tries to send at once. Like the select server, a socket
+ * waits for reading XOR writing: EPOLLIN while idle, EPOLLOUT while echo is pending.
+ * Limits exposed: none of the 64-event limit of WSAWaitForMultipleEvents and no
+ * lowest-index-first starvation (epoll hands out ready sockets in arrival order); the
+ * only ceiling is RLIMIT_NOFILE, and EMFILE is met with a reserve descriptor so the
+ * ever-readable listener cannot spin the loop (notes B3).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "ec_server.h"
+
+#define MAX_EVENTS 64
+
+enum conn_state {
+    CONN_READING, /* nothing owed: interest EPOLLIN, waiting for the client's bytes */
+    CONN_WRITING  /* echo pending: interest EPOLLOUT only; no recv until all is sent */
+};
+
+/* One client: the textbook's SOCKETINFO{sock, buf, recvbytes, sendbytes}. */
+struct conn {
+    ec_sock_t sock;
+    struct ec_echo echo;
+    enum conn_state state;
+    struct conn *prev, *next; /* every live client, for --max-clients and the final sweep */
+};
+
+struct server {
+    const struct ec_server_opts *o;
+    int ep;             /* the epoll instance */
+    ec_sock_t listener; /* registered with data.ptr == NULL */
+    int spare;          /* reserve descriptor, given up to refuse a client on EMFILE */
+    int paused;         /* listener interest removed until a descriptor frees up */
+    struct conn *conns;
+    int nconns;
+};
+
+/* Sets the interest of one registered socket (ptr NULL: the listener). */
+static int watch(struct server *s, int fd, void *ptr, uint32_t events)
+{
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.ptr = ptr;
+    return epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Stops asking for new clients; EPOLLHUP still arrives, so a stop is still seen. */
+static void listener_pause(struct server *s)
+{
+    s->paused = 1;
+    watch(s, s->listener, NULL, 0);
+}
+
+static void conn_close(struct server *s, struct conn *c, int reason)
+{
+    ec_log_close(c->echo.peer, reason);
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->sock, NULL);
+    ec_sock_close(c->sock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    ec_echo_free(&c->echo);
+    free(c);
+    if (s->spare < 0)
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->paused && s->spare >= 0) {
+        s->paused = 0;
+        watch(s, s->listener, NULL, EPOLLIN);
+    }
+}
+
+/* Sends what is pending (one send per notice) and switches the interest to match:
+ * EPOLLOUT while bytes remain, EPOLLIN once all went out. Returns -1 if c closed. */
+static int conn_flush(struct server *s, struct conn *c)
+{
+    ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
+    if (r < 0 && r != -EC_EWOULDBLOCK && r != -EC_EINTR) {
+        conn_close(s, c, (int)r);
+        return -1;
+    }
+    if (ec_echo_idle(&c->echo) && c->state == CONN_WRITING) {
+        c->state = CONN_READING;
+        watch(s, c->sock, c, EPOLLIN);
+    } else if (!ec_echo_idle(&c->echo) && c->state == CONN_READING) {
+        c->state = CONN_WRITING;
+        watch(s, c->sock, c, EPOLLOUT);
+    }
+    return 0;
+}
+
+/* One recv per notice (level-triggered: the rest is reported again), then the echo
+ * is tried at once, as 06-01 falls through from FD_READ to sending. */
+static void conn_on_readable(struct server *s, struct conn *c)
+{
+    ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+    if (r == -EC_EWOULDBLOCK || r == -EC_EINTR)
+        return;
+    if (r <= 0) {
+        conn_close(s, c, (int)r); /* 0: orderly close, nothing is owed in this state */
+        return;
+    }
+    int rc = ec_echo_received(&c->echo, NULL, (size_t)r);
+    if (rc < 0) {
+        conn_close(s, c, rc);
+        return;
+    }
+    conn_flush(s, c);
+}
+
+/* Takes a new client into the set, or refuses it (--max-clients, no memory). */
+static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
+{
+    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
+        ec_log_refuse(peer, "max-clients");
+        ec_sock_close(sock);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c || ec_sock_set_nonblocking(sock, 1) < 0 ||
+        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
+        ec_log_refuse(peer, "no-memory");
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    c->sock = sock;
+    c->state = CONN_READING;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, sock, &ev) < 0) {
+        ec_log_refuse(peer, "no-memory"); /* ENOMEM or ENOSPC (max_user_watches) */
+        ec_echo_free(&c->echo);
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    ec_log_accept(peer);
+}
+
+/* Out of descriptors: the pending client keeps the listener readable, so a
+ * level-triggered loop would spin. Give up the spare, accept and close the client,
+ * take the spare back; if that is impossible, stop listening until a client leaves. */
+static void refuse_no_descriptors(struct server *s)
+{
+    ec_sock_t sock;
+    char peer[EC_ADDRSTRLEN];
+    if (s->spare >= 0) {
+        close(s->spare);
+        s->spare = -1;
+        if (ec_accept(s->listener, &sock, peer) == 0) {
+            ec_log_refuse(peer, "no-descriptors");
+            ec_sock_close(sock);
+        }
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (s->spare < 0)
+        listener_pause(s);
+}
+
+/* One accept per notice. Returns 0 to go on, or 1 when the listener failed. */
+static int on_listener(struct server *s)
+{
+    ec_sock_t sock;
+    char peer[EC_ADDRSTRLEN];
+    int r = ec_accept(s->listener, &sock, peer);
+    if (r == 0)
+        conn_admit(s, sock, peer);
+    else if (r == -EC_EMFILE || r == -EC_ENOMEM)
+        refuse_no_descriptors(s);
+    else if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+        return 1;
+    return 0;
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    struct server s = {.o = o, .listener = listener};
+    struct epoll_event evs[MAX_EVENTS];
+    int rc = 1;
+
+    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s.ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (s.ep < 0 || ec_sock_set_nonblocking(listener, 1) < 0 ||
+        epoll_ctl(s.ep, EPOLL_CTL_ADD, listener, &lev) < 0) {
+        ec_warn("epoll setup failed: errno %d", errno);
+        goto out;
+    }
+    for (;;) {
+        int n = epoll_wait(s.ep, evs, MAX_EVENTS, -1);
+        if (n < 0 && errno != EINTR) {
+            ec_warn("epoll_wait failed: errno %d", errno);
+            goto out;
+        }
+        if (ec_server_stopping()) {
+            rc = 0;
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            struct conn *c = evs[i].data.ptr;
+            if (c == NULL) {
+                if (on_listener(&s)) {
+                    rc = ec_server_stopping() ? 0 : 1;
+                    if (rc)
+                        ec_warn("accept failed on the listener: errno %d", ec_sock_oserror());
+                    goto out;
+                }
+            } else if (c->state == CONN_READING) {
+                conn_on_readable(&s, c); /* EPOLLERR/EPOLLHUP too: recv reports why */
+            } else {
+                conn_flush(&s, c);
+            }
+        }
+    }
+out:
+    while (s.conns) {
+        struct conn *c = s.conns;
+        s.conns = c->next;
+        ec_sock_close(c->sock);
+        ec_echo_free(&c->echo);
+        free(c);
+    }
+    if (s.ep >= 0)
+        close(s.ep);
+    if (s.spare >= 0)
+        close(s.spare);
+    return rc;
+}
+
+const struct ec_model ec_model = {
+    "posix-epoll",
+    "Level-triggered epoll (the WSAEventSelect analogue): one thread, EPOLLIN while\n"
+    "idle, EPOLLOUT while echo is pending. No 64-socket limit; bounded by RLIMIT_NOFILE.",
+    0};

@@ -1,0 +1,324 @@
+/* sigio.c - posix-sigio: signal-driven I/O, the analogue of WSAAsyncSelect's messages.
+ *
+ * API: fcntl(F_SETOWN_EX, F_SETSIG, O_ASYNC) on every socket, the listener included;
+ * the real-time signal is blocked and read from a signalfd, so each notice is a queued
+ * message {fd, band}, as WM_SOCKET carries {wParam = socket, lParam = event} in textbook
+ * 05-01 (WSAAsyncSelectTCPServer). Semantics (notes 4, probe sigio2): one signal per
+ * arrival, POLL_OUT only after EAGAIN, no initial signal for data already queued when
+ * O_ASYNC is set, and a signal still queued for a closed descriptor, possibly reused
+ * by the next accept (the stale messages of notes 1.5 rule 5). So notices are hints:
+ * the fd is looked up (GetSocketInfo), the I/O is tried, and would-block is fine.
+ * Limit exposed: RLIMIT_SIGPENDING. When the queue is full the kernel drops the
+ * notice and raises plain SIGIO instead (fcntl(2)); SIGIO carries no fd, so the server
+ * rescans every socket. Reads delayed by a pending echo and work cut short by the
+ * per-notice budget are re-posted on our own queue, the textbook's PostMessage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "ec_server.h"
+
+#define SIG_NOTICE    (SIGRTMIN + 1)
+#define READ_BUDGET   16   /* reads per notice before the socket is re-posted */
+#define ACCEPT_BUDGET 64   /* accepts per listener notice */
+#define POST_MAX      1024 /* our own message queue; when full, rescan everything */
+
+enum conn_state {
+    CONN_READING, /* nothing owed, the last recv would block: the next POLL_IN resumes */
+    CONN_WRITING  /* echo pending, the last send would block: the next POLL_OUT resumes;
+                     reads are delayed (recvdelayed) until the echo is out */
+};
+
+/* One client: SOCKETINFO{sock, buf, recvbytes, sendbytes, recvdelayed}. */
+struct conn {
+    ec_sock_t sock;
+    struct ec_echo echo;
+    enum conn_state state;
+};
+
+struct server {
+    const struct ec_server_opts *o;
+    ec_sock_t listener;
+    int sfd;             /* signalfd: the message queue */
+    int spare;           /* reserve descriptor, given up to refuse a client on EMFILE */
+    int paused;          /* out of descriptors: accepting waits until a client leaves */
+    struct conn **by_fd; /* GetSocketInfo(wParam): the record of each descriptor */
+    int cap, nconns;
+    int posted[POST_MAX]; /* PostMessage: descriptors to serve again without a signal */
+    int post_head, post_count;
+    int rescan; /* SIGIO (queue overflow) or our queue full: serve every socket */
+};
+
+static void post(struct server *s, int fd)
+{
+    if (s->post_count == POST_MAX) {
+        s->rescan = 1;
+        return;
+    }
+    s->posted[(s->post_head + s->post_count++) % POST_MAX] = fd;
+}
+
+/* Routes the signal of fd to this thread (blocked, so it waits in the queue). */
+static int arm_async(int fd)
+{
+    struct f_owner_ex owner = {F_OWNER_TID, gettid()};
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETOWN_EX, &owner) < 0 || fcntl(fd, F_SETSIG, SIG_NOTICE) < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, fl | O_ASYNC | O_NONBLOCK);
+}
+
+static void conn_close(struct server *s, struct conn *c, int reason)
+{
+    ec_log_close(c->echo.peer, reason);
+    s->by_fd[c->sock] = NULL; /* signals still queued for this fd become stale */
+    ec_sock_close(c->sock);
+    s->nconns--;
+    ec_echo_free(&c->echo);
+    free(c);
+    if (s->spare < 0)
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->paused && s->spare >= 0) {
+        s->paused = 0;
+        post(s, s->listener); /* the waiting clients raised their signals long ago */
+    }
+}
+
+/* Serves one notice, whatever it said: send until all is out or would-block, then
+ * read until would-block, echoing as it goes. */
+static void conn_serve(struct server *s, struct conn *c)
+{
+    int budget = READ_BUDGET;
+    for (;;) {
+        while (!ec_echo_idle(&c->echo)) {
+            ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
+            if (r == -EC_EWOULDBLOCK) {
+                c->state = CONN_WRITING; /* POLL_OUT will come once room frees up */
+                return;
+            }
+            if (r < 0 && r != -EC_EINTR) {
+                conn_close(s, c, (int)r);
+                return;
+            }
+        }
+        /* Echo done. Bytes that arrived while reads were delayed raised their signal
+         * already, maybe consumed as a no-op: read now (recvdelayed, PostMessage). */
+        c->state = CONN_READING;
+        if (budget-- == 0) {
+            post(s, c->sock);
+            return;
+        }
+        ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+        if (r == -EC_EWOULDBLOCK)
+            return;
+        if (r == -EC_EINTR)
+            continue;
+        if (r <= 0) {
+            conn_close(s, c, (int)r); /* FIN (POLL_IN, read 0) or RST (POLL_ERR) */
+            return;
+        }
+        int rc = ec_echo_received(&c->echo, NULL, (size_t)r);
+        if (rc < 0) {
+            conn_close(s, c, rc);
+            return;
+        }
+    }
+}
+
+/* Takes a new client, arms its signal and reads at once: Linux sends no signal for
+ * bytes that came before O_ASYNC was set (probe sigio2). */
+static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
+{
+    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
+        ec_log_refuse(peer, "max-clients");
+        ec_sock_close(sock);
+        return;
+    }
+    if (sock >= s->cap) {
+        int cap = s->cap ? s->cap : 64;
+        while (cap <= sock)
+            cap *= 2;
+        struct conn **t = realloc(s->by_fd, (size_t)cap * sizeof *t);
+        if (!t) {
+            ec_log_refuse(peer, "no-memory");
+            ec_sock_close(sock);
+            return;
+        }
+        for (int i = s->cap; i < cap; i++)
+            t[i] = NULL;
+        s->by_fd = t;
+        s->cap = cap;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c || ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
+        ec_log_refuse(peer, "no-memory");
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    if (arm_async(sock) < 0) {
+        ec_log_refuse(peer, "async-setup");
+        ec_echo_free(&c->echo);
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    c->sock = sock;
+    c->state = CONN_READING;
+    s->by_fd[sock] = c;
+    s->nconns++;
+    ec_log_accept(peer);
+    conn_serve(s, c);
+}
+
+/* Out of descriptors. The listener must still drain its backlog (no new notice comes
+ * for clients already waiting): give up the spare, accept and close the client, take
+ * the spare back. accept(2) takes a descriptor before it looks at the queue, so EMFILE
+ * does not even mean that a client waits. Returns 0 when a client was refused (accept
+ * on), or 1 when the backlog is empty or accepting must wait for a client to leave. */
+static int refuse_no_descriptors(struct server *s)
+{
+    ec_sock_t sock;
+    char peer[EC_ADDRSTRLEN];
+    int r = -EC_EMFILE;
+    if (s->spare >= 0) {
+        close(s->spare);
+        r = ec_accept(s->listener, &sock, peer);
+        if (r == 0) {
+            ec_log_refuse(peer, "no-descriptors");
+            ec_sock_close(sock);
+        }
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (s->spare < 0)
+        s->paused = 1;
+    return r != 0 || s->paused;
+}
+
+/* Accepts until would-block, at most ACCEPT_BUDGET. Returns 1 when the listener failed. */
+static int on_listener(struct server *s)
+{
+    if (s->paused)
+        return 0;
+    for (int i = 0; i < ACCEPT_BUDGET; i++) {
+        ec_sock_t sock;
+        char peer[EC_ADDRSTRLEN];
+        int r = ec_accept(s->listener, &sock, peer);
+        if (r == 0)
+            conn_admit(s, sock, peer);
+        else if (r == -EC_EWOULDBLOCK)
+            return 0;
+        else if (r == -EC_EMFILE || r == -EC_ENOMEM) {
+            if (refuse_no_descriptors(s))
+                return 0;
+        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+            return 1;
+    }
+    post(s, s->listener);
+    return 0;
+}
+
+/* One message: the listener, a live client, or a stale fd (ignored). */
+static int dispatch(struct server *s, int fd)
+{
+    if (fd == s->listener)
+        return on_listener(s);
+    if (fd >= 0 && fd < s->cap && s->by_fd[fd] != NULL)
+        conn_serve(s, s->by_fd[fd]); /* possibly a reused fd: harmless, a hint */
+    return 0;
+}
+
+/* Drains the signalfd and our own queue. Returns 1 when the listener failed. */
+static int pump_messages(struct server *s)
+{
+    struct signalfd_siginfo si[32];
+    ssize_t n;
+    while ((n = read(s->sfd, si, sizeof si)) > 0) {
+        for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++) {
+            if ((int)si[i].ssi_signo == SIGIO)
+                s->rescan = 1; /* the queue overflowed: some notices were lost */
+            else if (dispatch(s, (int)si[i].ssi_fd))
+                return 1;
+        }
+    }
+    for (int k = s->post_count; k > 0 && s->post_count > 0; k--) {
+        int fd = s->posted[s->post_head];
+        s->post_head = (s->post_head + 1) % POST_MAX;
+        s->post_count--;
+        if (dispatch(s, fd))
+            return 1;
+    }
+    if (s->rescan) {
+        s->rescan = 0;
+        if (dispatch(s, s->listener))
+            return 1;
+        for (int fd = 0; fd < s->cap; fd++)
+            if (fd != s->listener)
+                dispatch(s, fd);
+    }
+    return 0;
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    struct server s = {.o = o, .listener = listener, .sfd = -1};
+    sigset_t set;
+    int rc = 1;
+
+    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    sigemptyset(&set);
+    sigaddset(&set, SIG_NOTICE);
+    sigaddset(&set, SIGIO);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+        (s.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 || arm_async(listener) < 0) {
+        ec_warn("signal-driven I/O setup failed: errno %d", errno);
+        goto out;
+    }
+    post(&s, listener); /* clients that connected before O_ASYNC raised no signal */
+    for (;;) {
+        /* The listener is polled for nothing but its hang-up: the stop request shuts
+         * it down, and a shutdown raises no signal. Idle means blocked here. */
+        struct pollfd p[2] = {{s.sfd, POLLIN, 0}, {listener, 0, 0}};
+        int n = poll(p, 2, s.post_count > 0 || s.rescan ? 0 : -1);
+        if (n < 0 && errno != EINTR) {
+            ec_warn("poll on the signalfd failed: errno %d", errno);
+            goto out;
+        }
+        if (ec_server_stopping()) {
+            rc = 0;
+            goto out;
+        }
+        if (pump_messages(&s) || (n > 0 && (p[1].revents & (POLLHUP | POLLERR)))) {
+            rc = ec_server_stopping() ? 0 : 1;
+            if (rc)
+                ec_warn("the listener failed: errno %d", ec_sock_oserror());
+            goto out;
+        }
+    }
+out:
+    for (int fd = 0; fd < s.cap; fd++) {
+        if (s.by_fd[fd]) {
+            ec_sock_close(fd);
+            ec_echo_free(&s.by_fd[fd]->echo);
+            free(s.by_fd[fd]);
+        }
+    }
+    free(s.by_fd);
+    if (s.sfd >= 0)
+        close(s.sfd);
+    if (s.spare >= 0)
+        close(s.spare);
+    return rc;
+}
+
+const struct ec_model ec_model = {
+    "posix-sigio",
+    "Signal-driven I/O (the WSAAsyncSelect analogue): O_ASYNC + F_SETSIG real-time signals\n"
+    "read from a signalfd as queued messages; stale notices are hints. Bounded by\n"
+    "RLIMIT_SIGPENDING: on queue overflow the kernel sends SIGIO and every socket is rescanned.",
+    0};

@@ -1,0 +1,280 @@
+/* workers.c - posix-workers: N threads on one epoll with EPOLLONESHOT, the IOCP idea.
+ *
+ * API: epoll_ctl(EPOLLONESHOT) and epoll_wait shared by --workers threads (default two
+ * per CPU, the textbook's rule). As in textbook 08-01 (IOCP TCPServer), any worker
+ * takes the next ready socket and serves it; EPOLLONESHOT disarms a socket once one
+ * event is handed out, so one worker at a time owns a client, and it re-arms the
+ * socket (EPOLLIN while idle, EPOLLOUT while echo is pending) as its last act, as a
+ * worker posts the next WSARecv/WSASend. Readiness, not completion: the worker does
+ * the recv/send itself. The listener is one more ONESHOT socket served by whichever
+ * worker gets it, unlike 08-01's accept loop in main: only its holder opens
+ * descriptors, so the EMFILE reserve-descriptor trick is race-free under one lock,
+ * and pausing accepts is re-arming it for nothing but the stop's EPOLLHUP. A client
+ * is freed only by the worker holding it, after EPOLL_CTL_DEL, so no other worker
+ * can see it again (notes B11).
+ * Limits exposed: RLIMIT_NOFILE; fairness comes from epoll's FIFO ready list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ec_server.h"
+
+#define MAX_WORKERS   256
+#define ACCEPT_BUDGET 64 /* accepts per listener event */
+
+enum conn_state {
+    CONN_READING, /* nothing owed: armed for EPOLLIN (or held by the worker serving it) */
+    CONN_WRITING  /* echo pending: armed for EPOLLOUT; no recv until all is sent */
+};
+
+/* One client: the textbook's SOCKETINFO. Owned by at most one worker at a time. */
+struct conn {
+    ec_sock_t sock;
+    struct ec_echo echo;
+    enum conn_state state;
+    struct conn *prev, *next; /* every live client, under server.lock */
+};
+
+struct server {
+    const struct ec_server_opts *o;
+    int ep;               /* the shared epoll instance: the completion port */
+    int stop;             /* eventfd, level-triggered and never read: wakes every worker */
+    ec_sock_t listener;   /* registered with data.ptr == NULL */
+    pthread_mutex_t lock; /* guards the fields below */
+    int spare;            /* reserve descriptor, given up to refuse a client on EMFILE */
+    int paused;           /* the listener is left disarmed until a client leaves */
+    struct conn *conns;
+    int nconns;
+};
+
+/* Re-arms a ONESHOT socket. After this call another worker may own it. */
+static void arm(struct server *s, int fd, void *ptr, uint32_t events)
+{
+    struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = ptr};
+    epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void conn_close(struct server *s, struct conn *c, int reason)
+{
+    ec_log_close(c->echo.peer, reason);
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->sock, NULL);
+    ec_sock_close(c->sock);
+    pthread_mutex_lock(&s->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (s->spare < 0)
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->paused && s->spare >= 0) {
+        s->paused = 0;
+        arm(s, s->listener, NULL, EPOLLIN);
+    }
+    pthread_mutex_unlock(&s->lock);
+    ec_echo_free(&c->echo);
+    free(c);
+}
+
+/* Serves one event of a client this worker now owns: one recv if idle, then send
+ * until all is out or would-block, then re-arm for what comes next. */
+static void conn_serve(struct server *s, struct conn *c)
+{
+    if (c->state == CONN_READING) {
+        ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+        if (r == 0 || (r < 0 && r != -EC_EWOULDBLOCK && r != -EC_EINTR)) {
+            conn_close(s, c, (int)r); /* 0: orderly close, nothing is owed */
+            return;
+        }
+        int rc = r > 0 ? ec_echo_received(&c->echo, NULL, (size_t)r) : 0;
+        if (rc < 0) {
+            conn_close(s, c, rc);
+            return;
+        }
+    }
+    while (!ec_echo_idle(&c->echo)) {
+        ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
+        if (r == -EC_EWOULDBLOCK)
+            break;
+        if (r < 0 && r != -EC_EINTR) {
+            conn_close(s, c, (int)r);
+            return;
+        }
+    }
+    c->state = ec_echo_idle(&c->echo) ? CONN_READING : CONN_WRITING;
+    arm(s, c->sock, c, c->state == CONN_READING ? EPOLLIN : EPOLLOUT); /* last touch */
+}
+
+/* Takes a new client and arms it, or refuses it. Called by the listener's holder. */
+static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
+{
+    pthread_mutex_lock(&s->lock);
+    int full = s->o->max_clients > 0 && s->nconns >= s->o->max_clients;
+    pthread_mutex_unlock(&s->lock);
+    if (full) {
+        ec_log_refuse(peer, "max-clients");
+        ec_sock_close(sock);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c || ec_sock_set_nonblocking(sock, 1) < 0 ||
+        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
+        ec_log_refuse(peer, "no-memory");
+        ec_sock_close(sock);
+        free(c);
+        return;
+    }
+    c->sock = sock;
+    c->state = CONN_READING;
+    ec_log_accept(peer); /* before the ADD: a worker may log its first recv at once */
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    pthread_mutex_unlock(&s->lock);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, sock, &ev) < 0)
+        conn_close(s, c, -EC_ENOMEM); /* ENOMEM or ENOSPC (max_user_watches) */
+}
+
+/* Out of descriptors: give up the spare, accept and close the client, take the spare
+ * back, all under the lock so that a closing worker cannot grab the freed slot.
+ * accept(2) takes a descriptor before it looks at the queue, so EMFILE does not even
+ * mean that a client waits. Returns 0 when a client was refused (accept on), 1 when
+ * the backlog is empty, or 2 when accepting must wait for a client to leave. */
+static int refuse_no_descriptors(struct server *s)
+{
+    ec_sock_t sock;
+    char peer[EC_ADDRSTRLEN];
+    int r = -EC_EMFILE;
+    pthread_mutex_lock(&s->lock);
+    if (s->spare >= 0) {
+        close(s->spare);
+        r = ec_accept(s->listener, &sock, peer);
+        if (r == 0) {
+            ec_log_refuse(peer, "no-descriptors");
+            ec_sock_close(sock);
+        }
+        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    int paused = s->paused = s->spare < 0;
+    if (paused) /* armed for nothing but EPOLLHUP, so a stop still wakes a worker */
+        arm(s, s->listener, NULL, 0);
+    pthread_mutex_unlock(&s->lock);
+    return paused ? 2 : r != 0;
+}
+
+/* Accepts until would-block (at most ACCEPT_BUDGET), then re-arms the listener.
+ * Returns 0 to go on, or 1 when the listener failed. */
+static int on_listener(struct server *s)
+{
+    for (int i = 0; i < ACCEPT_BUDGET; i++) {
+        ec_sock_t sock;
+        char peer[EC_ADDRSTRLEN];
+        int r = ec_accept(s->listener, &sock, peer);
+        if (r == 0)
+            conn_admit(s, sock, peer);
+        else if (r == -EC_EWOULDBLOCK)
+            break;
+        else if (r == -EC_EMFILE || r == -EC_ENOMEM) {
+            int rr = refuse_no_descriptors(s);
+            if (rr == 2)
+                return 0; /* paused: conn_close re-arms it for EPOLLIN */
+            if (rr == 1)
+                break;
+        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+            return 1;
+    }
+    arm(s, s->listener, NULL, EPOLLIN);
+    return 0;
+}
+
+/* One worker: the textbook's WorkerThread around GetQueuedCompletionStatus. One event
+ * per wait, so that no ready socket sits disarmed behind a busy worker. */
+static void *worker(void *arg)
+{
+    struct server *s = arg;
+    for (;;) {
+        struct epoll_event ev;
+        int n = epoll_wait(s->ep, &ev, 1, -1);
+        if (n < 0 && errno != EINTR) {
+            ec_warn("epoll_wait failed: errno %d", errno);
+            break;
+        }
+        if (n <= 0)
+            continue;
+        if (ev.data.ptr == &s->stop)
+            break;
+        if (ev.data.ptr != NULL) {
+            conn_serve(s, ev.data.ptr);
+        } else if (on_listener(s)) {
+            if (!ec_server_stopping())
+                ec_warn("accept failed on the listener: errno %d", ec_sock_oserror());
+            break;
+        }
+    }
+    uint64_t one = 1; /* every worker leaves: the stop eventfd stays readable for all */
+    if (write(s->stop, &one, sizeof one) < 0)
+        ec_warn("cannot wake the other workers: errno %d", errno);
+    return NULL;
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    struct server s = {.o = o, .listener = listener};
+    pthread_t tids[MAX_WORKERS];
+    int n = o->workers > 0 ? o->workers : 2 * ec_cpu_count();
+    int started = 0;
+
+    if (n > MAX_WORKERS)
+        n = MAX_WORKERS;
+    pthread_mutex_init(&s.lock, NULL);
+    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s.ep = epoll_create1(EPOLL_CLOEXEC);
+    s.stop = eventfd(0, EFD_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = NULL};
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &s.stop};
+    if (s.ep >= 0 && s.stop >= 0 && ec_sock_set_nonblocking(listener, 1) == 0 &&
+        epoll_ctl(s.ep, EPOLL_CTL_ADD, s.stop, &sev) == 0 &&
+        epoll_ctl(s.ep, EPOLL_CTL_ADD, listener, &lev) == 0) {
+        while (started < n && pthread_create(&tids[started], NULL, worker, &s) == 0)
+            started++;
+    }
+    if (started == 0)
+        ec_warn("worker setup failed: errno %d", errno);
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    /* Every worker is gone: what is left is owned by nobody. */
+    while (s.conns) {
+        struct conn *c = s.conns;
+        s.conns = c->next;
+        ec_sock_close(c->sock);
+        ec_echo_free(&c->echo);
+        free(c);
+    }
+    if (s.ep >= 0)
+        close(s.ep);
+    if (s.stop >= 0)
+        close(s.stop);
+    if (s.spare >= 0)
+        close(s.spare);
+    pthread_mutex_destroy(&s.lock);
+    return started > 0 && ec_server_stopping() ? 0 : 1;
+}
+
+const struct ec_model ec_model = {
+    "posix-workers",
+    "Worker threads on one epoll with EPOLLONESHOT (the IOCP analogue): any worker serves\n"
+    "any socket, one at a time per socket; --workers N (default two per CPU).\n"
+    "Bounded by RLIMIT_NOFILE.",
+    -1};
