@@ -19,14 +19,16 @@ static void port_text(unsigned port, char *buf, size_t len)
 int ec_listen(const char *bind_addr, unsigned port, int backlog, ec_sock_t *out, char *err,
               size_t errlen)
 {
-    char serv[16], why[160];
+    char serv[16], why[160], where[EC_ADDRSTRLEN + 16];
     struct addrinfo hints, *res = NULL;
     const char *shown = bind_addr ? bind_addr : "*";
     int is_v6 = bind_addr && strchr(bind_addr, ':') != NULL;
 
+    /* The address as the user would write it, for every message below. */
+    snprintf(where, sizeof where, is_v6 ? "[%s]:%u" : "%s:%u", shown, port);
     if (port > 65535) {
         if (err)
-            snprintf(err, errlen, "cannot listen on %s: port %u is out of range 0..65535", shown,
+            snprintf(err, errlen, "cannot listen on %s: port %u is out of range 0..65535", where,
                      port);
         return -EC_EINVAL;
     }
@@ -39,8 +41,8 @@ int ec_listen(const char *bind_addr, unsigned port, int backlog, ec_sock_t *out,
     int gai = getaddrinfo(bind_addr, serv, &hints, &res);
     if (gai != 0) {
         if (err)
-            snprintf(err, errlen, "cannot listen on %s%s%s:%u: cannot resolve the address: %s",
-                     is_v6 ? "[" : "", shown, is_v6 ? "]" : "", port, gai_strerror(gai));
+            snprintf(err, errlen, "cannot listen on %s: cannot resolve the address: %s", where,
+                     gai_strerror(gai));
         return -EC_EINVAL;
     }
 
@@ -77,8 +79,8 @@ int ec_listen(const char *bind_addr, unsigned port, int backlog, ec_sock_t *out,
     }
     freeaddrinfo(res);
     if (err)
-        snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s: %s", is_v6 ? "[" : "", shown,
-                 is_v6 ? "]" : "", port, step, ec_os_strerror(oscode, why, sizeof why));
+        snprintf(err, errlen, "cannot listen on %s: %s: %s", where, step,
+                 ec_os_strerror(oscode, why, sizeof why));
     return rc;
 }
 
