@@ -62,25 +62,31 @@ static void reserve_release(void)
     }
 }
 
-/* Out of descriptors: frees the spare to accept the waiting client and refuse it.
- * Without a spare (or if accept still fails) waits a bounded time instead, so that the
- * loop never spins while the shortage lasts. */
+/* Out of descriptors: frees the spare, accepts the waiting client, refuses it and
+ * takes the spare back. Linux fails accept() with EMFILE before it looks at the queue
+ * (__sys_accept4 reserves the descriptor first), so a client is accepted this way
+ * only if one is waiting: a blocking accept with the spare freed would take the next
+ * client to come even once descriptors are free again. With nobody waiting, waits
+ * (bounded) for one to come, then the caller tries a normal accept again. */
 static void refuse_without_descriptors(ec_sock_t listener)
 {
     char peer[EC_ADDRSTRLEN];
     ec_sock_t s;
 
-    if (reserve_fd >= 0) {
-        reserve_release();
-        if (ec_accept(listener, &s, peer) == 0) {
-            ec_log_refuse(peer, "no-descriptors");
-            ec_sock_close(s);
-            reserve_take();
-            return;
-        }
-        reserve_take();
+    if (reserve_fd < 0) {
+        ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare: only a bounded wait is left */
+        return;
     }
-    ec_sleep_ms(ACCEPT_BACKOFF_MS);
+    if (ec_wait(listener, EC_READABLE, 0) <= 0) {
+        ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
+        return;
+    }
+    reserve_release();
+    if (ec_accept(listener, &s, peer) == 0) {
+        ec_log_refuse(peer, "no-descriptors");
+        ec_sock_close(s);
+    }
+    reserve_take();
 }
 
 /* Blocks until the whole pending echo is sent (ec_sendn finishes partial sends). */

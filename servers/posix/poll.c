@@ -131,13 +131,16 @@ static void listener_on_readable(struct server *sv)
             continue;
         }
         if (r == -EC_EMFILE && sv->reserve_fd >= 0) {
+            /* Linux reports EMFILE before it looks at the queue, so this accept may
+             * also find nobody (would-block): then the batch is over. */
             close(sv->reserve_fd);
-            if (ec_accept(sv->listener, &s, peer) == 0) {
+            r = ec_accept(sv->listener, &s, peer);
+            if (r == 0) {
                 ec_log_refuse(peer, "no-descriptors");
                 ec_sock_close(s);
             }
             sv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (sv->reserve_fd >= 0)
+            if (r == 0 && sv->reserve_fd >= 0)
                 continue;
         }
         if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)

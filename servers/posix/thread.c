@@ -71,23 +71,30 @@ static void reserve_release(void)
 
 /* Out of descriptors: frees the spare, accepts the waiting client, refuses it and
  * takes the spare back (client threads only close descriptors, so the spare's number
- * is ours to reuse). If that fails, waits a bounded time so the loop never spins. */
+ * is ours to reuse). Linux fails accept() with EMFILE before it looks at the queue
+ * (__sys_accept4 reserves the descriptor first), so a client is accepted this way
+ * only if one is waiting: a blocking accept with the spare freed would take the next
+ * client to come even once descriptors are free again. With nobody waiting, waits
+ * (bounded) for one to come, then the caller tries a normal accept again. */
 static void refuse_without_descriptors(ec_sock_t listener)
 {
     char peer[EC_ADDRSTRLEN];
     ec_sock_t s;
 
-    if (reserve_fd >= 0) {
-        reserve_release();
-        if (ec_accept(listener, &s, peer) == 0) {
-            ec_log_refuse(peer, "no-descriptors");
-            ec_sock_close(s);
-            reserve_take();
-            return;
-        }
-        reserve_take();
+    if (reserve_fd < 0) {
+        ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare: only a bounded wait is left */
+        return;
     }
-    ec_sleep_ms(ACCEPT_BACKOFF_MS);
+    if (ec_wait(listener, EC_READABLE, 0) <= 0) {
+        ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
+        return;
+    }
+    reserve_release();
+    if (ec_accept(listener, &s, peer) == 0) {
+        ec_log_refuse(peer, "no-descriptors");
+        ec_sock_close(s);
+    }
+    reserve_take();
 }
 
 /* One blocking recv(): data becomes pending echo, 0 (the peer's FIN, everything

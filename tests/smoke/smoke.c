@@ -510,7 +510,10 @@ static int server_start(struct child *ch, const char *command, const char *const
     if (rc != EXIT_PASS)
         return rc;
     if (!child_first_line(ch, ms, &waited)) {
-        fprintf(stderr, "ec-smoke: %s: FAIL: no readiness line within %d ms\n", what, ms);
+        fprintf(stderr, "ec-smoke: %s: FAIL: %s\n", what,
+                ch->eof ? "the server closed its stdout (exited?) before a readiness line"
+                        : "no readiness line within the deadline");
+        fprintf(stderr, "  waited %lld of %d ms\n", (long long)waited, ms);
     } else if (strncmp(ch->first, "listening ", 10) != 0 ||
                ec_parse_hostport(ch->first + 10, host, hostlen, port, 0) != 0) {
         fprintf(stderr, "ec-smoke: %s: FAIL: first line \"%s\" is not \"listening A:P\"\n", what,
