@@ -15,7 +15,8 @@
  * `recvdelayed` idea of 05-01).
  * Fairness: the wait names the lowest signalled index only; after serving it we also poll
  * every later index once, so each ready client gets one turn per round (the textbook
- * serves one index per wait, which lets a busy low index starve high ones).
+ * serves one index per wait, which lets a busy low index starve high ones), and the
+ * listener's turn comes after the clients' in its round.
  */
 #include <stdlib.h>
 
@@ -279,7 +280,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     sv.total = 1;
 
     while (!ec_server_stopping()) {
-        DWORD i;
+        DWORD i, j;
         DWORD r = WSAWaitForMultipleEvents(sv.total, sv.events, FALSE, STOP_POLL_MS, FALSE);
 
         if (r == WSA_WAIT_TIMEOUT)
@@ -289,19 +290,20 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             status = 1;
             break;
         }
+        /* Every client from the signalled slot on whose event is signalled gets one turn
+         * (a zero-timeout wait tells); a turn that closes slot j moves the next client
+         * into it. The listener, slot 0, comes last in its round: clients that left in
+         * the same round free their slots before a newcomer is counted against the
+         * limit. */
         i = r - WSA_WAIT_EVENT_0;
-        if (i == 0) {
+        for (j = i == 0 ? 1 : i; j < sv.total;) {
+            if (WSAWaitForMultipleEvents(1, &sv.events[j], FALSE, 0, FALSE) == WSA_WAIT_EVENT_0 &&
+                on_client_event(&sv, j))
+                continue;
+            j++;
+        }
+        if (i == 0)
             on_accept(&sv);
-            i = 1;
-        } else if (!on_client_event(&sv, i)) {
-            i++;
-        }
-        /* One turn for every later client whose event is signalled too. */
-        while (i < sv.total) {
-            if (WSAWaitForMultipleEvents(1, &sv.events[i], FALSE, 0, FALSE) != WSA_WAIT_EVENT_0 ||
-                !on_client_event(&sv, i))
-                i++;
-        }
     }
 
     while (sv.total > 1)
