@@ -139,6 +139,8 @@ static void conn_serve(ec_sock_t s, const char *peer, const struct ec_server_opt
     ec_echo_free(&c.echo);
 }
 
+/* The model (contract: ec_server.h): the textbook's outer while(1), accepting one
+ * client and serving it to the end before accepting the next. Returns 0 once stopping. */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     reserve_take();

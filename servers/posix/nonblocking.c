@@ -165,6 +165,8 @@ static void serve_turn(struct server *sv)
     }
 }
 
+/* The model (contract: ec_server.h): turns of the busy loop until stopping, then
+ * closes every client and returns 0 (1 if the listener cannot be made nonblocking). */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     struct server sv = {.listener = listener, .o = o};

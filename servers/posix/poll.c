@@ -186,6 +186,9 @@ static int conn_on_readable(struct conn *c, struct pollfd *p)
     return 1;
 }
 
+/* The model (contract: ec_server.h): poll() over the array, accept, then serve every
+ * entry with revents. Returns 0 once stopping, 1 if poll() itself fails; every client
+ * is closed. */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     struct server sv = {.listener = listener, .o = o};

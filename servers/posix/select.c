@@ -170,6 +170,9 @@ static int conn_on_readable(struct conn *c)
     return 1;
 }
 
+/* The model (contract: ec_server.h): the textbook's WorkerThread loop: rebuild both
+ * sets, select(), accept, then serve every ready client. Returns 0 once stopping, 1 if
+ * select() itself fails or the listener cannot be watched; every client is closed. */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     static struct server sv; /* 8 KiB of pointers: static, not on the stack */

@@ -26,8 +26,8 @@ const struct ec_model ec_model = {
     0,
 };
 
-#define ACCEPT_BACKOFF_MS 100          /* retry delay after an accept error the trick can't cure */
-#define STOP_WAIT_MS      5000         /* bound on waiting for client threads at shutdown */
+#define ACCEPT_BACKOFF_MS 100  /* retry delay after an accept error the trick can't cure */
+#define STOP_WAIT_MS      1500 /* waiting for client threads at stop: within server_main's 2 s */
 #define THREAD_STACK      (256 * 1024) /* buffers live on the heap: a small stack suffices */
 
 /* One client and its thread. Linked into the live list so that a stop can wake it. */
@@ -204,7 +204,9 @@ static void stop_clients(void)
     struct timespec deadline;
 
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += STOP_WAIT_MS / 1000;
+    deadline.tv_nsec += (long)STOP_WAIT_MS * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&g.lock);
     for (struct conn *c = g.head; c != NULL; c = c->next)
         ec_sock_shutdown_both(c->sock);
@@ -216,6 +218,9 @@ static void stop_clients(void)
     pthread_mutex_unlock(&g.lock);
 }
 
+/* The model (contract: ec_server.h): the textbook's ListenThread loop, run by the
+ * caller's thread; one detached thread per client. On stop, wakes and waits for every
+ * client thread (bounded), then returns 0. */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     pthread_attr_t attr;
