@@ -148,6 +148,8 @@ static int child_start(struct child *ch, const char *command, const char *const 
     char cmd[1024], *argv[MAX_ARGS];
     int fds[2], rc;
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none;
 
     memset(ch, 0, sizeof *ch);
     if (strlen(command) >= sizeof cmd || split_command(strcpy(cmd, command), argv, extra) < 1) {
@@ -158,12 +160,18 @@ static int child_start(struct child *ch, const char *command, const char *const 
         perror("ec-smoke: pipe");
         return EXIT_FAIL;
     }
+    /* The child starts with no signal blocked (ours blocks SIGCHLD for child_wait). */
+    sigemptyset(&none);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
-    rc = posix_spawnp(&ch->pid, argv[0], &fa, NULL, argv, environ);
+    rc = posix_spawnp(&ch->pid, argv[0], &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
@@ -542,7 +550,7 @@ static int check_echo(const struct options *op, const char *spec)
     unsigned port;
     int rc, failed = 0;
     int64_t t0;
-    size_t sends = 0;
+    size_t sends = 0, total = 0;
 
     if (spec != NULL && ec_framing_parse(spec, &f, NULL, 0) != 0)
         return EXIT_FAIL;
@@ -571,6 +579,7 @@ static int check_echo(const struct options *op, const char *spec)
         for (int i = 0; i < op->clients; i++) {
             pthread_join(tids[i], NULL);
             sends += cl[i].nplan;
+            total += cl[i].len;
             if (cl[i].fail[0] != '\0') {
                 fprintf(stderr, "ec-smoke: %s: FAIL: client %d (seed %llu): %s\n", what, i,
                         (unsigned long long)op->seed, cl[i].fail);
@@ -578,9 +587,9 @@ static int check_echo(const struct options *op, const char *spec)
             }
         }
         if (!failed)
-            printf("ec-smoke: %s: %d client(s) x %zu bytes echoed byte-exact (%zu sends) in "
-                   "%lld ms, then EOF after half-close\n",
-                   what, op->clients, cl[0].len, sends, (long long)(ec_now_ms() - t0));
+            printf("ec-smoke: %s: %d client(s), %zu bytes in all, echoed byte-exact (%zu sends) "
+                   "in %lld ms, then EOF after half-close\n",
+                   what, op->clients, total, sends, (long long)(ec_now_ms() - t0));
         else
             child_print_tail(&ch);
         rc = child_stop(&ch, what);
