@@ -1,0 +1,1372 @@
+/* engine.c - replays a fixture: one thread per connection instance runs its steps
+ * (barriers, serial hand-offs and spawn groups coordinate them), every pass of the
+ * boundary sweep runs the whole script again against the same server, and the
+ * results become verdicts per path with one named diagnosis (DESIGN.md section 5).
+ * The report itself is written by report.c.
+ */
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ec_net.h"
+#include "ec_sock.h"
+
+#define DEFAULT_STEP_MS 2000
+#define READY_MS 10000
+#define STOP_GRACE_MS 2000
+#define THREAD_STACK (256 * 1024)
+#define TIMELINE_CAP 20000
+
+const char *ec_verdict_name(enum ec_verdict v)
+{
+    static const char *const n[] = {"PASS",  "PASS-NONSTRICT", "XFAIL",       "UNSUPPORTED",
+                                    "XPASS", "FAIL",           "TIMEOUT",     "ERROR",
+                                    "not checked", "not reached"};
+    return (unsigned)v < sizeof n / sizeof n[0] ? n[v] : "?";
+}
+
+int ec_verdict_exit(enum ec_verdict v)
+{
+    switch (v) {
+    case EC_V_PASS:
+    case EC_V_PASS_NONSTRICT:
+    case EC_V_XFAIL:
+        return 0;
+    case EC_V_UNSUPPORTED:
+        return 77;
+    case EC_V_ERROR:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+/* Severity order for "worst of": PASS < PASS-NONSTRICT < FAIL < TIMEOUT < ERROR. */
+static int severity(enum ec_verdict v)
+{
+    switch (v) {
+    case EC_V_PASS:
+        return 1;
+    case EC_V_PASS_NONSTRICT:
+        return 2;
+    case EC_V_FAIL:
+        return 3;
+    case EC_V_TIMEOUT:
+        return 4;
+    case EC_V_ERROR:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
+enum ec_verdict ec__worst(enum ec_verdict a, enum ec_verdict b)
+{
+    return severity(b) > severity(a) ? b : a;
+}
+
+/* ---- failures ---------------------------------------------------------------------- */
+
+static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdict v,
+                        enum ec_outcome oc, const char *diag, const char *expected,
+                        const char *actual)
+{
+    struct failure *f = &in->f;
+    if (f->set)
+        return;
+    f->set = 1;
+    f->t_us = ec_timeline_now_us(&in->ps->tl);
+    f->st = st;
+    f->path = st ? ec_step_path(st->kind) : EC_PATH_DATA;
+    f->v = v;
+    f->oc = oc;
+    f->diff_off = -1;
+    snprintf(f->diagnosis, sizeof f->diagnosis, "%s", diag);
+    snprintf(f->expected, sizeof f->expected, "%s", expected);
+    snprintf(f->actual, sizeof f->actual, "%s", actual);
+    snprintf(f->who, sizeof f->who, "%s", in->c.label);
+}
+
+/* Is outcome oc accepted by one of the step's alternatives? Returns the alternative or
+ * NULL. */
+static const struct ec_alt *alternative(const struct ec_step *st, enum ec_outcome oc)
+{
+    for (size_t i = 0; i < st->nalts; i++)
+        if (st->alts[i].outcome == oc)
+            return &st->alts[i];
+    return NULL;
+}
+
+/* ---- timing ------------------------------------------------------------------------ */
+
+/* The absolute deadline of a step: its own (scaled), cut by the pass budget. Sets
+ * *cut when the budget is the nearer one. */
+static int64_t step_deadline(struct inst *in, const struct ec_step *st, int def_ms, int *cut)
+{
+    int ms = ec_scale_ms(st->deadline_ms ? st->deadline_ms : def_ms);
+    int64_t d = ec_clock_ms() + ms;
+    *cut = 0;
+    if (d > in->ps->deadline_ms) {
+        d = in->ps->deadline_ms;
+        *cut = 1;
+    }
+    return d;
+}
+
+static enum ec_verdict timeout_verdict(int cut)
+{
+    return cut ? EC_V_TIMEOUT : EC_V_FAIL;
+}
+
+/* ---- barriers, serial groups --------------------------------------------------------- */
+
+static struct barrier *find_barrier(struct pass *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->nbarriers; i++)
+        if (strcmp(ps->barriers[i].name, name) == 0)
+            return &ps->barriers[i];
+    return NULL;
+}
+
+/* Waits at a barrier until every live participant arrived. Returns 0, or -1 when the
+ * deadline passed. */
+static int barrier_wait(struct inst *in, const struct ec_step *st, int *cut)
+{
+    struct pass *ps = in->ps;
+    struct barrier *b = find_barrier(ps, st->name);
+    int64_t deadline = step_deadline(in, st, ec__budget_ms(ps), cut);
+    pthread_mutex_lock(&ps->mu);
+    b->arrived++;
+    in->arrived[b - ps->barriers] = 1;
+    pthread_cond_broadcast(&ps->cv);
+    while (b->arrived < b->participants) {
+        if (ec_clock_ms() >= deadline) {
+            pthread_mutex_unlock(&ps->mu);
+            return -1;
+        }
+        if (in->c.reading && in->c.fd >= 0) {
+            /* Keep reading the echo while others catch up, so our peer never blocks
+             * on a send to us because we sit at a barrier. */
+            pthread_mutex_unlock(&ps->mu);
+            ec_conn_pump(&in->c, 5);
+            pthread_mutex_lock(&ps->mu);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 5 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L)
+                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            pthread_cond_timedwait(&ps->cv, &ps->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return 0;
+}
+
+/* On the way out, an instance stops counting as a participant of the barriers it
+ * will never reach, and lets the next instance of a serial group start. */
+static void leave(struct inst *in)
+{
+    struct pass *ps = in->ps;
+    pthread_mutex_lock(&ps->mu);
+    for (size_t i = 0; i < ps->nbarriers; i++)
+        if (in->member[i] && !in->arrived[i]) {
+            ps->barriers[i].participants--;
+            in->arrived[i] = 1;
+        }
+    if (ps->released[in->gi] < in->idx + 1)
+        ps->released[in->gi] = in->idx + 1;
+    if (in->f.set)
+        ps->group_failed[in->gi] = 1;
+    pthread_cond_broadcast(&ps->cv);
+    pthread_mutex_unlock(&ps->mu);
+}
+
+static void handoff(struct inst *in)
+{
+    struct pass *ps = in->ps;
+    pthread_mutex_lock(&ps->mu);
+    if (ps->released[in->gi] < in->idx + 1)
+        ps->released[in->gi] = in->idx + 1;
+    pthread_cond_broadcast(&ps->cv);
+    pthread_mutex_unlock(&ps->mu);
+}
+
+/* ---- plans of a pass ------------------------------------------------------------------ */
+
+static size_t step_bytes(const struct ec_step *st, const struct ec_framing *f)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < st->npayloads; i++) {
+        const struct ec_payload *p = &st->payloads[i];
+        size_t n = p->kind == EC_PL_BYTES ? p->len : p->size;
+        t += p->frame ? ec_frame_wire_len(f, n) : n;
+    }
+    return t;
+}
+
+static struct ec_write_plan plan_for(const struct pass *ps, const struct ec_step *st)
+{
+    struct ec_write_plan p = st->plan;
+    if (st->plan_fixed || ps->ov == OV_FIXTURE)
+        return p;
+    size_t total = step_bytes(st, &ps->run->fx.framing);
+    int nodelay = p.nodelay;
+    memset(&p, 0, sizeof p);
+    p.nodelay = nodelay;
+    switch (ps->ov) {
+    case OV_ASIS:
+        p.kind = EC_PLAN_ASIS;
+        break;
+    case OV_BYTEWISE:
+        if (total > EC_SWEEP_BYTEWISE_MAX)
+            return st->plan; /* bytewise megabytes would take minutes: keep the plan */
+        p.kind = EC_PLAN_BYTEWISE;
+        p.nodelay = 1;
+        break;
+    case OV_RANDOM:
+        p.kind = EC_PLAN_RANDOM;
+        p.seed = ps->seed;
+        p.max_chunk = total / 128 > 64 ? total / 128 : 64;
+        p.nodelay = 1;
+        break;
+    case OV_SPLIT:
+        if (total > EC_SWEEP_SPLIT_MAX || total <= ps->split_at)
+            return st->plan;
+        p.kind = EC_PLAN_SPLIT;
+        p.split_at = ps->split_at;
+        p.nodelay = 1;
+        break;
+    case OV_COALESCE:
+        p.kind = EC_PLAN_COALESCE;
+        break;
+    case OV_FIXTURE:
+        break;
+    }
+    return p;
+}
+
+/* ---- step execution -------------------------------------------------------------------- */
+
+static void hexctx(struct failure *f, const unsigned char *exp, size_t exp_len,
+                   const unsigned char *act, size_t act_len, size_t diff, long long base)
+{
+    size_t start = diff > 16 ? diff - 16 : 0;
+    f->diff_off = base + (long long)diff;
+    f->ctx_off = base + (long long)start;
+    f->exp_n = exp_len > start ? exp_len - start : 0;
+    if (f->exp_n > sizeof f->exp)
+        f->exp_n = sizeof f->exp;
+    f->act_n = act_len > start ? act_len - start : 0;
+    if (f->act_n > sizeof f->act)
+        f->act_n = sizeof f->act;
+    memcpy(f->exp, exp + start, f->exp_n);
+    memcpy(f->act, act + start, f->act_n);
+}
+
+/* Receives want bytes and compares them with exp. kind_diag names what a mismatch or
+ * a short stream means ("" = the default rules). Returns 0 on success, 1 when the step
+ * ended by an alternative with "then": "end", -1 on failure. */
+static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigned char *exp,
+                        size_t want, int framed)
+{
+    struct ec_conn *c = &in->c;
+    int cut;
+    int64_t deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    size_t base = c->recv_pos;
+    enum ec_rx rx = ec_conn_recv_until(c, base + want, deadline);
+    size_t got = c->recvd_len - base;
+    if (got > want)
+        got = want;
+    const unsigned char *act = c->recvd + base;
+    size_t diff = 0;
+    while (diff < got && act[diff] == exp[diff])
+        diff++;
+    char e[200], a[200];
+    if (diff < got) {
+        snprintf(e, sizeof e, "%zu bytes of echo, byte %zu = 0x%02x", want, base + diff,
+                 exp[diff]);
+        snprintf(a, sizeof a, "byte %zu = 0x%02x (%zu of %zu bytes received so far)", base + diff,
+                 act[diff], got, want);
+        const struct ec_alt *alt = alternative(st, EC_OC_MISMATCH);
+        if (alt) {
+            in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
+            return alt->end ? 1 : 0;
+        }
+        set_failure(in, st, EC_V_FAIL, EC_OC_MISMATCH,
+                    framed ? "frame-reassembly-error" : "echo-mismatch", e, a);
+        hexctx(&in->f, exp, want, act, c->recvd_len - base, diff, (long long)base);
+        return -1;
+    }
+    if (rx == EC_RX_OK) {
+        c->recv_pos = base + want;
+        return 0;
+    }
+    /* The stream ended or stalled before all bytes came. */
+    enum ec_outcome oc = rx == EC_RX_EOF     ? EC_OC_EOF
+                         : rx == EC_RX_RESET ? EC_OC_RESET
+                         : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
+                                               : EC_OC_RESET;
+    const struct ec_alt *alt = alternative(st, oc);
+    if (alt) {
+        in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
+        c->recv_pos = c->recvd_len;
+        return alt->end ? 1 : 0;
+    }
+    snprintf(e, sizeof e, "%zu bytes of echo%s", want,
+             rx == EC_RX_TIMEOUT ? " within the deadline" : "");
+    const char *diag;
+    enum ec_verdict v = EC_V_FAIL;
+    if (rx == EC_RX_EOF) {
+        snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
+        diag = c->wr_shut ? "lost-after-half-close"
+               : framed && got ? "frame-reassembly-error"
+               : got ? "truncated-echo"
+                     : "premature-close";
+    } else if (rx == EC_RX_RESET || rx == EC_RX_ERROR) {
+        snprintf(a, sizeof a, "%zu bytes, then %s%s", got,
+                 rx == EC_RX_RESET ? "a reset (RST)" : "an error: ",
+                 rx == EC_RX_RESET ? "" : ec_err_name(c->err));
+        diag = c->wr_shut ? "lost-after-half-close" : "unexpected-reset";
+    } else {
+        snprintf(a, sizeof a, "%zu bytes after %d ms, then nothing", got,
+                 (int)(ec_clock_ms() - (deadline - ec_scale_ms(st->deadline_ms ? st->deadline_ms
+                                                                               : DEFAULT_STEP_MS))));
+        v = timeout_verdict(cut);
+        diag = st->diagnosis[0] ? st->diagnosis
+               : framed && got  ? "frame-reassembly-error"
+               : c->wr_shut     ? "lost-after-half-close"
+                                : "stall";
+    }
+    set_failure(in, st, v, oc, diag, e, a);
+    if (got < want)
+        hexctx(&in->f, exp, want, act, got, got, (long long)base);
+    return -1;
+}
+
+static int exec_expect(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    const struct ec_framing *fr = &in->ps->run->fx.framing;
+    char e[200], a[200];
+    switch (st->ex) {
+    case EC_EX_ECHO: {
+        size_t avail = c->sent_len - c->recv_pos;
+        size_t want = st->echo_n < 0 ? avail : (size_t)st->echo_n;
+        if (want > avail) {
+            snprintf(e, sizeof e, "echo of %zu bytes", want);
+            snprintf(a, sizeof a, "only %zu bytes were sent and not yet echoed", avail);
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", e, a);
+            return -1;
+        }
+        return expect_bytes(in, st, c->sent + c->recv_pos, want, 0);
+    }
+    case EC_EX_DATA: {
+        unsigned char *b;
+        size_t n;
+        if (ec_payload_build(&st->data, fr, in->idx, &b, &n) < 0) {
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "a payload",
+                        "cannot build it (memory, or a frame the framing cannot encode)");
+            return -1;
+        }
+        int rc = expect_bytes(in, st, b, n, st->data.frame);
+        free(b);
+        return rc;
+    }
+    case EC_EX_FRAMES: {
+        /* The wire length of the next nframes frames of what we sent: the echo of
+         * whole frames, decoded with the fixture's framing. */
+        if (fr->kind == EC_FRAMING_RAW) {
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error",
+                        "a framed fixture", "\"frames\" with framing raw");
+            return -1;
+        }
+        struct ec_decoder d;
+        if (ec_decoder_init(&d, fr) < 0) {
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "a decoder",
+                        "cannot create one");
+            return -1;
+        }
+        size_t off = c->recv_pos, frames = 0;
+        while (frames < st->nframes && off < c->sent_len) {
+            struct ec_frame fm;
+            int got = 0;
+            ptrdiff_t k = ec_decoder_feed(&d, c->sent + off, c->sent_len - off, &fm, &got);
+            if (k < 0)
+                break;
+            off += (size_t)k;
+            frames += (size_t)got;
+        }
+        ec_decoder_free(&d);
+        if (frames < st->nframes) {
+            snprintf(e, sizeof e, "%zu whole frames sent to be echoed", st->nframes);
+            snprintf(a, sizeof a, "only %zu whole frames were sent", frames);
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", e, a);
+            return -1;
+        }
+        return expect_bytes(in, st, c->sent + c->recv_pos, off - c->recv_pos, 1);
+    }
+    case EC_EX_REGEX: {
+        int cut;
+        int64_t deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
+        enum ec_rx rx = EC_RX_OK;
+        int rc = -1;
+        for (;;) {
+            int m = pcre2_match(st->re, (PCRE2_SPTR)(c->recvd ? c->recvd + c->recv_pos : (unsigned char *)""),
+                                c->recvd_len - c->recv_pos, 0, 0, md, NULL);
+            if (m >= 0) {
+                c->recv_pos += (size_t)pcre2_get_ovector_pointer(md)[1];
+                rc = 0;
+                break;
+            }
+            if (rx != EC_RX_OK)
+                break;
+            rx = ec_conn_recv_some(c, deadline);
+        }
+        pcre2_match_data_free(md);
+        if (rc == 0)
+            return 0;
+        enum ec_outcome oc = rx == EC_RX_EOF ? EC_OC_EOF : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT : EC_OC_RESET;
+        const struct ec_alt *alt = alternative(st, oc);
+        if (alt) {
+            in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
+            return alt->end ? 1 : 0;
+        }
+        snprintf(e, sizeof e, "received bytes matching /%.120s/", st->re_src);
+        snprintf(a, sizeof a, "%zu bytes without a match, then %s", c->recvd_len - c->recv_pos,
+                 ec_rx_name(rx));
+        set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
+                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : "stall")
+                    : rx == EC_RX_EOF   ? "premature-close"
+                                        : "unexpected-reset",
+                    e, a);
+        return -1;
+    }
+    }
+    return -1;
+}
+
+/* expect_eof, expect_reset, expect_silence: what comes next on the stream. */
+static int exec_end(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    int cut = 0;
+    int64_t deadline = st->kind == EC_ST_EXPECT_SILENCE ? ec_clock_ms() + st->ms
+                                                        : step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    size_t before = c->recvd_len;
+    enum ec_rx rx;
+    if (c->recv_pos < c->recvd_len)
+        rx = EC_RX_DATA; /* bytes already here that no expectation consumed */
+    else
+        rx = ec_conn_wait_end(c, deadline);
+    enum ec_rx want = st->kind == EC_ST_EXPECT_EOF     ? EC_RX_EOF
+                      : st->kind == EC_ST_EXPECT_RESET ? EC_RX_RESET
+                                                       : EC_RX_TIMEOUT;
+    if (rx == want)
+        return 0;
+    enum ec_outcome oc = rx == EC_RX_EOF     ? EC_OC_EOF
+                         : rx == EC_RX_RESET ? EC_OC_RESET
+                         : rx == EC_RX_DATA  ? EC_OC_DATA
+                         : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
+                                               : EC_OC_RESET;
+    const struct ec_alt *alt = alternative(st, oc);
+    if (alt) {
+        in->nonstrict[ec_step_path(st->kind)] |= alt->nonstrict;
+        return alt->end ? 1 : 0;
+    }
+    static const char *const wanted[] = {
+        [EC_ST_EXPECT_EOF] = "an orderly close (FIN)",
+        [EC_ST_EXPECT_RESET] = "a reset (RST)",
+        [EC_ST_EXPECT_SILENCE] = "nothing",
+    };
+    char e[200], a[200];
+    snprintf(e, sizeof e, "%s%s", wanted[st->kind],
+             st->kind == EC_ST_EXPECT_SILENCE ? " during the quiet period" : " within the deadline");
+    const char *diag;
+    enum ec_verdict v = EC_V_FAIL;
+    switch (rx) {
+    case EC_RX_DATA: {
+        size_t extra = c->recvd_len - c->recv_pos;
+        snprintf(a, sizeof a, "%zu unexpected bytes (stream offset %zu)", extra, c->recv_pos);
+        diag = "unexpected-data";
+        (void)before;
+        break;
+    }
+    case EC_RX_EOF:
+        snprintf(a, sizeof a, "an orderly close (FIN)");
+        diag = st->diagnosis[0] ? st->diagnosis : "premature-close";
+        break;
+    case EC_RX_RESET:
+    case EC_RX_ERROR:
+        snprintf(a, sizeof a, "%s", rx == EC_RX_RESET ? "a reset (RST)" : "an error: ");
+        if (rx != EC_RX_RESET)
+            snprintf(a + strlen(a), sizeof a - strlen(a), "%s", ec_err_name(c->err));
+        diag = "unexpected-reset";
+        break;
+    default:
+        snprintf(a, sizeof a, "the connection stayed open");
+        diag = st->diagnosis[0] ? st->diagnosis : "stall";
+        v = timeout_verdict(cut);
+        break;
+    }
+    set_failure(in, st, v, oc, diag, e, a);
+    return -1;
+}
+
+static int exec_observe(struct inst *in, const struct ec_step *st)
+{
+    struct pass *ps = in->ps;
+    struct run *r = ps->run;
+    char e[200], a[200], txt[96];
+    if (!r->have_srv) {
+        ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, "not checked: no server process");
+        in->not_checked = 1;
+        return 0;
+    }
+    pid_t pid = r->srv.pid;
+    int fds = r->obs_fds ? ec_proc_fd_count(pid) : -1;
+    long long cpu = r->obs_cpu ? ec_proc_cpu_ms(pid) : -1;
+    pthread_mutex_lock(&ps->mu);
+    if (ps->nobs < sizeof ps->obs / sizeof ps->obs[0]) {
+        struct obs *o = &ps->obs[ps->nobs++];
+        snprintf(o->name, sizeof o->name, "%s", st->name);
+        o->fds = fds;
+        o->cpu_ms = cpu;
+    }
+    pthread_mutex_unlock(&ps->mu);
+    snprintf(txt, sizeof txt, "%s: fds=%d cpu=%lldms", st->name, fds, cpu);
+    ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
+
+    if (st->max_cpu_percent >= 0) {
+        if (!r->obs_cpu) {
+            in->not_checked = 1;
+        } else {
+            int window = ec_scale_ms(st->cpu_window_ms);
+            long long c0 = ec_proc_cpu_ms(pid);
+            int64_t t0 = ec_clock_ms(), until = t0 + window;
+            while (ec_clock_ms() < until) {
+                int left = (int)(until - ec_clock_ms());
+                if (in->c.reading && in->c.fd >= 0)
+                    ec_conn_pump(&in->c, left);
+                else
+                    poll(NULL, 0, left);
+            }
+            long long c1 = ec_proc_cpu_ms(pid);
+            int64_t dt = ec_clock_ms() - t0;
+            int pct = dt > 0 && c0 >= 0 && c1 >= 0 ? (int)((c1 - c0) * 100 / dt) : -1;
+            in->cpu_pct = pct;
+            snprintf(txt, sizeof txt, "%s: cpu %d%% over %lld ms", st->name, pct, (long long)dt);
+            ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
+            if (pct > st->max_cpu_percent) {
+                snprintf(e, sizeof e, "server CPU at most %d%% while it has nothing to do",
+                         st->max_cpu_percent);
+                snprintf(a, sizeof a, "%d%% (%lld ms of CPU in %lld ms)", pct, c1 - c0,
+                         (long long)dt);
+                set_failure(in, st, EC_V_FAIL, EC_OC_DATA, "busy-poll", e, a);
+                return -1;
+            }
+        }
+    }
+    if (st->max_fd_growth >= 0) {
+        if (!r->obs_fds) {
+            in->not_checked = 1;
+            return 0;
+        }
+        int base = -1;
+        pthread_mutex_lock(&ps->mu);
+        for (size_t i = 0; i < ps->nobs; i++)
+            if (strcmp(ps->obs[i].name, st->fd_since) == 0)
+                base = ps->obs[i].fds;
+        pthread_mutex_unlock(&ps->mu);
+        if (base < 0) {
+            set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error",
+                        "an earlier observation to compare with", "none in this pass");
+            return -1;
+        }
+        /* The server closes its sockets when it notices our closes; give it until the
+         * deadline, looking every 20 ms (no event tells us when it is done). */
+        int cut;
+        int64_t deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        int now = fds;
+        while (now - base > st->max_fd_growth && ec_clock_ms() < deadline) {
+            poll(NULL, 0, 20);
+            now = ec_proc_fd_count(pid);
+        }
+        in->fd_growth = now - base;
+        if (now - base > st->max_fd_growth) {
+            char d[32];
+            snprintf(d, sizeof d, "fd-leak:%d", now - base);
+            snprintf(e, sizeof e, "at most %d more descriptors than at \"%s\" (%d)",
+                     st->max_fd_growth, st->fd_since, base);
+            snprintf(a, sizeof a, "%d descriptors (%+d) after %d ms", now, now - base,
+                     ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS));
+            set_failure(in, st, EC_V_FAIL, EC_OC_DATA, d, e, a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int exec_send(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    const struct ec_framing *fr = &in->ps->run->fx.framing;
+    size_t n = st->npayloads;
+    unsigned char **bufs = calloc(n, sizeof *bufs);
+    size_t *lens = calloc(n, sizeof *lens);
+    int rc = 0;
+    for (size_t i = 0; bufs && lens && i < n; i++)
+        if (ec_payload_build(&st->payloads[i], fr, in->idx, &bufs[i], &lens[i]) < 0)
+            rc = -1;
+    if (!bufs || !lens || rc < 0) {
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error", "a payload",
+                    "cannot build it (memory, or a frame the framing cannot encode)");
+        rc = -1;
+        goto out;
+    }
+    struct ec_write_plan plan = plan_for(in->ps, st);
+    int cut;
+    int64_t deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    int64_t until = st->for_ms ? ec_clock_ms() + ec_scale_ms(st->for_ms) : 0;
+    do {
+        int left = (int)(deadline - ec_clock_ms());
+        long long k = ec_conn_send(c, (const unsigned char *const *)bufs, lens, n, &plan,
+                                   left > 0 ? left : 0);
+        if (k < 0) {
+            enum ec_outcome oc = k == -EC_ETIMEDOUT ? EC_OC_TIMEOUT : k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF;
+            const struct ec_alt *alt = alternative(st, oc);
+            if (alt) {
+                in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
+                rc = alt->end ? 1 : 0;
+                goto out;
+            }
+            char a[200];
+            snprintf(a, sizeof a, "send failed: %s after %zu bytes in total", ec_err_name((int)k),
+                     c->sent_len);
+            if (k == -EC_ETIMEDOUT)
+                set_failure(in, st, timeout_verdict(cut), oc,
+                            st->diagnosis[0] ? st->diagnosis : "stall",
+                            "the kernel to accept every byte within the deadline "
+                            "(the server reads)", a);
+            else
+                set_failure(in, st, EC_V_FAIL, oc,
+                            k == -EC_ECONNRESET ? "unexpected-reset" : "premature-close",
+                            "the connection to accept data", a);
+            rc = -1;
+            goto out;
+        }
+    } while (until && ec_clock_ms() < until && ec_clock_ms() < deadline);
+out:
+    for (size_t i = 0; bufs && i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(lens);
+    return rc;
+}
+
+/* Runs one step. Returns 0 to go on, 1 to end the script quietly (an alternative said
+ * so), -1 on failure (recorded in in->f). */
+static int exec_step(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    struct pass *ps = in->ps;
+    int cut;
+    switch (st->kind) {
+    case EC_ST_CONNECT: {
+        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        int rc = ec_conn_connect(c, ps->run->host, ps->run->port, (int)(d - ec_clock_ms()));
+        if (rc == 0)
+            return 0;
+        enum ec_outcome oc = rc == -EC_ETIMEDOUT ? EC_OC_TIMEOUT : EC_OC_REFUSED;
+        const struct ec_alt *alt = alternative(st, oc);
+        if (alt) {
+            in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
+            return alt->end ? 1 : 0;
+        }
+        char a[200];
+        snprintf(a, sizeof a, "connect failed: %s", ec_err_name(rc));
+        set_failure(in, st, rc == -EC_ETIMEDOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
+                    rc == -EC_ETIMEDOUT && st->diagnosis[0] ? st->diagnosis : "connect-failed",
+                    "a connection accepted by the kernel", a);
+        return -1;
+    }
+    case EC_ST_SEND:
+        return exec_send(in, st);
+    case EC_ST_FILL: {
+        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        long long k = ec_conn_fill(c, st->max, st->seed + (uint64_t)in->idx, ec_scale_ms(st->settle_ms),
+                                   (int)(d - ec_clock_ms()));
+        if (k >= 0) {
+            in->filled = k;
+            return 0;
+        }
+        char a[200];
+        snprintf(a, sizeof a, "send failed: %s after %zu bytes", ec_err_name((int)k), c->sent_len);
+        set_failure(in, st, EC_V_FAIL, k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF,
+                    k == -EC_ECONNRESET ? "unexpected-reset" : "premature-close",
+                    "the connection to accept data until the kernel refuses more", a);
+        return -1;
+    }
+    case EC_ST_EXPECT:
+        return exec_expect(in, st);
+    case EC_ST_RECVN: {
+        size_t avail = c->sent_len - c->recv_pos;
+        if (st->compare && st->n > avail) {
+            char a[120];
+            snprintf(a, sizeof a, "only %zu bytes were sent and not yet echoed", avail);
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "recvn of echo", a);
+            return -1;
+        }
+        if (st->compare)
+            return expect_bytes(in, st, c->sent + c->recv_pos, st->n, 0);
+        /* Any n bytes: compare with themselves. */
+        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        enum ec_rx rx = ec_conn_recv_until(c, c->recv_pos + st->n, d);
+        if (rx == EC_RX_OK) {
+            c->recv_pos += st->n;
+            return 0;
+        }
+        char e[64], a[120];
+        snprintf(e, sizeof e, "%zu bytes", st->n);
+        snprintf(a, sizeof a, "%zu bytes, then %s", c->recvd_len - c->recv_pos, ec_rx_name(rx));
+        set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL,
+                    rx == EC_RX_EOF ? EC_OC_EOF : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT : EC_OC_RESET,
+                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : "stall")
+                    : rx == EC_RX_EOF   ? "truncated-echo"
+                                        : "unexpected-reset",
+                    e, a);
+        return -1;
+    }
+    case EC_ST_EXPECT_EOF:
+    case EC_ST_EXPECT_RESET:
+    case EC_ST_EXPECT_SILENCE:
+        return exec_end(in, st);
+    case EC_ST_SHUTDOWN_WR:
+        ec_conn_shutdown_wr(c);
+        return 0;
+    case EC_ST_CLOSE:
+        ec_conn_close(c);
+        return 0;
+    case EC_ST_ABORT:
+        ec_conn_abort(c);
+        pthread_mutex_lock(&ps->mu);
+        ps->run->abort_seen = 1;
+        pthread_mutex_unlock(&ps->mu);
+        return 0;
+    case EC_ST_PAUSE: {
+        int64_t until = ec_clock_ms() + ec_scale_ms(st->ms);
+        if (until > ps->deadline_ms)
+            until = ps->deadline_ms;
+        while (ec_clock_ms() < until) {
+            int left = (int)(until - ec_clock_ms());
+            if (c->reading && c->fd >= 0)
+                ec_conn_pump(c, left);
+            else
+                poll(NULL, 0, left);
+        }
+        return 0;
+    }
+    case EC_ST_RCVBUF:
+        ec_conn_set_bufsizes(c, st->bytes, 0);
+        return 0;
+    case EC_ST_SNDBUF:
+        ec_conn_set_bufsizes(c, 0, st->bytes);
+        return 0;
+    case EC_ST_STOP_READING:
+        c->reading = 0;
+        ec_timeline_add(c->tl, c->label, "stop-reading", -1, 0, NULL);
+        return 0;
+    case EC_ST_RESUME_READING:
+        c->reading = 1;
+        ec_timeline_add(c->tl, c->label, "resume-reading", -1, 0, NULL);
+        return 0;
+    case EC_ST_BARRIER:
+        if (barrier_wait(in, st, &cut) < 0) {
+            char e[100];
+            snprintf(e, sizeof e, "every connection at barrier \"%s\"", st->name);
+            set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
+                        st->diagnosis[0] ? st->diagnosis : "stall", e,
+                        "some connections never arrived (they wait on the server)");
+            return -1;
+        }
+        return 0;
+    case EC_ST_HANDOFF:
+        handoff(in);
+        return 0;
+    case EC_ST_OBSERVE:
+        return exec_observe(in, st);
+    case EC_ST_COUNT:
+        break;
+    }
+    return -1;
+}
+
+static void *inst_main(void *arg)
+{
+    struct inst *in = arg;
+    struct pass *ps = in->ps;
+    const struct ec_group *g = in->g;
+    if (g->serial && in->idx > 0) {
+        /* A serial group: start when the previous instance handed off or ended. */
+        pthread_mutex_lock(&ps->mu);
+        while (ps->released[in->gi] < in->idx && ec_clock_ms() < ps->deadline_ms) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L)
+                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            pthread_cond_timedwait(&ps->cv, &ps->mu, &ts);
+        }
+        pthread_mutex_unlock(&ps->mu);
+    }
+    pthread_mutex_lock(&ps->mu);
+    int skip = g->stop_after_failure && ps->group_failed[in->gi];
+    pthread_mutex_unlock(&ps->mu);
+    if (skip) {
+        in->skipped = 1;
+        leave(in);
+        return NULL;
+    }
+    in->ran = 1;
+    for (in->pos = 0; in->pos < g->nsteps; in->pos++) {
+        const struct ec_step *st = &g->steps[in->pos];
+        if (ec_clock_ms() >= ps->deadline_ms) {
+            set_failure(in, st, EC_V_TIMEOUT, EC_OC_TIMEOUT,
+                        st->diagnosis[0] ? st->diagnosis : "stall",
+                        "the case to finish within its time budget", "the budget ran out");
+            break;
+        }
+        in->ran_path[ec_step_path(st->kind)] = 1;
+        int rc = exec_step(in, st);
+        if (rc != 0)
+            break;
+    }
+    if (in->pos >= g->nsteps)
+        in->completed = 1;
+    /* Whatever the script left open is closed now (orderly), so the server sees an
+     * end for every connection. */
+    if (in->c.fd >= 0) {
+        close(in->c.fd);
+        in->c.fd = -1;
+    }
+    leave(in);
+    return NULL;
+}
+
+/* ---- one pass ------------------------------------------------------------------------ */
+
+int ec__budget_ms(const struct pass *ps)
+{
+    return ec_scale_ms(ps->run->fx.budget_ms);
+}
+
+static int run_pass(struct run *r, struct pass *ps)
+{
+    const struct ec_fixture *fx = &r->fx;
+    ps->run = r;
+    pthread_mutex_init(&ps->mu, NULL);
+    pthread_cond_init(&ps->cv, NULL);
+    if (ec_timeline_init(&ps->tl, TIMELINE_CAP) < 0)
+        return -1;
+    ps->released = calloc(fx->ngroups, sizeof *ps->released);
+    ps->group_failed = calloc(fx->ngroups, sizeof *ps->group_failed);
+    size_t total = 0, nb = 0;
+    for (size_t g = 0; g < fx->ngroups; g++) {
+        total += (size_t)fx->groups[g].spawn;
+        for (size_t s = 0; s < fx->groups[g].nsteps; s++)
+            nb += fx->groups[g].steps[s].kind == EC_ST_BARRIER;
+    }
+    ps->barriers = calloc(nb + 1, sizeof *ps->barriers);
+    ps->insts = calloc(total, sizeof *ps->insts);
+    if (!ps->released || !ps->group_failed || !ps->barriers || !ps->insts)
+        return -1;
+    for (size_t g = 0; g < fx->ngroups; g++)
+        for (size_t s = 0; s < fx->groups[g].nsteps; s++) {
+            const struct ec_step *st = &fx->groups[g].steps[s];
+            if (st->kind != EC_ST_BARRIER)
+                continue;
+            struct barrier *b = find_barrier(ps, st->name);
+            if (!b) {
+                b = &ps->barriers[ps->nbarriers++];
+                snprintf(b->name, sizeof b->name, "%s", st->name);
+            }
+            b->participants += fx->groups[g].spawn;
+        }
+    size_t k = 0;
+    for (size_t g = 0; g < fx->ngroups; g++)
+        for (int i = 0; i < fx->groups[g].spawn; i++, k++) {
+            struct inst *in = &ps->insts[k];
+            in->ps = ps;
+            in->g = &fx->groups[g];
+            in->gi = g;
+            in->idx = i;
+            char label[24];
+            if (fx->groups[g].spawn > 1)
+                snprintf(label, sizeof label, "%.10s[%d]", fx->groups[g].name, i);
+            else
+                snprintf(label, sizeof label, "%.20s", fx->groups[g].name);
+            ec_conn_init(&in->c, label, &ps->tl);
+            in->member = calloc(ps->nbarriers + 1, sizeof *in->member);
+            in->arrived = calloc(ps->nbarriers + 1, sizeof *in->arrived);
+            if (!in->member || !in->arrived)
+                return -1;
+            for (size_t s = 0; s < fx->groups[g].nsteps; s++)
+                if (fx->groups[g].steps[s].kind == EC_ST_BARRIER)
+                    in->member[find_barrier(ps, fx->groups[g].steps[s].name) - ps->barriers] = 1;
+        }
+    ps->ninst = total;
+
+    ps->start_ms = ec_clock_ms();
+    ps->deadline_ms = ps->start_ms + ec__budget_ms(ps);
+    ec_timeline_add(&ps->tl, "engine", "pass", -1, 0, ps->plan_name);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, THREAD_STACK);
+    size_t started = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (pthread_create(&ps->insts[i].th, &at, inst_main, &ps->insts[i]) != 0) {
+            /* Out of threads: the rest cannot run; say so as a harness error. */
+            for (size_t j = i; j < total; j++) {
+                ps->insts[j].skipped = 1;
+                set_failure(&ps->insts[j], NULL, EC_V_ERROR, EC_OC_DATA, "harness-error",
+                            "a thread per connection", "pthread_create failed");
+                leave(&ps->insts[j]);
+            }
+            break;
+        }
+        started++;
+    }
+    pthread_attr_destroy(&at);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(ps->insts[i].th, NULL);
+    ps->end_ms = ec_clock_ms();
+    return 0;
+}
+
+void ec__pass_free(struct pass *ps)
+{
+    for (size_t i = 0; i < ps->ninst; i++) {
+        ec_conn_free(&ps->insts[i].c);
+        free(ps->insts[i].member);
+        free(ps->insts[i].arrived);
+    }
+    free(ps->insts);
+    free(ps->barriers);
+    free(ps->released);
+    free(ps->group_failed);
+    if (ps->tl.ev)
+        ec_timeline_free(&ps->tl);
+    pthread_mutex_destroy(&ps->mu);
+    pthread_cond_destroy(&ps->cv);
+}
+
+/* ---- grading a pass -------------------------------------------------------------------- */
+
+/* Did another connection send these bytes? Then our stream carries its data. */
+static int cross_talk(const struct pass *ps, const struct inst *me)
+{
+    const struct failure *f = &me->f;
+    if (f->diff_off < 0)
+        return 0;
+    size_t off = (size_t)f->diff_off;
+    const struct ec_conn *c = &me->c;
+    if (off + 8 > c->recvd_len)
+        return 0;
+    size_t n = c->recvd_len - off < 16 ? c->recvd_len - off : 16;
+    for (size_t i = 0; i < ps->ninst; i++) {
+        const struct inst *o = &ps->insts[i];
+        if (o == me || !o->c.sent_len)
+            continue;
+        if (memmem(o->c.sent, o->c.sent_len, c->recvd + off, n))
+            return 1;
+    }
+    return 0;
+}
+
+static void grade_pass(struct run *r, struct pass *ps)
+{
+    for (int p = 0; p < 3; p++)
+        ps->v[p] = EC_V_NOT_RUN;
+    ps->first = NULL;
+    for (size_t i = 0; i < ps->ninst; i++) {
+        struct inst *in = &ps->insts[i];
+        for (int p = 0; p < 3; p++) {
+            if (in->ran_path[p] && ps->v[p] == EC_V_NOT_RUN)
+                ps->v[p] = EC_V_PASS;
+            if (in->nonstrict[p])
+                ps->v[p] = ec__worst(ps->v[p], EC_V_PASS_NONSTRICT);
+            if (in->not_checked && p == EC_PATH_SERVER && ps->v[p] == EC_V_PASS)
+                ps->v[p] = EC_V_NOT_CHECKED;
+        }
+        if (in->f.set) {
+            ps->v[in->f.path] = ec__worst(ps->v[in->f.path], in->f.v);
+            if (!ps->first || in->f.t_us < ps->first->t_us)
+                ps->first = &in->f;
+        }
+    }
+    ps->diagnosis[0] = 0;
+    if (!ps->first)
+        return;
+    struct inst *fi = NULL;
+    for (size_t i = 0; i < ps->ninst; i++)
+        if (&ps->insts[i].f == ps->first)
+            fi = &ps->insts[i];
+    snprintf(ps->diagnosis, sizeof ps->diagnosis, "%s", ps->first->diagnosis);
+    /* A mismatch that carries another connection's bytes is cross-talk. */
+    if (strcmp(ps->diagnosis, "echo-mismatch") == 0 && fi && cross_talk(ps, fi))
+        snprintf(ps->diagnosis, sizeof ps->diagnosis, "cross-talk");
+    /* A capacity group: the count of instances served before the first failure. */
+    if (fi && strcmp(fi->g->on_fail, "capacity-limit") == 0 &&
+        strcmp(ps->first->diagnosis, "fixture-error") != 0) {
+        int served = 0;
+        for (size_t i = 0; i < ps->ninst; i++) {
+            struct inst *in = &ps->insts[i];
+            if (in->g != fi->g)
+                continue;
+            if (in->f.set || in->skipped)
+                break;
+            served++;
+        }
+        snprintf(ps->diagnosis, sizeof ps->diagnosis, "capacity-limit:%d", served);
+    }
+    (void)r;
+}
+
+/* ---- the sweep ----------------------------------------------------------------------- */
+
+static void add_pass(struct run *r, enum plan_ov ov, size_t split_at, const char *name)
+{
+    if (r->npasses >= sizeof r->passes / sizeof r->passes[0])
+        return;
+    struct pass *ps = &r->passes[r->npasses++];
+    memset(ps, 0, sizeof *ps);
+    ps->ov = ov;
+    ps->split_at = split_at;
+    ps->seed = r->seed;
+    snprintf(ps->plan_name, sizeof ps->plan_name, "%s", name);
+}
+
+static int plan_passes(struct run *r)
+{
+    const struct ec_fixture *fx = &r->fx;
+    size_t shortest_long = 0, any_send = 0, non_asis = 0;
+    for (size_t g = 0; g < fx->ngroups; g++)
+        for (size_t s = 0; s < fx->groups[g].nsteps; s++) {
+            const struct ec_step *st = &fx->groups[g].steps[s];
+            if (st->kind != EC_ST_SEND || st->plan_fixed)
+                continue;
+            any_send = 1;
+            non_asis |= st->plan.kind != EC_PLAN_ASIS;
+            size_t b = step_bytes(st, &fx->framing);
+            if (b <= EC_SWEEP_SPLIT_MAX && b > shortest_long)
+                shortest_long = b;
+        }
+    char name[48];
+    const char *p = r->o->plan;
+    if (p) {
+        if (strcmp(p, "fixture") == 0)
+            add_pass(r, OV_FIXTURE, 0, "fixture");
+        else if (strcmp(p, "as-is") == 0)
+            add_pass(r, OV_ASIS, 0, "as-is");
+        else if (strcmp(p, "bytewise") == 0)
+            add_pass(r, OV_BYTEWISE, 0, "bytewise");
+        else if (strcmp(p, "random") == 0) {
+            snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
+            add_pass(r, OV_RANDOM, 0, name);
+        } else if (strncmp(p, "split@", 6) == 0 && atoi(p + 6) > 0)
+            add_pass(r, OV_SPLIT, (size_t)atoi(p + 6), p);
+        else if (strcmp(p, "coalesce") == 0)
+            add_pass(r, OV_COALESCE, 0, "coalesce");
+        else
+            return -1;
+        return 0;
+    }
+    add_pass(r, OV_FIXTURE, 0, "fixture");
+    if (!fx->sweep || !any_send)
+        return 0;
+    if (non_asis)
+        add_pass(r, OV_ASIS, 0, "as-is");
+    add_pass(r, OV_BYTEWISE, 0, "bytewise");
+    snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
+    add_pass(r, OV_RANDOM, 0, name);
+    for (size_t k = 1; k < shortest_long; k++) {
+        snprintf(name, sizeof name, "split@%zu", k);
+        add_pass(r, OV_SPLIT, k, name);
+    }
+    add_pass(r, OV_COALESCE, 0, "coalesce");
+    return 0;
+}
+
+/* ---- command line of the server -------------------------------------------------------- */
+
+static int split_cmd(const char *cmd, char **argv, int max)
+{
+    int n = 0;
+    const char *p = cmd;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        if (n >= max - 1)
+            return -1;
+        char *out = malloc(strlen(p) + 1), *o = out;
+        if (!out)
+            return -1;
+        char q = 0;
+        while (*p && (q || (*p != ' ' && *p != '\t'))) {
+            if (!q && (*p == '"' || *p == '\'')) {
+                q = *p++;
+                continue;
+            }
+            if (q && *p == q) {
+                q = 0;
+                p++;
+                continue;
+            }
+            *o++ = *p++;
+        }
+        *o = 0;
+        argv[n++] = out;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+/* ---- the replay ----------------------------------------------------------------------- */
+
+static int check_log(struct run *r)
+{
+    const struct ec_fixture *fx = &r->fx;
+    if (!fx->nlog)
+        return 0;
+    size_t line = 0;
+    pcre2_match_data *md = NULL;
+    for (size_t i = 0; i < fx->nlog; i++) {
+        md = pcre2_match_data_create_from_pattern(fx->log[i].re, NULL);
+        int found = 0;
+        for (; line < r->srv.nlines; line++) {
+            const struct ec_srv_line *l = &r->srv.lines[line];
+            if (l->is_err)
+                continue;
+            if (pcre2_match(fx->log[i].re, (PCRE2_SPTR)l->text, strlen(l->text), 0, 0, md,
+                            NULL) >= 0) {
+                found = 1;
+                line++;
+                break;
+            }
+        }
+        pcre2_match_data_free(md);
+        if (!found) {
+            r->log_failed = (int)i + 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void server_fate(struct run *r)
+{
+    if (!r->have_srv)
+        return;
+    /* A failure may come from the server having died: give the exit a moment to be
+     * seen, then name it (it is the root cause of whatever the clients saw). */
+    if (!ec_server_exited(&r->srv, r->any_failure ? ec_scale_ms(300) : 0))
+        return;
+    if (r->srv.stop_requested)
+        return;
+    int st = r->srv.status;
+    if (WIFSIGNALED(st)) {
+        const char *n = sigabbrev_np(WTERMSIG(st));
+        snprintf(r->server_diag, sizeof r->server_diag, "crash:SIG%s", n ? n : "?");
+    } else if (r->abort_seen) {
+        snprintf(r->server_diag, sizeof r->server_diag, "died-after-reset");
+    } else {
+        snprintf(r->server_diag, sizeof r->server_diag, "server-exited:%d", WEXITSTATUS(st));
+    }
+}
+
+int ec_replay(const struct ec_replay_opts *o)
+{
+    struct run *r = calloc(1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "echoconf: out of memory\n");
+        return 2;
+    }
+    r->o = o;
+    char err[1024];
+    if (ec_fixture_load(o->fixture, &r->fx, err, sizeof err) < 0) {
+        fprintf(stderr, "echoconf: %s\n", err);
+        free(r);
+        return 2;
+    }
+    if (ec__profile_load(r, err, sizeof err) < 0) {
+        fprintf(stderr, "echoconf: %s\n", err);
+        ec_fixture_free(&r->fx);
+        free(r);
+        return 2;
+    }
+    r->seed = o->seed_set ? o->seed : (uint64_t)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u;
+    if (plan_passes(r) < 0) {
+        fprintf(stderr, "echoconf: --plan %s: unknown plan (fixture, as-is, bytewise, random, "
+                        "split@K, coalesce)\n", o->plan);
+        ec_fixture_free(&r->fx);
+        free(r);
+        return 2;
+    }
+    r->start_ms = ec_clock_ms();
+    enum ec_verdict final = EC_V_PASS;
+
+    if (r->unsupported_reason[0] ||
+        (o->target && r->fx.needs_server) ||
+        (r->fx.needs_process && (o->target || !r->obs_fds || !r->obs_cpu))) {
+        if (!r->unsupported_reason[0])
+            snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s",
+                     o->target ? "the case needs a server started by echoconf (--server)"
+                               : "process observations are not meaningful for this model");
+        r->final = EC_V_UNSUPPORTED;
+        ec__report(r);
+        int rc = ec_verdict_exit(r->final);
+        ec__run_free(r);
+        return rc;
+    }
+
+    if (o->target) {
+        unsigned port;
+        if (ec_parse_hostport(o->target, r->host, sizeof r->host, &port, 0) < 0) {
+            fprintf(stderr, "echoconf: --target %s: expected HOST:PORT\n", o->target);
+            ec__run_free(r);
+            return 2;
+        }
+        r->port = port;
+    } else {
+        char *argv[256];
+        int n = split_cmd(o->server, argv, 200);
+        if (n <= 0) {
+            fprintf(stderr, "echoconf: --server: empty or too long command\n");
+            ec__run_free(r);
+            return 2;
+        }
+        argv[n++] = strdup("--port");
+        argv[n++] = strdup("0");
+        argv[n++] = strdup("--framing");
+        argv[n++] = strdup(r->fx.framing_spec);
+        for (size_t i = 0; i < r->fx.nserver_args && n < 254; i++)
+            argv[n++] = strdup(r->fx.server_args[i]);
+        argv[n] = NULL;
+        size_t o2 = 0;
+        for (int i = 0; i < n && o2 < sizeof r->server_cmd; i++)
+            o2 += (size_t)snprintf(r->server_cmd + o2, sizeof r->server_cmd - o2, "%s%s",
+                                   i ? " " : "", argv[i]);
+        int rc = ec_server_start(&r->srv, argv, r->fx.rlimit_nofile, ec_scale_ms(READY_MS), err,
+                                 sizeof err);
+        for (int i = 0; i < n; i++)
+            free(argv[i]);
+        if (rc < 0) {
+            snprintf(r->harness_error, sizeof r->harness_error, "cannot start the server: %s",
+                     err);
+            r->have_srv = 1; /* its lines may explain why */
+            r->final = EC_V_ERROR;
+            ec__report(r);
+            ec__run_free(r);
+            return 2;
+        }
+        r->have_srv = 1;
+        snprintf(r->host, sizeof r->host, "%s", r->srv.host);
+        r->port = r->srv.port;
+        if (strcmp(r->host, "0.0.0.0") == 0)
+            snprintf(r->host, sizeof r->host, "127.0.0.1");
+        else if (strcmp(r->host, "::") == 0)
+            snprintf(r->host, sizeof r->host, "::1");
+    }
+
+    for (size_t i = 0; i < r->npasses; i++) {
+        struct pass *ps = &r->passes[i];
+        if (run_pass(r, ps) < 0) {
+            snprintf(r->harness_error, sizeof r->harness_error, "out of memory setting up a pass");
+            final = EC_V_ERROR;
+            break;
+        }
+        r->passes_run = i + 1;
+        grade_pass(r, ps);
+        enum ec_verdict pv = EC_V_PASS;
+        for (int p = 0; p < 3; p++)
+            pv = ec__worst(pv, ps->v[p]);
+        ps->verdict = pv;
+        if (severity(pv) >= severity(EC_V_FAIL)) {
+            r->any_failure = 1;
+            r->failed_pass = (int)i;
+            break;
+        }
+        if (r->have_srv && ec_server_exited(&r->srv, 0))
+            break;
+    }
+    server_fate(r);
+    if (r->have_srv && !r->srv.exited)
+        ec_server_stop(&r->srv, ec_scale_ms(STOP_GRACE_MS));
+    else if (r->have_srv)
+        ec_server_stop(&r->srv, 0);
+    if (!r->server_diag[0] && r->have_srv && r->srv.killed)
+        snprintf(r->server_note, sizeof r->server_note,
+                 "the server did not stop on SIGTERM within %d ms and was killed",
+                 ec_scale_ms(STOP_GRACE_MS));
+
+    /* Grade the run: the worst pass, the server's fate, the log. */
+    for (size_t i = 0; i < r->passes_run; i++)
+        final = ec__worst(final, r->passes[i].verdict);
+    r->server_v = EC_V_PASS;
+    if (r->server_diag[0]) {
+        final = ec__worst(final, EC_V_FAIL);
+        r->server_v = EC_V_FAIL;
+    }
+    if (!r->have_srv) {
+        r->log_v = r->fx.nlog ? EC_V_NOT_CHECKED : EC_V_NOT_RUN;
+    } else if (r->fx.nlog) {
+        r->log_v = check_log(r) < 0 ? EC_V_FAIL : EC_V_PASS;
+        if (r->log_v == EC_V_FAIL)
+            final = ec__worst(final, EC_V_FAIL);
+    } else {
+        r->log_v = EC_V_NOT_RUN;
+    }
+    if (r->harness_error[0])
+        final = EC_V_ERROR;
+
+    /* The one diagnosis: the server's fate explains everything after it; else the
+     * earliest failure of the failing pass; else the log. */
+    if (r->server_diag[0])
+        snprintf(r->diagnosis, sizeof r->diagnosis, "%s", r->server_diag);
+    else if (r->any_failure && r->passes[r->failed_pass].diagnosis[0])
+        snprintf(r->diagnosis, sizeof r->diagnosis, "%s", r->passes[r->failed_pass].diagnosis);
+    else if (r->log_v == EC_V_FAIL)
+        snprintf(r->diagnosis, sizeof r->diagnosis, "log-mismatch");
+    if (strcmp(r->diagnosis, "fixture-error") == 0 || strcmp(r->diagnosis, "harness-error") == 0)
+        final = EC_V_ERROR;
+    r->raw = final;
+    r->final = ec__profile_apply(r, final);
+    ec__report(r);
+    int rc = ec_verdict_exit(r->final);
+    ec__run_free(r);
+    return rc;
+}
+
+void ec__run_free(struct run *r)
+{
+    for (size_t i = 0; i < r->npasses; i++)
+        if (r->passes[i].run)
+            ec__pass_free(&r->passes[i]);
+    if (r->have_srv) {
+        ec_server_stop(&r->srv, 0);
+        ec_server_free(&r->srv);
+    }
+    ec__profile_free(r);
+    ec_fixture_free(&r->fx);
+    free(r);
+}

@@ -1,0 +1,161 @@
+/* engine_internal.h - state shared by engine.c (running), profile.c (expected
+ * deviations) and report.c (text and JSON reports). Not part of any public contract.
+ */
+#ifndef EC_ENGINE_INTERNAL_H
+#define EC_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "fixture.h"
+#include "server_proc.h"
+#include "steps.h"
+
+/* Sends longer than this keep their plan in the bytewise pass, and only sends up to
+ * EC_SWEEP_SPLIT_MAX bytes are split at every point. */
+#define EC_SWEEP_BYTEWISE_MAX 4096
+#define EC_SWEEP_SPLIT_MAX 32
+
+/* The first failure of one connection instance, with its evidence. */
+struct failure {
+    int set;
+    int64_t t_us;
+    const struct ec_step *st; /* NULL for harness failures */
+    enum ec_path path;
+    enum ec_verdict v; /* FAIL, TIMEOUT or ERROR */
+    enum ec_outcome oc;
+    char diagnosis[48];
+    char expected[200], actual[200];
+    char who[24];
+    long long diff_off; /* first differing stream offset, -1 if none */
+    long long ctx_off;  /* stream offset of exp[0] / act[0] */
+    unsigned char exp[48], act[48];
+    size_t exp_n, act_n;
+};
+
+struct pass;
+
+/* One connection instance: a thread running its group's steps. */
+struct inst {
+    struct pass *ps;
+    const struct ec_group *g;
+    size_t gi;
+    int idx; /* instance number within its group */
+    struct ec_conn c;
+    pthread_t th;
+    size_t pos;
+    int ran, skipped, completed;
+    int ran_path[3];
+    int nonstrict[3];
+    int not_checked;
+    int cpu_pct, fd_growth;
+    long long filled;
+    int *member;  /* per barrier: its script has it */
+    int *arrived; /* per barrier: arrived or left */
+    struct failure f;
+};
+
+struct barrier {
+    char name[32];
+    int participants;
+    int arrived;
+};
+
+struct obs {
+    char name[32];
+    int fds;
+    long long cpu_ms;
+};
+
+enum plan_ov { OV_FIXTURE, OV_ASIS, OV_BYTEWISE, OV_RANDOM, OV_SPLIT, OV_COALESCE };
+
+struct run;
+
+/* One run of the whole script under one write-plan override. */
+struct pass {
+    struct run *run;
+    char plan_name[48];
+    enum plan_ov ov;
+    size_t split_at;
+    uint64_t seed;
+    int64_t start_ms, end_ms, deadline_ms;
+    struct inst *insts;
+    size_t ninst;
+    struct ec_timeline tl;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct barrier *barriers;
+    size_t nbarriers;
+    int *released;     /* per group: instances allowed to start (serial groups) */
+    int *group_failed; /* per group: an instance failed */
+    struct obs obs[16];
+    size_t nobs;
+    enum ec_verdict v[3]; /* data, close, server path */
+    enum ec_verdict verdict;
+    struct failure *first;
+    char diagnosis[64];
+};
+
+struct deviation {
+    char *case_name;
+    char *diagnosis;
+    char *reason;
+};
+
+struct run {
+    const struct ec_replay_opts *o;
+    struct ec_fixture fx;
+    struct ec_server_proc srv;
+    int have_srv;
+    char server_cmd[2048];
+    char host[64];
+    unsigned port;
+    uint64_t seed;
+    int64_t start_ms;
+    struct pass passes[48];
+    size_t npasses, passes_run;
+    int failed_pass;
+    int any_failure;
+    int abort_seen;
+    int obs_fds, obs_cpu; /* process observations supported */
+    /* profile */
+    char profile_file[1024];
+    struct deviation *devs;
+    size_t ndevs;
+    const struct deviation *dev; /* the deviation declared for this case, if any */
+    char unsupported_reason[300];
+    /* results */
+    char server_diag[48];
+    char server_note[160];
+    char harness_error[1200];
+    int log_failed; /* index + 1 of the first unmatched log expectation */
+    enum ec_verdict server_v, log_v, raw, final;
+    char diagnosis[64];
+};
+
+/* The worse of two verdicts (PASS < PASS-NONSTRICT < FAIL < TIMEOUT < ERROR). */
+enum ec_verdict ec__worst(enum ec_verdict a, enum ec_verdict b);
+
+/* The pass budget in ms, scaled. */
+int ec__budget_ms(const struct pass *ps);
+
+/* Loads the model's profile (if any) into r: deviations, unsupported cases and which
+ * process observations work. Returns 0 or -1 with "file: $.path: reason" in err. */
+int ec__profile_load(struct run *r, char *err, size_t errlen);
+
+/* Applies the declared deviation of this case to the raw verdict: XFAIL when the
+ * declared diagnosis happened, XPASS when the case passed anyway, FAIL when another
+ * diagnosis happened. */
+enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw);
+
+void ec__profile_free(struct run *r);
+
+/* Prints the report on stdout and writes the JSON file if asked. */
+void ec__report(struct run *r);
+
+void ec__pass_free(struct pass *ps);
+void ec__run_free(struct run *r);
+
+#endif

@@ -1,0 +1,174 @@
+/* fixture.h - the in-memory form of a fixture file (fixtures/<case>.json) and its
+ * strict loader. The format is documented in fixtures/README.md; anything the loader
+ * does not know (a step, a field, a regex PCRE2 rejects) is an error naming the file,
+ * the JSON path and the reason.
+ */
+#ifndef EC_FIXTURE_H
+#define EC_FIXTURE_H
+
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ec_framing.h"
+#include "steps.h"
+
+#define EC_PATH_MAX 96
+
+/* A payload as written in the fixture; bytes are produced per connection instance
+ * (seeded patterns may differ per instance) by ec_payload_build(). */
+struct ec_payload {
+    enum { EC_PL_BYTES, EC_PL_REPEAT, EC_PL_PATTERN } kind;
+    unsigned char *bytes; /* BYTES: the bytes; REPEAT: the unit */
+    size_t len;           /* length of bytes */
+    size_t size;          /* REPEAT, PATTERN: total size */
+    uint64_t seed;        /* PATTERN */
+    int per_instance;     /* PATTERN: mix the instance number into the seed */
+    int frame;            /* encode the bytes as one frame of the fixture's framing */
+};
+
+enum ec_step_kind {
+    EC_ST_CONNECT,
+    EC_ST_SEND,
+    EC_ST_FILL,
+    EC_ST_EXPECT,
+    EC_ST_RECVN,
+    EC_ST_EXPECT_EOF,
+    EC_ST_EXPECT_RESET,
+    EC_ST_EXPECT_SILENCE,
+    EC_ST_SHUTDOWN_WR,
+    EC_ST_CLOSE,
+    EC_ST_ABORT,
+    EC_ST_PAUSE,
+    EC_ST_RCVBUF,
+    EC_ST_SNDBUF,
+    EC_ST_STOP_READING,
+    EC_ST_RESUME_READING,
+    EC_ST_BARRIER,
+    EC_ST_HANDOFF,
+    EC_ST_OBSERVE,
+    EC_ST_COUNT
+};
+
+/* The JSON name of a step kind ("expect_eof"). */
+const char *ec_step_name(enum ec_step_kind k);
+
+/* Which verdict a step belongs to: the data path, the close path, or the server. */
+enum ec_path { EC_PATH_DATA, EC_PATH_CLOSE, EC_PATH_SERVER };
+enum ec_path ec_step_path(enum ec_step_kind k);
+
+/* Outcome classes an alternative can name. */
+enum ec_outcome { EC_OC_EOF, EC_OC_RESET, EC_OC_TIMEOUT, EC_OC_DATA, EC_OC_REFUSED, EC_OC_MISMATCH };
+
+/* One acceptable outcome besides the step's own expectation. */
+struct ec_alt {
+    enum ec_outcome outcome;
+    int nonstrict; /* graded PASS-NONSTRICT instead of PASS */
+    int end;       /* the connection's script ends there (it was closed) */
+};
+
+#define EC_MAX_ALTS 4
+
+enum ec_expect_kind { EC_EX_ECHO, EC_EX_DATA, EC_EX_REGEX, EC_EX_FRAMES };
+
+struct ec_step {
+    enum ec_step_kind kind;
+    char path[EC_PATH_MAX]; /* "$.connections[0].steps[3]" */
+    int deadline_ms;        /* 0: the default for the kind */
+    char diagnosis[32];     /* what a timeout of this step means ("" = stall) */
+    struct ec_alt alts[EC_MAX_ALTS];
+    size_t nalts;
+    /* send */
+    struct ec_payload *payloads;
+    size_t npayloads;
+    struct ec_write_plan plan;
+    int plan_fixed; /* the boundary sweep leaves this plan alone */
+    int for_ms;     /* repeat the payloads for this long */
+    /* expect */
+    enum ec_expect_kind ex;
+    long long echo_n;       /* EC_EX_ECHO: bytes, -1 = everything sent so far */
+    struct ec_payload data; /* EC_EX_DATA */
+    pcre2_code *re;         /* EC_EX_REGEX */
+    char *re_src;
+    size_t nframes;         /* EC_EX_FRAMES: whole frames of echo */
+    /* recvn */
+    size_t n;
+    int compare; /* recvn: compare with the echo */
+    /* expect_silence, pause */
+    int ms;
+    /* fill */
+    size_t max;
+    int settle_ms;
+    uint64_t seed;
+    /* rcvbuf, sndbuf */
+    int bytes;
+    /* barrier, observe */
+    char name[32];
+    /* observe */
+    char fd_since[32];
+    int max_fd_growth; /* -1: no fd assertion */
+    int cpu_window_ms;
+    int max_cpu_percent; /* -1: no cpu assertion */
+};
+
+/* A connection script, run by spawn instances at once (or one after another when
+ * serial). */
+struct ec_group {
+    char name[24];
+    char path[EC_PATH_MAX];
+    int spawn;
+    int serial;             /* instance i starts when instance i-1 reached handoff or ended */
+    int stop_after_failure; /* instances after a failed one do not run */
+    char on_fail[32];       /* "capacity-limit": a failure means the model's capacity */
+    struct ec_step *steps;
+    size_t nsteps;
+};
+
+struct ec_logexp {
+    char *src;
+    pcre2_code *re;
+    char path[EC_PATH_MAX];
+};
+
+struct ec_fixture {
+    char *file;
+    char name[64];
+    char *requirement;
+    char **tags;
+    size_t ntags;
+    char framing_spec[40];
+    struct ec_framing framing;
+    char **server_args;
+    size_t nserver_args;
+    int budget_ms;
+    int sweep;
+    int rlimit_nofile;    /* 0: leave the server's limit alone */
+    int needs_server;     /* requires: "server" (cannot run against --target) */
+    int needs_process;    /* requires: "process" (fd/cpu observations are the point) */
+    struct ec_group *groups;
+    size_t ngroups;
+    struct ec_logexp *log;
+    size_t nlog;
+};
+
+/* Loads and validates a fixture. Returns 0 and fills fx, or -1 with a message
+ * "file: $.path: reason" in err. */
+int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t errlen);
+
+/* Releases everything ec_fixture_load allocated. */
+void ec_fixture_free(struct ec_fixture *fx);
+
+/* Produces the bytes of pl for connection instance inst: a malloc'ed buffer in *out
+ * and its length in *len. Returns 0 or -1 (out of memory, or a frame the framing
+ * cannot encode). */
+int ec_payload_build(const struct ec_payload *pl, const struct ec_framing *f, int inst,
+                     unsigned char **out, size_t *len);
+
+/* True if name is a diagnosis of the vocabulary (a "capacity-limit:N" style suffix is
+ * allowed on the names that take one). */
+int ec_diagnosis_known(const char *name);
+
+#endif

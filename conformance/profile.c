@@ -1,0 +1,243 @@
+/* profile.c - a model's known deviations as data (conformance/profiles/<model>.json):
+ * {case, diagnosis, reason} entries that turn a matching failure into XFAIL and a
+ * pass into XPASS (so a profile never goes stale), cases the model cannot run, and
+ * which process observations are meaningful for it.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+static char *slurp(const char *file, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 14, len = 0, k;
+    char *t = malloc(cap);
+    while (t && (k = fread(t + len, 1, cap - len - 1, f)) > 0) {
+        len += k;
+        if (cap - len < 2 && cap < (4u << 20)) {
+            char *nt = realloc(t, cap *= 2);
+            if (!nt)
+                free(t);
+            t = nt;
+        }
+    }
+    fclose(f);
+    if (!t) {
+        snprintf(err, errlen, "%s: out of memory", file);
+        return NULL;
+    }
+    t[len] = 0;
+    return t;
+}
+
+static int bad(char *err, size_t errlen, const char *file, const char *path, const char *why)
+{
+    snprintf(err, errlen, "%s: %s: %s", file, path, why);
+    return -1;
+}
+
+static int only(const cJSON *o, const char *const *allowed, const char *file, const char *path,
+                char *err, size_t errlen)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            ok |= strcmp(*a, it->string) == 0;
+        if (!ok) {
+            char p[200], w[160];
+            snprintf(p, sizeof p, "%s.%s", path, it->string);
+            snprintf(w, sizeof w, "unknown field \"%s\"", it->string);
+            return bad(err, errlen, file, p, w);
+        }
+    }
+    return 0;
+}
+
+static const char *str_member(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
+}
+
+int ec__profile_load(struct run *r, char *err, size_t errlen)
+{
+    const struct ec_replay_opts *o = r->o;
+    int win32 = o->family && strcmp(o->family, "win32") == 0;
+    /* Under Wine the process we see is the Wine loader with Wine's own descriptors,
+     * so a descriptor count says nothing about the server; CPU time is still the
+     * server's (it runs in that process). */
+    r->obs_fds = !win32 && !o->target;
+    r->obs_cpu = !o->target;
+    const char *file = o->profile;
+    if (!file && o->model && o->profile_dir) {
+        snprintf(r->profile_file, sizeof r->profile_file, "%s/%s.json", o->profile_dir, o->model);
+        FILE *f = fopen(r->profile_file, "r");
+        if (!f) {
+            r->profile_file[0] = 0;
+            return 0; /* no profile: no declared deviations */
+        }
+        fclose(f);
+        file = r->profile_file;
+    }
+    if (!file)
+        return 0;
+    snprintf(r->profile_file, sizeof r->profile_file, "%s", file);
+    char *text = slurp(file, err, errlen);
+    if (!text)
+        return -1;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    free(text);
+    if (!root)
+        return bad(err, errlen, file, "$", "malformed JSON");
+    int rc = -1;
+    static const char *const top[] = {"model", "comment", "observations", "deviations",
+                                      "unsupported", NULL};
+    if (!cJSON_IsObject(root)) {
+        bad(err, errlen, file, "$", "a profile is a JSON object");
+        goto out;
+    }
+    if (only(root, top, file, "$", err, errlen) < 0)
+        goto out;
+    const char *model = str_member(root, "model");
+    if (!model) {
+        bad(err, errlen, file, "$.model", "missing (the model id)");
+        goto out;
+    }
+    if (o->model && strcmp(model, o->model) != 0) {
+        char w[200];
+        snprintf(w, sizeof w, "profile of \"%s\" used for model \"%s\"", model, o->model);
+        bad(err, errlen, file, "$.model", w);
+        goto out;
+    }
+    const cJSON *obs = cJSON_GetObjectItemCaseSensitive(root, "observations");
+    if (obs) {
+        static const char *const of[] = {"fds", "cpu", "comment", NULL};
+        if (!cJSON_IsObject(obs)) {
+            bad(err, errlen, file, "$.observations", "must be {\"fds\": bool, \"cpu\": bool}");
+            goto out;
+        }
+        if (only(obs, of, file, "$.observations", err, errlen) < 0)
+            goto out;
+        const cJSON *fds = cJSON_GetObjectItemCaseSensitive(obs, "fds");
+        const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(obs, "cpu");
+        if ((fds && !cJSON_IsBool(fds)) || (cpu && !cJSON_IsBool(cpu))) {
+            bad(err, errlen, file, "$.observations", "fds and cpu are true or false");
+            goto out;
+        }
+        if (fds && cJSON_IsFalse(fds))
+            r->obs_fds = 0;
+        if (cpu && cJSON_IsFalse(cpu))
+            r->obs_cpu = 0;
+    }
+    const char *lists[2] = {"deviations", "unsupported"};
+    for (int li = 0; li < 2; li++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, lists[li]);
+        if (!arr)
+            continue;
+        char p[160];
+        snprintf(p, sizeof p, "$.%s", lists[li]);
+        if (!cJSON_IsArray(arr)) {
+            bad(err, errlen, file, p, "must be an array");
+            goto out;
+        }
+        int i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, arr)
+        {
+            char q[200];
+            snprintf(q, sizeof q, "%s[%d]", p, i++);
+            static const char *const df[] = {"case", "diagnosis", "reason", "comment", NULL};
+            static const char *const uf[] = {"case", "reason", "comment", NULL};
+            if (!cJSON_IsObject(e)) {
+                bad(err, errlen, file, q, "must be an object");
+                goto out;
+            }
+            if (only(e, li == 0 ? df : uf, file, q, err, errlen) < 0)
+                goto out;
+            const char *cs = str_member(e, "case"), *dg = str_member(e, "diagnosis"),
+                       *rs = str_member(e, "reason");
+            if (!cs || !rs || (li == 0 && !dg)) {
+                bad(err, errlen, file, q,
+                    li == 0 ? "needs case, diagnosis and reason (every deviation says why)"
+                            : "needs case and reason");
+                goto out;
+            }
+            if (li == 0 && !ec_diagnosis_known(dg)) {
+                char w[160];
+                snprintf(w, sizeof w, "\"%s\" is not a diagnosis of the vocabulary", dg);
+                snprintf(q + strlen(q), sizeof q - strlen(q), ".diagnosis");
+                bad(err, errlen, file, q, w);
+                goto out;
+            }
+            if (strcmp(cs, r->fx.name) != 0)
+                continue;
+            if (li == 1) {
+                snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s", rs);
+                continue;
+            }
+            struct deviation *nd = realloc(r->devs, (r->ndevs + 1) * sizeof *nd);
+            if (!nd) {
+                bad(err, errlen, file, q, "out of memory");
+                goto out;
+            }
+            r->devs = nd;
+            r->devs[r->ndevs].case_name = strdup(cs);
+            r->devs[r->ndevs].diagnosis = strdup(dg);
+            r->devs[r->ndevs].reason = strdup(rs);
+            r->ndevs++;
+        }
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* "capacity-limit" declared matches "capacity-limit:63" seen; otherwise exact. */
+static int diag_matches(const char *declared, const char *seen)
+{
+    size_t n = strlen(declared);
+    if (strcmp(declared, seen) == 0)
+        return 1;
+    return strchr(declared, ':') == NULL && strncmp(declared, seen, n) == 0 && seen[n] == ':';
+}
+
+enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw)
+{
+    if (!r->ndevs || raw == EC_V_ERROR || raw == EC_V_UNSUPPORTED)
+        return raw;
+    if (raw == EC_V_PASS || raw == EC_V_PASS_NONSTRICT) {
+        r->dev = &r->devs[0];
+        return EC_V_XPASS;
+    }
+    for (size_t i = 0; i < r->ndevs; i++)
+        if (diag_matches(r->devs[i].diagnosis, r->diagnosis)) {
+            r->dev = &r->devs[i];
+            return EC_V_XFAIL;
+        }
+    r->dev = &r->devs[0];
+    return raw;
+}
+
+void ec__profile_free(struct run *r)
+{
+    for (size_t i = 0; i < r->ndevs; i++) {
+        free(r->devs[i].case_name);
+        free(r->devs[i].diagnosis);
+        free(r->devs[i].reason);
+    }
+    free(r->devs);
+    r->devs = NULL;
+    r->ndevs = 0;
+}

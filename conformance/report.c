@@ -1,0 +1,295 @@
+/* report.c - what a replay prints: the verdict with its paths, and for a non-pass the
+ * one diagnosis with Requirement / Expected / Actual, the first differing offset in
+ * hex, the timeline, the server log tail and the fd/CPU figures; plus the same result
+ * as a JSON object (--json) that `echoconf matrix` reads back.
+ */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ec_sock.h"
+#include "engine_internal.h"
+
+#define TIMELINE_LINES 40
+#define LOG_LINES 15
+
+static void hexdump(const char *tag, const unsigned char *b, size_t n, long long off,
+                    long long mark)
+{
+    if (n == 0) {
+        printf("  %-9s (nothing: the stream ended or stalled here)\n", tag);
+        return;
+    }
+    for (size_t i = 0; i < n; i += 16) {
+        printf("  %-9s %08llx ", i ? "" : tag, (unsigned long long)(off + (long long)i));
+        for (size_t j = 0; j < 16; j++) {
+            if (i + j < n) {
+                long long at = off + (long long)(i + j);
+                printf("%c%02x", at == mark ? '>' : ' ', b[i + j]);
+            } else {
+                printf("   ");
+            }
+        }
+        printf("  |");
+        for (size_t j = 0; j < 16 && i + j < n; j++)
+            putchar(isprint(b[i + j]) ? b[i + j] : '.');
+        printf("|\n");
+    }
+}
+
+static void print_event(const struct ec_event *e)
+{
+    printf("  +%9.3f ms  %-12s %-14s", (double)e->t_us / 1000.0, e->who, e->what);
+    if (e->size >= 0)
+        printf(" %lld B", e->size);
+    if (e->err)
+        printf(" error=%s", ec_err_name(e->err));
+    if (e->note[0])
+        printf("  (%s)", e->note);
+    putchar('\n');
+}
+
+static void print_timeline(const struct run *r, const struct pass *ps, const struct failure *f)
+{
+    const struct ec_timeline *tl = &ps->tl;
+    if (r->o->verbose || !f) {
+        printf("Timeline (%zu events%s):\n", tl->n, tl->dropped ? ", later ones dropped" : "");
+        for (size_t i = 0; i < tl->n; i++)
+            print_event(&tl->ev[i]);
+        return;
+    }
+    /* The failing connection's events up to a little after the failure, plus the
+     * engine's, last TIMELINE_LINES of them. */
+    size_t sel[TIMELINE_LINES];
+    size_t ns = 0, total = 0;
+    for (size_t i = 0; i < tl->n; i++) {
+        const struct ec_event *e = &tl->ev[i];
+        if (strcmp(e->who, f->who) != 0 && strcmp(e->who, "engine") != 0)
+            continue;
+        if (e->t_us > f->t_us + 50000)
+            break;
+        sel[ns % TIMELINE_LINES] = i;
+        ns++;
+        total++;
+    }
+    printf("Timeline of %s (%zu events%s; --verbose shows every connection):\n", f->who, total,
+           total > TIMELINE_LINES ? ", the last 40" : "");
+    size_t first = ns > TIMELINE_LINES ? ns - TIMELINE_LINES : 0;
+    for (size_t k = first; k < ns; k++)
+        print_event(&tl->ev[sel[k % TIMELINE_LINES]]);
+}
+
+static void print_log_tail(const struct run *r)
+{
+    if (!r->have_srv) {
+        printf("Server log: not available (--target)\n");
+        return;
+    }
+    size_t n = r->srv.nlines;
+    size_t from = n > LOG_LINES ? n - LOG_LINES : 0;
+    printf("Server log (%zu lines%s):\n", n, n > LOG_LINES ? ", the last 15" : "");
+    for (size_t i = from; i < n; i++)
+        printf("  %s%s\n", r->srv.lines[i].is_err ? "stderr: " : "", r->srv.lines[i].text);
+}
+
+static const char *path_text(enum ec_verdict v)
+{
+    return ec_verdict_name(v);
+}
+
+static void reproduce_hint(const struct run *r, const struct pass *ps)
+{
+    const struct ec_replay_opts *o = r->o;
+    const char *plan = ps->ov == OV_FIXTURE    ? "fixture"
+                       : ps->ov == OV_ASIS     ? "as-is"
+                       : ps->ov == OV_BYTEWISE ? "bytewise"
+                       : ps->ov == OV_RANDOM   ? "random"
+                       : ps->ov == OV_COALESCE ? "coalesce"
+                                               : ps->plan_name;
+    printf("Plan: %s (reproduce: echoconf replay --fixture %s %s '%s' --plan %s --seed %llu)\n",
+           ps->plan_name, o->fixture, o->target ? "--target" : "--server",
+           o->target ? o->target : o->server, plan, (unsigned long long)r->seed);
+}
+
+static void write_json(const struct run *r, const struct pass *fp, const struct failure *f)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "case", r->fx.name);
+    cJSON_AddStringToObject(j, "model", r->o->model ? r->o->model : "");
+    cJSON_AddStringToObject(j, "verdict", ec_verdict_name(r->final));
+    cJSON_AddStringToObject(j, "raw_verdict", ec_verdict_name(r->raw));
+    cJSON_AddStringToObject(j, "diagnosis", r->diagnosis);
+    cJSON_AddStringToObject(j, "requirement", r->fx.requirement ? r->fx.requirement : "");
+    if (r->npasses && r->passes_run) {
+        enum ec_verdict d = EC_V_NOT_RUN, c = EC_V_NOT_RUN, s = EC_V_NOT_RUN;
+        for (size_t i = 0; i < r->passes_run; i++) {
+            d = ec__worst(d, r->passes[i].v[EC_PATH_DATA]);
+            c = ec__worst(c, r->passes[i].v[EC_PATH_CLOSE]);
+            s = ec__worst(s, r->passes[i].v[EC_PATH_SERVER]);
+        }
+        cJSON_AddStringToObject(j, "data_path", ec_verdict_name(d));
+        cJSON_AddStringToObject(j, "close_path", ec_verdict_name(c));
+        cJSON_AddStringToObject(j, "observations", ec_verdict_name(s));
+    }
+    cJSON_AddStringToObject(j, "server_log", ec_verdict_name(r->log_v));
+    cJSON_AddNumberToObject(j, "seed", (double)r->seed);
+    cJSON_AddNumberToObject(j, "passes", (double)r->passes_run);
+    if (fp)
+        cJSON_AddStringToObject(j, "plan", fp->plan_name);
+    if (f) {
+        cJSON_AddStringToObject(j, "expected", f->expected);
+        cJSON_AddStringToObject(j, "actual", f->actual);
+        cJSON_AddStringToObject(j, "connection", f->who);
+        if (f->st)
+            cJSON_AddStringToObject(j, "step", f->st->path);
+        if (f->diff_off >= 0)
+            cJSON_AddNumberToObject(j, "first_difference", (double)f->diff_off);
+    }
+    if (r->dev) {
+        cJSON_AddStringToObject(j, "declared_diagnosis", r->dev->diagnosis);
+        cJSON_AddStringToObject(j, "reason", r->dev->reason);
+    }
+    if (r->unsupported_reason[0])
+        cJSON_AddStringToObject(j, "reason", r->unsupported_reason);
+    if (r->harness_error[0])
+        cJSON_AddStringToObject(j, "error", r->harness_error);
+    cJSON_AddNumberToObject(j, "duration_ms", (double)(ec_clock_ms() - r->start_ms));
+    char *txt = cJSON_Print(j);
+    FILE *out = fopen(r->o->json_out, "w");
+    if (out && txt) {
+        fputs(txt, out);
+        fputc('\n', out);
+    }
+    if (out)
+        fclose(out);
+    else
+        fprintf(stderr, "echoconf: cannot write %s\n", r->o->json_out);
+    free(txt);
+    cJSON_Delete(j);
+}
+
+void ec__report(struct run *r)
+{
+    const struct ec_replay_opts *o = r->o;
+    printf("echoconf replay: case %s, %s %s\n", r->fx.name, o->model ? "model" : "server",
+           o->model ? o->model : (o->target ? o->target : o->server));
+    if (r->server_cmd[0])
+        printf("server: %s (pid %d, %s:%u)\n", r->server_cmd, (int)r->srv.pid, r->host, r->port);
+    else if (o->target)
+        printf("target: %s (not started by echoconf: log and process expectations are not "
+               "checked)\n", o->target);
+    printf("requirement: %s\n", r->fx.requirement);
+
+    if (r->final == EC_V_UNSUPPORTED) {
+        printf("verdict: UNSUPPORTED (%s)\n", r->unsupported_reason);
+        if (o->json_out)
+            write_json(r, NULL, NULL);
+        return;
+    }
+    if (r->harness_error[0] && !r->passes_run) {
+        printf("verdict: ERROR (%s)\n", r->harness_error);
+        print_log_tail(r);
+        if (o->json_out)
+            write_json(r, NULL, NULL);
+        return;
+    }
+
+    /* The passes of the sweep. */
+    printf("plans (%zu of %zu run, seed %llu):", r->passes_run, r->npasses,
+           (unsigned long long)r->seed);
+    for (size_t i = 0; i < r->passes_run; i++)
+        printf(" %s%s%s", r->passes[i].plan_name,
+               r->passes[i].verdict == EC_V_PASS ? "" : "=",
+               r->passes[i].verdict == EC_V_PASS ? "" : ec_verdict_name(r->passes[i].verdict));
+    printf("\n");
+
+    const struct pass *fp = r->any_failure ? &r->passes[r->failed_pass] : NULL;
+    const struct failure *f = fp ? fp->first : NULL;
+    enum ec_verdict d = EC_V_NOT_RUN, c = EC_V_NOT_RUN, s = EC_V_NOT_RUN;
+    for (size_t i = 0; i < r->passes_run; i++) {
+        d = ec__worst(d, r->passes[i].v[EC_PATH_DATA]);
+        c = ec__worst(c, r->passes[i].v[EC_PATH_CLOSE]);
+        s = ec__worst(s, r->passes[i].v[EC_PATH_SERVER]);
+    }
+    printf("verdict: %s%s%s\n", ec_verdict_name(r->final), r->diagnosis[0] ? "  diagnosis: " : "",
+           r->diagnosis);
+    printf("  data path:    %s\n", path_text(d));
+    printf("  close path:   %s\n", path_text(c));
+    printf("  observations: %s\n", s == EC_V_NOT_RUN ? "none" : path_text(s));
+    if (r->have_srv) {
+        printf("  server:       %s", r->server_diag[0] ? "FAIL" : "PASS");
+        if (r->server_diag[0])
+            printf(" (%s)", r->server_diag);
+        else if (r->srv.exited && WIFSIGNALED(r->srv.status))
+            printf(" (ran until stopped; ended by signal %d)", WTERMSIG(r->srv.status));
+        else if (r->srv.exited)
+            printf(" (ran until stopped; exit status %d)", WEXITSTATUS(r->srv.status));
+    } else {
+        printf("  server:       not checked (--target)");
+    }
+    printf("\n  server log:   %s\n", r->log_v == EC_V_NOT_RUN ? "no expectations" : path_text(r->log_v));
+    for (size_t i = 0; i < r->passes_run; i++)
+        for (size_t k = 0; k < r->passes[i].nobs; k++)
+            if (r->o->verbose || fp == &r->passes[i])
+                printf("  observation %s (%s): fds %d, cpu %lld ms\n", r->passes[i].obs[k].name,
+                       r->passes[i].plan_name, r->passes[i].obs[k].fds,
+                       r->passes[i].obs[k].cpu_ms);
+    if (r->server_note[0])
+        printf("  note: %s\n", r->server_note);
+    if (r->dev)
+        printf("profile %s: declared %s: %s\n", r->profile_file, r->dev->diagnosis, r->dev->reason);
+    if (r->final == EC_V_XPASS)
+        printf("XPASS: the declared deviation did not happen: remove it from the profile or "
+               "find out why it no longer shows\n");
+    if (r->harness_error[0])
+        printf("error: %s\n", r->harness_error);
+
+    int nonpass = r->raw != EC_V_PASS && r->raw != EC_V_PASS_NONSTRICT;
+    if (nonpass) {
+        printf("--- diagnosis: %s\n", r->diagnosis[0] ? r->diagnosis : "(none)");
+        printf("Requirement: %s\n", r->fx.requirement);
+        if (r->server_diag[0] && r->have_srv) {
+            int st = r->srv.status;
+            printf("Expected: the server runs until echoconf stops it\n");
+            if (WIFSIGNALED(st))
+                printf("Actual: it died by signal %d (%s)%s\n", WTERMSIG(st),
+                       strsignal(WTERMSIG(st)),
+                       r->abort_seen ? " after a client reset its connection" : "");
+            else
+                printf("Actual: it exited with status %d%s\n", WEXITSTATUS(st),
+                       r->abort_seen ? " after a client reset its connection" : "");
+        }
+        if (f) {
+            if (r->server_diag[0])
+                printf("Clients then saw: %s (expected %s)\n", f->actual, f->expected);
+            else {
+                printf("Expected: %s\n", f->expected);
+                printf("Actual: %s\n", f->actual);
+            }
+            printf("Where: %s, step %s (%s), %.3f ms into the pass\n", f->who,
+                   f->st ? f->st->path : "-", f->st ? ec_step_name(f->st->kind) : "-",
+                   (double)f->t_us / 1000.0);
+            reproduce_hint(r, fp);
+            if (f->diff_off >= 0) {
+                printf("First difference at stream offset %lld:\n", f->diff_off);
+                hexdump("expected", f->exp, f->exp_n, f->ctx_off, f->diff_off);
+                hexdump("actual", f->act, f->act_n, f->ctx_off, f->diff_off);
+            }
+            print_timeline(r, fp, f);
+        } else if (r->log_v == EC_V_FAIL && r->log_failed) {
+            const struct ec_logexp *le = &r->fx.log[r->log_failed - 1];
+            printf("Expected: a server log line matching /%s/ (%s), after the lines matched "
+                   "before it\n", le->src, le->path);
+            printf("Actual: no such line\n");
+        }
+        print_log_tail(r);
+    } else if (o->verbose && r->passes_run) {
+        print_timeline(r, &r->passes[0], NULL);
+        print_log_tail(r);
+    }
+    if (o->json_out)
+        write_json(r, fp, f);
+}

@@ -1,0 +1,392 @@
+/* server_proc.c - runs the server under test as a child: fork/exec with pipes, a
+ * reader thread that splits its stdout and stderr into lines and learns of its exit
+ * through a pidfd (so a grandchild holding the pipes, such as a wineserver, cannot
+ * hide the exit), and /proc observations.
+ */
+#include "server_proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "steps.h"
+
+static void add_line(struct ec_server_proc *s, int is_err, const char *text, size_t len)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->nlines == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 256;
+        struct ec_srv_line *nl = realloc(s->lines, ncap * sizeof *nl);
+        if (!nl) {
+            pthread_mutex_unlock(&s->mu);
+            return;
+        }
+        s->lines = nl;
+        s->cap = ncap;
+    }
+    char *t = malloc(len + 1);
+    if (t) {
+        memcpy(t, text, len);
+        t[len] = 0;
+        s->lines[s->nlines].t_ms = ec_clock_ms();
+        s->lines[s->nlines].is_err = is_err;
+        s->lines[s->nlines].text = t;
+        s->nlines++;
+        if (!is_err && !s->ready) {
+            /* The first stdout line is the readiness line "listening A:P". */
+            const char *colon = strrchr(t, ':');
+            if (strncmp(t, "listening ", 10) == 0 && colon) {
+                size_t hl = (size_t)(colon - (t + 10));
+                const char *h = t + 10;
+                if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
+                    h++, hl -= 2;
+                if (hl < sizeof s->host) {
+                    memcpy(s->host, h, hl);
+                    s->host[hl] = 0;
+                    s->port = (unsigned)strtoul(colon + 1, NULL, 10);
+                }
+            }
+            s->ready = 1;
+        }
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+struct linebuf {
+    char buf[8192];
+    size_t len;
+};
+
+/* Reads what fd has; emits complete lines. Returns 0, or 1 at EOF. */
+static int pump_fd(struct ec_server_proc *s, int fd, struct linebuf *lb, int is_err)
+{
+    ssize_t n = read(fd, lb->buf + lb->len, sizeof lb->buf - lb->len);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : 1;
+    if (n == 0) {
+        if (lb->len)
+            add_line(s, is_err, lb->buf, lb->len);
+        lb->len = 0;
+        return 1;
+    }
+    lb->len += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < lb->len; i++)
+        if (lb->buf[i] == '\n') {
+            size_t e = i;
+            if (e > start && lb->buf[e - 1] == '\r')
+                e--; /* Wine programs may write CRLF */
+            add_line(s, is_err, lb->buf + start, e - start);
+            start = i + 1;
+        }
+    if (start == 0 && lb->len == sizeof lb->buf) {
+        add_line(s, is_err, lb->buf, lb->len); /* an over-long line, cut */
+        lb->len = 0;
+    } else {
+        memmove(lb->buf, lb->buf + start, lb->len - start);
+        lb->len -= start;
+    }
+    return 0;
+}
+
+static void mark_exited(struct ec_server_proc *s, int status)
+{
+    pthread_mutex_lock(&s->mu);
+    s->exited = 1;
+    s->status = status;
+    s->exit_ms = ec_clock_ms();
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *reader_main(void *arg)
+{
+    struct ec_server_proc *s = arg;
+    static struct linebuf lbo, lbe; /* one server per process */
+    lbo.len = lbe.len = 0;
+    int out_open = 1, err_open = 1, alive = 1;
+    int64_t drain_until = 0;
+    while (out_open || err_open || alive) {
+        struct pollfd p[3];
+        int n = 0, io = -1, ie = -1, ip = -1;
+        if (out_open)
+            io = n, p[n++] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
+        if (err_open)
+            ie = n, p[n++] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
+        if (alive && s->pidfd >= 0)
+            ip = n, p[n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
+        int timeout = 200;
+        if (!alive) {
+            /* After the exit, read what is left; a grandchild that inherited the pipes
+             * (wineserver) may keep them open forever, so this is bounded. */
+            int64_t left = drain_until - ec_clock_ms();
+            if (left <= 0)
+                break;
+            timeout = (int)left;
+        }
+        int r = poll(p, (nfds_t)n, timeout);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (io >= 0 && (p[io].revents & (POLLIN | POLLHUP | POLLERR)))
+            if (pump_fd(s, s->out_fd, &lbo, 0))
+                out_open = 0;
+        if (ie >= 0 && (p[ie].revents & (POLLIN | POLLHUP | POLLERR)))
+            if (pump_fd(s, s->err_fd, &lbe, 1))
+                err_open = 0;
+        /* With a pidfd the exit is a poll event; without one (old kernels) the
+         * status is checked whenever the poll times out or the pipes close. */
+        int by_pidfd = ip >= 0 && (p[ip].revents & POLLIN);
+        int check = by_pidfd || (s->pidfd < 0 && (r == 0 || (!out_open && !err_open)));
+        if (check && alive) {
+            int st;
+            if (waitpid(s->pid, &st, by_pidfd ? 0 : WNOHANG) == s->pid) {
+                alive = 0;
+                drain_until = ec_clock_ms() + 200;
+                mark_exited(s, st);
+            }
+        }
+    }
+    if (alive) {
+        int st;
+        if (waitpid(s->pid, &st, 0) == s->pid)
+            mark_exited(s, st);
+    }
+    return NULL;
+}
+
+int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
+                    char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->pid = -1;
+    s->pidfd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    int po[2], pe[2], px[2];
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(px, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        /* Child: own process group (a terminal ^C goes to us, we stop it), pipes on
+         * 1 and 2, and death with the engine so no server outlives a killed test. */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        if (nofile > 0) {
+            struct rlimit rl = {.rlim_cur = (rlim_t)nofile, .rlim_max = (rlim_t)nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                dprintf(px[1], "setrlimit(RLIMIT_NOFILE, %d): %s", nofile, strerror(errno));
+                _exit(127);
+            }
+        }
+        signal(SIGPIPE, SIG_DFL);
+        execvp(argv[0], argv);
+        dprintf(px[1], "cannot run %s: %s", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    close(px[1]);
+    s->pid = pid;
+    s->out_fd = po[0];
+    s->err_fd = pe[0];
+    /* The exec pipe closes on a successful exec (O_CLOEXEC) and carries the reason of
+     * a failed one. */
+    char why[256];
+    ssize_t wn = read(px[0], why, sizeof why - 1);
+    close(px[0]);
+    if (wn > 0) {
+        why[wn] = 0;
+        snprintf(err, errlen, "%s", why);
+        waitpid(pid, NULL, 0);
+        close(s->out_fd);
+        close(s->err_fd);
+        s->pid = -1;
+        return -1;
+    }
+    s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pthread_create(&s->reader, NULL, reader_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the log reader thread");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    s->reader_started = 1;
+
+    int64_t deadline = ec_clock_ms() + ready_ms;
+    pthread_mutex_lock(&s->mu);
+    while (!s->ready && !s->exited && ec_clock_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int ready = s->ready, exited = s->exited, status = s->status;
+    pthread_mutex_unlock(&s->mu);
+    if (ready && s->port == 0) {
+        pthread_mutex_lock(&s->mu);
+        const char *first = "";
+        for (size_t i = 0; i < s->nlines; i++)
+            if (!s->lines[i].is_err) {
+                first = s->lines[i].text;
+                break;
+            }
+        snprintf(err, errlen, "first line of stdout is not \"listening A:P\": \"%.120s\"", first);
+        pthread_mutex_unlock(&s->mu);
+        ec_server_stop(s, 1000);
+        return -1;
+    }
+    if (!ready) {
+        if (exited && WIFSIGNALED(status))
+            snprintf(err, errlen, "the server died by signal %d (%s) before its readiness line",
+                     WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else if (exited)
+            snprintf(err, errlen, "the server exited with status %d before its readiness line",
+                     WEXITSTATUS(status));
+        else
+            snprintf(err, errlen, "no readiness line \"listening A:P\" within %d ms", ready_ms);
+        ec_server_stop(s, 1000);
+        return -1;
+    }
+    return 0;
+}
+
+int ec_server_exited(struct ec_server_proc *s, int wait_ms)
+{
+    if (s->pid < 0)
+        return 1;
+    int64_t deadline = ec_clock_ms() + wait_ms;
+    pthread_mutex_lock(&s->mu);
+    while (!s->exited && ec_clock_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int e = s->exited;
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+void ec_server_stop(struct ec_server_proc *s, int grace_ms)
+{
+    if (s->pid < 0 || s->stopped)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop_requested = 1;
+    int exited = s->exited;
+    pthread_mutex_unlock(&s->mu);
+    if (!exited) {
+        kill(s->pid, SIGTERM);
+        if (!ec_server_exited(s, grace_ms)) {
+            s->killed = 1;
+            kill(s->pid, SIGKILL);
+            ec_server_exited(s, 5000);
+        }
+    }
+    if (s->reader_started) {
+        pthread_join(s->reader, NULL);
+        s->reader_started = 0;
+    }
+    close(s->out_fd);
+    close(s->err_fd);
+    if (s->pidfd >= 0)
+        close(s->pidfd);
+    s->pidfd = -1;
+    s->stopped = 1;
+}
+
+void ec_server_free(struct ec_server_proc *s)
+{
+    for (size_t i = 0; i < s->nlines; i++)
+        free(s->lines[i].text);
+    free(s->lines);
+    s->lines = NULL;
+    s->nlines = 0;
+}
+
+size_t ec_server_line_count(struct ec_server_proc *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->nlines;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int ec_proc_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+long long ec_proc_cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* The command name (field 2) may hold spaces and parentheses: fields are counted
+     * from the last ')' (proc(5)). utime and stime are fields 14 and 15. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    unsigned long long ut = 0, st = 0;
+    int field = 2;
+    char *save = NULL;
+    for (char *tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        field++;
+        if (field == 14)
+            ut = strtoull(tok, NULL, 10);
+        else if (field == 15) {
+            st = strtoull(tok, NULL, 10);
+            break;
+        }
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    return (long long)((ut + st) * 1000ull / (unsigned long long)hz);
+}

@@ -1,0 +1,68 @@
+/* server_proc.h - the server under test as a child process: start it on port 0, read
+ * its readiness line, capture its log, observe it through /proc (descriptor count,
+ * CPU time), notice when it dies, and stop it (SIGTERM, bounded wait, SIGKILL).
+ */
+#ifndef EC_SERVER_PROC_H
+#define EC_SERVER_PROC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One captured line of the server's stdout (its log) or stderr. */
+struct ec_srv_line {
+    int64_t t_ms; /* engine clock (ec_clock_ms) when it was read */
+    int is_err;   /* 1: stderr */
+    char *text;
+};
+
+struct ec_server_proc {
+    pid_t pid;
+    int pidfd;
+    int out_fd, err_fd;
+    pthread_t reader;
+    int reader_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ec_srv_line *lines;
+    size_t nlines, cap;
+    int ready;            /* the readiness line was read */
+    char host[64];        /* from "listening A:P" */
+    unsigned port;
+    int exited;           /* waitpid returned */
+    int status;           /* its wait status */
+    int64_t exit_ms;
+    int stop_requested;
+    int killed;           /* SIGKILL was needed */
+    int stopped;          /* ec_server_stop ran: pipes closed, reader joined */
+};
+
+/* Starts argv (argv[0] is searched in PATH) with stdin from /dev/null, stdout and
+ * stderr captured, RLIMIT_NOFILE set to nofile when > 0, and dies with us
+ * (PR_SET_PDEATHSIG). Waits up to ready_ms for "listening A:P" as the first stdout
+ * line. Returns 0, or -1 with a reason in err (the server exited, printed something
+ * else first, or was not ready in time; it is stopped then). */
+int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
+                    char *err, size_t errlen);
+
+/* True once the process has exited; waits up to wait_ms for that to happen. */
+int ec_server_exited(struct ec_server_proc *s, int wait_ms);
+
+/* Asks the server to stop: SIGTERM, up to grace_ms for it to exit, then SIGKILL.
+ * Safe to call when it already exited. Joins the log reader. */
+void ec_server_stop(struct ec_server_proc *s, int grace_ms);
+
+/* Releases the captured lines (after ec_server_stop). */
+void ec_server_free(struct ec_server_proc *s);
+
+/* Open descriptors of process pid (entries of /proc/pid/fd), or -1. */
+int ec_proc_fd_count(pid_t pid);
+
+/* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
+long long ec_proc_cpu_ms(pid_t pid);
+
+/* The number of stdout lines captured so far (thread-safe). */
+size_t ec_server_line_count(struct ec_server_proc *s);
+
+#endif

@@ -1,0 +1,684 @@
+/* steps.c - the client-side step primitives of steps.h: connections with their byte
+ * history, write plans (chunks, bytewise, seeded random, MSG_MORE/TCP_CORK
+ * coalescing, gaps, TCP_NODELAY), fill, bounded receives and the event timeline.
+ * Sockets are nonblocking after connect and every wait is a poll() with a deadline.
+ */
+#include "steps.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "ec_sock.h"
+
+#ifndef EC_DEFAULT_TIMEOUT_MULTIPLIER
+#define EC_DEFAULT_TIMEOUT_MULTIPLIER 1.0
+#endif
+
+/* ---- time ------------------------------------------------------------------------ */
+
+static double g_multiplier_flag; /* 0: not set by a flag */
+
+int64_t ec_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ec_set_timeout_multiplier(double m)
+{
+    if (m > 0)
+        g_multiplier_flag = m;
+}
+
+double ec_timeout_multiplier(void)
+{
+    if (g_multiplier_flag > 0)
+        return g_multiplier_flag;
+    const char *env = getenv("ECHOCONF_TIMEOUT_MULTIPLIER");
+    if (env && *env) {
+        char *end;
+        double m = strtod(env, &end);
+        if (end != env && m > 0)
+            return m;
+    }
+    return EC_DEFAULT_TIMEOUT_MULTIPLIER;
+}
+
+int ec_scale_ms(int ms)
+{
+    if (ms <= 0)
+        return ms;
+    double v = (double)ms * ec_timeout_multiplier();
+    if (v > 2.0e9)
+        v = 2.0e9;
+    return v < 1 ? 1 : (int)v;
+}
+
+/* ---- timeline -------------------------------------------------------------------- */
+
+int ec_timeline_init(struct ec_timeline *tl, size_t cap)
+{
+    memset(tl, 0, sizeof *tl);
+    pthread_mutex_init(&tl->mu, NULL);
+    tl->t0_ns = clock_us() * 1000;
+    tl->cap = cap;
+    tl->ev = calloc(cap ? cap : 1, sizeof *tl->ev);
+    return tl->ev ? 0 : -1;
+}
+
+void ec_timeline_free(struct ec_timeline *tl)
+{
+    free(tl->ev);
+    tl->ev = NULL;
+    pthread_mutex_destroy(&tl->mu);
+}
+
+int64_t ec_timeline_now_us(const struct ec_timeline *tl)
+{
+    return clock_us() - tl->t0_ns / 1000;
+}
+
+void ec_timeline_add(struct ec_timeline *tl, const char *who, const char *what, long long size,
+                     int err, const char *note)
+{
+    if (!tl)
+        return;
+    int64_t t = ec_timeline_now_us(tl);
+    pthread_mutex_lock(&tl->mu);
+    if (tl->n < tl->cap) {
+        struct ec_event *e = &tl->ev[tl->n++];
+        e->t_us = t;
+        snprintf(e->who, sizeof e->who, "%s", who ? who : "");
+        snprintf(e->what, sizeof e->what, "%s", what ? what : "");
+        e->size = size;
+        e->err = err;
+        snprintf(e->note, sizeof e->note, "%s", note ? note : "");
+    } else {
+        tl->dropped++;
+    }
+    pthread_mutex_unlock(&tl->mu);
+}
+
+/* ---- payloads -------------------------------------------------------------------- */
+
+uint64_t ec_rand_next(uint64_t *state)
+{
+    /* xorshift64* (Vigna, "An experimental exploration of Marsaglia's xorshift
+     * generators"): small, fast and good enough for chunk sizes and patterns. */
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+void ec_pattern_fill(unsigned char *buf, size_t len, uint64_t seed, uint64_t off)
+{
+    /* Each 8-byte block of the stream is a hash of (seed, block number), so any slice
+     * can be produced without generating what comes before it. */
+    for (size_t i = 0; i < len; i++) {
+        uint64_t pos = off + i;
+        uint64_t block = pos / 8;
+        uint64_t x = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (block + 0x632BE59BD9B4E019ull);
+        x ^= x >> 31;
+        x *= 0xBF58476D1CE4E5B9ull;
+        x ^= x >> 29;
+        x *= 0x94D049BB133111EBull;
+        x ^= x >> 32;
+        buf[i] = (unsigned char)(x >> (8 * (pos % 8)));
+    }
+}
+
+const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len)
+{
+    switch (p->kind) {
+    case EC_PLAN_ASIS:
+        snprintf(buf, len, "as-is");
+        break;
+    case EC_PLAN_BYTEWISE:
+        snprintf(buf, len, "bytewise");
+        break;
+    case EC_PLAN_RANDOM:
+        snprintf(buf, len, "random seed=%llu", (unsigned long long)p->seed);
+        break;
+    case EC_PLAN_SPLIT:
+        snprintf(buf, len, "split@%zu", p->split_at);
+        break;
+    case EC_PLAN_COALESCE:
+        snprintf(buf, len, "coalesce");
+        break;
+    case EC_PLAN_CHUNKS: {
+        size_t o = (size_t)snprintf(buf, len, "chunks[");
+        for (size_t i = 0; i < p->nchunks && o < len; i++)
+            o += (size_t)snprintf(buf + o, len - o, "%s%zu", i ? "," : "", p->chunks[i]);
+        if (o < len)
+            snprintf(buf + o, len - o, "]");
+        break;
+    }
+    }
+    return buf;
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+const char *ec_rx_name(enum ec_rx rx)
+{
+    static const char *const names[] = {"ok", "eof", "reset", "error", "timeout", "data"};
+    return (unsigned)rx < sizeof names / sizeof names[0] ? names[rx] : "?";
+}
+
+void ec_conn_init(struct ec_conn *c, const char *label, struct ec_timeline *tl)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->tl = tl;
+    c->reading = 1;
+    snprintf(c->label, sizeof c->label, "%s", label);
+}
+
+void ec_conn_free(struct ec_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->sent);
+    free(c->recvd);
+    c->sent = c->recvd = NULL;
+}
+
+static void note(struct ec_conn *c, const char *what, long long size, int err, const char *txt)
+{
+    ec_timeline_add(c->tl, c->label, what, size, err, txt);
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    unsigned char *nb = realloc(*buf, ncap);
+    if (!nb)
+        return -1;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
+static int oserr(int e)
+{
+    return ec_err_from_os(e);
+}
+
+int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf)
+{
+    if (rcvbuf > 0)
+        c->rcvbuf = rcvbuf;
+    if (sndbuf > 0)
+        c->sndbuf = sndbuf;
+    if (c->fd < 0)
+        return 0;
+    if (rcvbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+        return oserr(errno);
+    if (sndbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
+        return oserr(errno);
+    return 0;
+}
+
+int ec_conn_set_nodelay(struct ec_conn *c, int on)
+{
+    if (c->fd < 0)
+        return -EC_ECLOSED;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)
+        return oserr(errno);
+    return 0;
+}
+
+int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int timeout_ms)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        sl = sizeof *s4;
+    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        sl = sizeof *s6;
+    } else {
+        note(c, "connect", -1, -EC_EINVAL, "bad address");
+        return -EC_EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = oserr(errno);
+        note(c, "connect", -1, e, "socket()");
+        return e;
+    }
+    c->fd = fd;
+    int rc = ec_conn_set_bufsizes(c, c->rcvbuf, c->sndbuf);
+    if (rc < 0) {
+        note(c, "connect", -1, rc, "buffer sizes");
+        return rc;
+    }
+    if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+        if (errno != EINPROGRESS) {
+            int e = oserr(errno);
+            note(c, "connect", -1, e, NULL);
+            return e;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int64_t deadline = ec_clock_ms() + timeout_ms;
+        for (;;) {
+            int64_t left = deadline - ec_clock_ms();
+            if (left < 0)
+                left = 0;
+            int n = poll(&p, 1, (int)left);
+            if (n > 0)
+                break;
+            if (n == 0) {
+                note(c, "connect", -1, -EC_ETIMEDOUT, NULL);
+                return -EC_ETIMEDOUT;
+            }
+            if (errno != EINTR) {
+                int e = oserr(errno);
+                note(c, "connect", -1, e, "poll");
+                return e;
+            }
+        }
+        int soerr = 0;
+        socklen_t el = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el);
+        if (soerr) {
+            int e = oserr(soerr);
+            note(c, "connect", -1, e, NULL);
+            return e;
+        }
+    }
+    struct sockaddr_storage me;
+    socklen_t ml = sizeof me;
+    char txt[40] = "";
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) == 0)
+        snprintf(txt, sizeof txt, "local port %u",
+                 (unsigned)ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
+                                                         : ((struct sockaddr_in6 *)&me)->sin6_port));
+    note(c, "connect", -1, 0, txt);
+    return 0;
+}
+
+/* One nonblocking recv into the history. Returns >0 bytes, 0 at EOF (sets c->eof),
+ * -EC_EWOULDBLOCK when nothing is there, or another negative class (sets c->err). */
+static long long recv_once(struct ec_conn *c)
+{
+    if (c->fd < 0)
+        return -EC_ECLOSED;
+    if (c->eof)
+        return 0;
+    if (c->err)
+        return c->err;
+    if (grow(&c->recvd, &c->recvd_cap, c->recvd_len + 65536) < 0)
+        return -EC_ENOMEM;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->recvd + c->recvd_len, 65536, MSG_DONTWAIT);
+        if (n > 0) {
+            c->recvd_len += (size_t)n;
+            note(c, "recv", n, 0, NULL);
+            return n;
+        }
+        if (n == 0) {
+            c->eof = 1;
+            note(c, "eof", -1, 0, NULL);
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -EC_EWOULDBLOCK;
+        c->err = oserr(errno);
+        note(c, "recv", -1, c->err, NULL);
+        return c->err;
+    }
+}
+
+static enum ec_rx rx_of(const struct ec_conn *c)
+{
+    if (c->err == -EC_ECONNRESET)
+        return EC_RX_RESET;
+    if (c->err)
+        return EC_RX_ERROR;
+    if (c->eof)
+        return EC_RX_EOF;
+    return EC_RX_OK;
+}
+
+/* Reads everything available now. Returns EC_RX_OK or the end met. */
+static enum ec_rx drain(struct ec_conn *c)
+{
+    for (int i = 0; i < 4096; i++) {
+        long long n = recv_once(c);
+        if (n == -EC_EWOULDBLOCK)
+            return EC_RX_OK;
+        if (n <= 0)
+            return rx_of(c);
+    }
+    return EC_RX_OK;
+}
+
+static int ms_left(int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - ec_clock_ms();
+    if (left < 0)
+        return 0;
+    return left > 1000000 ? 1000000 : (int)left;
+}
+
+enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_ms)
+{
+    for (;;) {
+        if (c->recvd_len >= want)
+            return EC_RX_OK;
+        enum ec_rx r = drain(c);
+        if (c->recvd_len >= want)
+            return EC_RX_OK;
+        if (r != EC_RX_OK)
+            return r;
+        if (c->fd < 0)
+            return EC_RX_ERROR;
+        int left = ms_left(deadline_ms);
+        if (left == 0)
+            return EC_RX_TIMEOUT;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, left) < 0 && errno != EINTR) {
+            c->err = oserr(errno);
+            return EC_RX_ERROR;
+        }
+    }
+}
+
+enum ec_rx ec_conn_recv_some(struct ec_conn *c, int64_t deadline_ms)
+{
+    return ec_conn_recv_until(c, c->recvd_len + 1, deadline_ms);
+}
+
+enum ec_rx ec_conn_wait_end(struct ec_conn *c, int64_t deadline_ms)
+{
+    size_t before = c->recvd_len;
+    for (;;) {
+        enum ec_rx r = drain(c);
+        if (c->recvd_len > before)
+            return EC_RX_DATA;
+        if (r != EC_RX_OK)
+            return r;
+        if (c->fd < 0)
+            return EC_RX_ERROR;
+        int left = ms_left(deadline_ms);
+        if (left == 0)
+            return EC_RX_TIMEOUT;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, left) < 0 && errno != EINTR) {
+            c->err = oserr(errno);
+            return EC_RX_ERROR;
+        }
+    }
+}
+
+enum ec_rx ec_conn_pump(struct ec_conn *c, int ms)
+{
+    if (!c->reading || c->fd < 0)
+        return EC_RX_OK;
+    enum ec_rx r = drain(c);
+    if (r != EC_RX_OK || ms <= 0)
+        return r;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    if (poll(&p, 1, ms) > 0)
+        r = drain(c);
+    return r;
+}
+
+static int record_sent(struct ec_conn *c, const unsigned char *p, size_t n)
+{
+    if (grow(&c->sent, &c->sent_cap, c->sent_len + n) < 0)
+        return -EC_ENOMEM;
+    memcpy(c->sent + c->sent_len, p, n);
+    c->sent_len += n;
+    return 0;
+}
+
+/* Sends all of p[0..n) as one logical write (possibly several send() calls when the
+ * kernel takes less), draining echo while waiting. flags: MSG_MORE or 0. */
+static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, int flags,
+                          int64_t deadline_ms, const char *plan)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t k = send(c->fd, p + off, n - off, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k > 0) {
+            note(c, "send", k, 0, (flags & MSG_MORE) ? "MSG_MORE" : plan);
+            if (record_sent(c, p + off, (size_t)k) < 0)
+                return -EC_ENOMEM;
+            off += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            int e = oserr(errno);
+            note(c, "send", -1, e, NULL);
+            return e;
+        }
+        /* The kernel refuses more for now: wait for room, and keep reading the echo
+         * meanwhile, or the peer may block on its own send and never read ours. */
+        int left = ms_left(deadline_ms);
+        if (left == 0) {
+            note(c, "send", -1, -EC_ETIMEDOUT, "kernel took no more");
+            return -EC_ETIMEDOUT;
+        }
+        struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
+        if (c->reading && !c->eof && !c->err)
+            pf.events |= POLLIN;
+        if (poll(&pf, 1, left) < 0 && errno != EINTR)
+            return oserr(errno);
+        if (pf.revents & POLLIN)
+            drain(c);
+    }
+    return (long long)off;
+}
+
+static int set_cork(struct ec_conn *c, int on)
+{
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) < 0)
+        return oserr(errno);
+    return 0;
+}
+
+long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, const size_t *lens,
+                       size_t n, const struct ec_write_plan *plan, int timeout_ms)
+{
+    if (c->fd < 0) {
+        note(c, "send", -1, -EC_ECLOSED, "not connected");
+        return -EC_ECLOSED;
+    }
+    char pname[64];
+    ec_plan_name(plan, pname, sizeof pname);
+    if (plan->nodelay >= 0) {
+        int rc = ec_conn_set_nodelay(c, plan->nodelay);
+        if (rc < 0)
+            return rc;
+    }
+    int64_t deadline = ec_clock_ms() + timeout_ms;
+    long long total = 0;
+    uint64_t rs = plan->seed;
+    size_t chunk_i = 0;
+    int first = 1;
+
+    if (plan->kind == EC_PLAN_COALESCE) {
+        /* MSG_MORE on every piece and TCP_CORK around them: Linux holds partial
+         * segments until the cork is released (tcp(7)), so the pieces leave together. */
+        int rc = set_cork(c, 1);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            long long k = send_all(c, pieces[i], lens[i], MSG_MORE, deadline, pname);
+            if (k < 0) {
+                set_cork(c, 0);
+                return k;
+            }
+            total += k;
+        }
+        rc = set_cork(c, 0);
+        note(c, "uncork", -1, rc, NULL);
+        return rc < 0 ? rc : total;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        size_t off = 0, len = lens[i];
+        size_t piece_chunk = 0; /* chunks sent of this piece (SPLIT) */
+        while (off < len) {
+            size_t want = len - off;
+            switch (plan->kind) {
+            case EC_PLAN_BYTEWISE:
+                want = 1;
+                break;
+            case EC_PLAN_CHUNKS:
+                if (chunk_i < plan->nchunks)
+                    want = plan->chunks[chunk_i++];
+                break;
+            case EC_PLAN_RANDOM: {
+                size_t maxc = plan->max_chunk ? plan->max_chunk : 64;
+                want = 1 + (size_t)(ec_rand_next(&rs) % maxc);
+                break;
+            }
+            case EC_PLAN_SPLIT:
+                if (piece_chunk == 0 && plan->split_at > 0)
+                    want = plan->split_at;
+                break;
+            case EC_PLAN_ASIS:
+            case EC_PLAN_COALESCE:
+                break;
+            }
+            if (want > len - off)
+                want = len - off;
+            if (!first && plan->gap_ms > 0) {
+                /* A gap is part of the plan (it makes segments leave apart); while it
+                 * passes, the echo is still drained. */
+                int64_t until = ec_clock_ms() + plan->gap_ms;
+                while (ec_clock_ms() < until) {
+                    if (c->reading)
+                        ec_conn_pump(c, ms_left(until));
+                    else
+                        poll(NULL, 0, ms_left(until));
+                }
+            }
+            first = 0;
+            long long k = send_all(c, pieces[i] + off, want, 0, deadline, pname);
+            if (k < 0)
+                return k;
+            total += k;
+            off += want;
+            piece_chunk++;
+        }
+    }
+    if (c->reading)
+        ec_conn_pump(c, 0);
+    return total;
+}
+
+long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms,
+                       int timeout_ms)
+{
+    if (c->fd < 0)
+        return -EC_ECLOSED;
+    unsigned char buf[16384];
+    long long total = 0;
+    int64_t deadline = ec_clock_ms() + timeout_ms;
+    while ((size_t)total < max) {
+        size_t want = max - (size_t)total;
+        if (want > sizeof buf)
+            want = sizeof buf;
+        ec_pattern_fill(buf, want, seed, c->sent_len);
+        ssize_t k = send(c->fd, buf, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k > 0) {
+            if (record_sent(c, buf, (size_t)k) < 0)
+                return -EC_ENOMEM;
+            total += k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            int e = oserr(errno);
+            note(c, "fill", total, e, NULL);
+            return e;
+        }
+        int left = ms_left(deadline);
+        if (left == 0)
+            break;
+        struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
+        int w = poll(&pf, 1, settle_ms < left ? settle_ms : left);
+        if (w == 0)
+            break; /* the kernel refused more for settle_ms: the pipe is full */
+    }
+    char txt[40];
+    snprintf(txt, sizeof txt, "full after %lld bytes", total);
+    note(c, "fill", total, 0, txt);
+    return total;
+}
+
+int ec_conn_shutdown_wr(struct ec_conn *c)
+{
+    if (c->fd < 0)
+        return -EC_ECLOSED;
+    int rc = shutdown(c->fd, SHUT_WR) < 0 ? oserr(errno) : 0;
+    c->wr_shut = 1;
+    note(c, "shutdown", -1, rc, "SHUT_WR");
+    return rc;
+}
+
+int ec_conn_close(struct ec_conn *c)
+{
+    if (c->fd < 0)
+        return 0;
+    int rc = close(c->fd) < 0 ? oserr(errno) : 0;
+    c->fd = -1;
+    c->closed = 1;
+    note(c, "close", -1, rc, NULL);
+    return rc;
+}
+
+int ec_conn_abort(struct ec_conn *c)
+{
+    if (c->fd < 0)
+        return 0;
+    /* SO_LINGER {1, 0}: close() discards unsent data and sends RST (socket(7)). */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    int rc = setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0 ? oserr(errno) : 0;
+    close(c->fd);
+    c->fd = -1;
+    c->closed = 1;
+    note(c, "abort", -1, rc, "RST");
+    return rc;
+}

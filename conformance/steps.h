@@ -1,0 +1,196 @@
+/* steps.h - client-side step primitives shared by the conformance engine and the
+ * boundary-case clients: a connection with its byte history, send with a write plan,
+ * fill, stop/resume reading, half-close, close, abort (RST), bounded receives, and a
+ * timeline of every I/O call with relative times. Independent of JSON and fixtures.
+ * Linux only (MSG_MORE, TCP_CORK, /proc); every wait is bounded by a deadline.
+ */
+#ifndef EC_STEPS_H
+#define EC_STEPS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- timeline ------------------------------------------------------------------ */
+
+/* One recorded event: who, what, how many bytes, which error class, when. */
+struct ec_event {
+    int64_t t_us;   /* microseconds since the timeline started */
+    char who[24];   /* connection label ("c0", "hogs[12]") or "engine" / "server" */
+    char what[16];  /* "connect", "send", "recv", "eof", "shutdown", "abort", ... */
+    long long size; /* bytes, or -1 when not a transfer */
+    int err;        /* 0, or a negative error class of ec_sock.h */
+    char note[40];  /* a short free text ("plan bytewise", "wanted 3") */
+};
+
+/* A thread-safe, bounded event list. Events past the capacity are counted, not
+ * stored, so a 1 MiB bytewise transfer cannot exhaust memory. */
+struct ec_timeline {
+    pthread_mutex_t mu;
+    int64_t t0_ns;
+    struct ec_event *ev;
+    size_t n, cap, dropped;
+};
+
+/* Starts an empty timeline holding at most cap events, time zero now. Returns 0 or
+ * -1 when out of memory. */
+int ec_timeline_init(struct ec_timeline *tl, size_t cap);
+
+/* Releases the events. */
+void ec_timeline_free(struct ec_timeline *tl);
+
+/* Microseconds since tl started. */
+int64_t ec_timeline_now_us(const struct ec_timeline *tl);
+
+/* Appends one event (thread-safe). note may be NULL; text is truncated to fit. */
+void ec_timeline_add(struct ec_timeline *tl, const char *who, const char *what, long long size,
+                     int err, const char *note);
+
+/* ---- deterministic payloads ------------------------------------------------------ */
+
+/* Fills buf with len bytes of the seeded pattern, starting at stream offset off: the
+ * same (seed, offset) always gives the same byte, so any slice can be regenerated. */
+void ec_pattern_fill(unsigned char *buf, size_t len, uint64_t seed, uint64_t off);
+
+/* A small seeded generator (xorshift64*) for random write plans. Never returns the
+ * same sequence for different seeds; seed 0 is mapped to a fixed non-zero state. */
+uint64_t ec_rand_next(uint64_t *state);
+
+/* ---- write plans ----------------------------------------------------------------- */
+
+enum ec_plan_kind {
+    EC_PLAN_ASIS,     /* each payload in one send() call */
+    EC_PLAN_CHUNKS,   /* fixed chunk sizes in order, the rest as one last chunk */
+    EC_PLAN_BYTEWISE, /* one byte per send() */
+    EC_PLAN_RANDOM,   /* chunk sizes drawn from a seeded generator, 1..max_chunk */
+    EC_PLAN_SPLIT,    /* two chunks: the first split_at bytes, then the rest */
+    EC_PLAN_COALESCE  /* every payload with MSG_MORE under TCP_CORK, released at the end */
+};
+
+#define EC_PLAN_MAX_CHUNKS 32
+
+/* How one send step cuts its payloads into send() calls. */
+struct ec_write_plan {
+    enum ec_plan_kind kind;
+    size_t chunks[EC_PLAN_MAX_CHUNKS]; /* CHUNKS: sizes, each >= 1 */
+    size_t nchunks;
+    uint64_t seed;    /* RANDOM */
+    size_t max_chunk; /* RANDOM: largest chunk (default 64 when 0) */
+    size_t split_at;  /* SPLIT */
+    int gap_ms;       /* pause between two send() calls (0: none) */
+    int nodelay;      /* -1 leave TCP_NODELAY alone, 0 off, 1 on */
+};
+
+/* Writes a short name of the plan ("bytewise", "chunks[1,1,3]", "random seed=7",
+ * "split@3", "coalesce") into buf; returns buf. */
+const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len);
+
+/* ---- connections ----------------------------------------------------------------- */
+
+/* Outcome classes of a receive-side wait. */
+enum ec_rx {
+    EC_RX_OK = 0,   /* the wanted bytes (or event) arrived */
+    EC_RX_EOF,      /* the peer closed in order (FIN) first */
+    EC_RX_RESET,    /* the connection was reset (ECONNRESET) */
+    EC_RX_ERROR,    /* another socket error; see conn->err */
+    EC_RX_TIMEOUT,  /* the deadline passed first */
+    EC_RX_DATA      /* unexpected bytes arrived (silence and EOF waits) */
+};
+
+/* Name of an outcome class: "ok", "eof", "reset", "error", "timeout", "data". */
+const char *ec_rx_name(enum ec_rx rx);
+
+/* One client connection and everything that crossed it. The socket is nonblocking
+ * after connect; every call below waits with poll() up to its deadline. */
+struct ec_conn {
+    int fd;
+    char label[24];
+    struct ec_timeline *tl; /* may be NULL: nothing is recorded */
+    int rcvbuf, sndbuf;     /* requested before connect (0: kernel default) */
+    unsigned char *sent;    /* every byte sent, in order */
+    size_t sent_len, sent_cap;
+    unsigned char *recvd;   /* every byte received, in order */
+    size_t recvd_len, recvd_cap;
+    size_t recv_pos;        /* bytes of recvd already consumed by expectations */
+    int reading;            /* drain incoming bytes while sending and waiting */
+    int eof;                /* the peer's FIN was seen */
+    int err;                /* negative class of a receive or send error, 0 if none */
+    int wr_shut;            /* we half-closed */
+    int closed;             /* we closed or aborted; fd is -1 */
+};
+
+/* Prepares c (no socket yet). label names it in the timeline; tl may be NULL. */
+void ec_conn_init(struct ec_conn *c, const char *label, struct ec_timeline *tl);
+
+/* Closes the socket if still open and frees the histories. */
+void ec_conn_free(struct ec_conn *c);
+
+/* Connects to host:port (numeric IPv4 or IPv6) within timeout_ms, applying any
+ * rcvbuf/sndbuf set before. Returns 0, or a negative class (-EC_ECONNREFUSED,
+ * -EC_ETIMEDOUT, -EC_EMFILE, ...). */
+int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int timeout_ms);
+
+/* SO_RCVBUF / SO_SNDBUF now (after connect) or at connect (before). 0 leaves a size
+ * alone. Returns 0 or a negative class. */
+int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf);
+
+/* Sends the payloads (n of them, pieces[i] of lens[i] bytes) cut by plan, within
+ * timeout_ms for the whole step. When c->reading is set, echoed bytes are drained
+ * into c->recvd while the sends wait, so a large send never deadlocks against an echo.
+ * Every byte that went out is appended to c->sent. Returns the bytes sent (all of
+ * them on success) or a negative class (-EC_ETIMEDOUT when the kernel did not take
+ * them in time, -EC_ECONNRESET, -EC_ECLOSED, ...). */
+long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, const size_t *lens,
+                       size_t n, const struct ec_write_plan *plan, int timeout_ms);
+
+/* Sends seeded pattern bytes until the kernel refuses more for settle_ms, or max
+ * bytes went, or timeout_ms passed; never reads. Returns the bytes sent (>= 0) or a
+ * negative class on a socket error. */
+long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms,
+                       int timeout_ms);
+
+/* Receives until c->recvd_len >= want or the deadline (absolute, ec_now_ms clock).
+ * Returns EC_RX_OK, EC_RX_EOF, EC_RX_RESET, EC_RX_ERROR or EC_RX_TIMEOUT. */
+enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_ms);
+
+/* Receives whatever is there, then waits up to the deadline for one more event.
+ * Returns EC_RX_OK if bytes arrived, else as ec_conn_recv_until. */
+enum ec_rx ec_conn_recv_some(struct ec_conn *c, int64_t deadline_ms);
+
+/* Waits for the stream's end: returns EC_RX_EOF or EC_RX_RESET when it comes,
+ * EC_RX_DATA if bytes arrive first (they are kept in c->recvd), EC_RX_TIMEOUT. */
+enum ec_rx ec_conn_wait_end(struct ec_conn *c, int64_t deadline_ms);
+
+/* Drains incoming bytes if c->reading, waiting up to ms (0: only what is there).
+ * Returns 0 or the outcome class of an EOF or error met. */
+enum ec_rx ec_conn_pump(struct ec_conn *c, int ms);
+
+/* shutdown(SHUT_WR). Returns 0 or a negative class. */
+int ec_conn_shutdown_wr(struct ec_conn *c);
+
+/* close(): an orderly close (the kernel sends RST instead if unread data remains,
+ * RFC 9293 3.6.1). Returns 0 or a negative class. */
+int ec_conn_close(struct ec_conn *c);
+
+/* An abortive close: SO_LINGER {1, 0} then close(), so the peer gets RST. */
+int ec_conn_abort(struct ec_conn *c);
+
+/* TCP_NODELAY on (1) or off (0). Returns 0 or a negative class. */
+int ec_conn_set_nodelay(struct ec_conn *c, int on);
+
+/* ---- time ------------------------------------------------------------------------ */
+
+/* The timeout multiplier: the flag's value if set by ec_set_timeout_multiplier(),
+ * else ECHOCONF_TIMEOUT_MULTIPLIER from the environment, else the build default. */
+double ec_timeout_multiplier(void);
+
+/* Overrides the multiplier (the --timeout-multiplier flag); values <= 0 are ignored. */
+void ec_set_timeout_multiplier(double m);
+
+/* ms scaled by the multiplier (at least 1 when ms > 0). */
+int ec_scale_ms(int ms);
+
+/* Monotonic milliseconds (same clock as the deadlines above). */
+int64_t ec_clock_ms(void);
+
+#endif

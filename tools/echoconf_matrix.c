@@ -1,0 +1,298 @@
+/* echoconf_matrix.c - `echoconf matrix`: runs the conformance tests of a build through
+ * ctest (so it honours the same registration, labels and timeouts as CI), then reads
+ * back the JSON result every replay wrote and prints models as rows, cases as
+ * columns, one symbol per verdict, a legend and the diagnoses of non-passing cells.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "echoconf_cli.h"
+#include "steps.h"
+
+#ifndef EC_CTEST_COMMAND
+#define EC_CTEST_COMMAND "ctest"
+#endif
+
+struct model {
+    char id[64];
+    char family[16];
+    char skip[256];
+};
+
+struct cell {
+    char verdict[20];
+    char diagnosis[64];
+    char reason[300];
+};
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 8192, len = 0, k;
+    char *t = malloc(cap);
+    while (t && (k = fread(t + len, 1, cap - len - 1, f)) > 0) {
+        len += k;
+        if (cap - len < 2) {
+            char *nt = realloc(t, cap *= 2);
+            if (!nt)
+                free(t);
+            t = nt;
+        }
+    }
+    fclose(f);
+    if (t)
+        t[len] = 0;
+    return t;
+}
+
+static char symbol(const char *v)
+{
+    static const struct {
+        const char *name;
+        char sym;
+    } map[] = {{"PASS", '.'},  {"PASS-NONSTRICT", '~'}, {"XFAIL", 'x'},       {"XPASS", '!'},
+               {"FAIL", 'F'},  {"TIMEOUT", 'T'},        {"ERROR", 'E'},       {"UNSUPPORTED", '-'},
+               {"SKIPPED", 's'}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].name, v) == 0)
+            return map[i].sym;
+    return '?';
+}
+
+static int bad_cell(const char *v)
+{
+    char s = symbol(v);
+    return s == '!' || s == 'F' || s == 'T' || s == 'E' || s == '?';
+}
+
+/* The build directory from this executable's path: <build>/bin/echoconf. */
+static int default_build(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    char *s = strrchr(exe, '/');
+    if (!s)
+        return -1;
+    *s = 0; /* .../bin */
+    s = strrchr(exe, '/');
+    if (!s)
+        return -1;
+    *s = 0;
+    snprintf(out, len, "%s", exe);
+    return 0;
+}
+
+int ec_cli_matrix(int argc, char **argv)
+{
+    char build[PATH_MAX] = "";
+    const char *family = NULL;
+    int jobs = 4, run = 1;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0) &&
+            i + 1 >= argc) {
+            fprintf(stderr, "echoconf matrix: %s needs a value\n", a);
+            return 2;
+        }
+        if (strcmp(a, "--build") == 0)
+            snprintf(build, sizeof build, "%s", argv[++i]);
+        else if (strcmp(a, "-j") == 0) {
+            jobs = atoi(argv[++i]);
+            if (jobs < 1 || jobs > 64) {
+                fprintf(stderr, "echoconf matrix: -j %s: 1..64\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--family") == 0)
+            family = argv[++i];
+        else if (strcmp(a, "--no-run") == 0)
+            run = 0;
+        else {
+            fprintf(stderr, "echoconf matrix: unknown option %s\n"
+                            "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n",
+                    a);
+            return 2;
+        }
+    }
+    if (!build[0] && default_build(build, sizeof build) < 0) {
+        fprintf(stderr, "echoconf matrix: cannot find the build directory; use --build DIR\n");
+        return 2;
+    }
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/conformance/manifest.tsv", build);
+    char *man = read_file(path);
+    if (!man) {
+        fprintf(stderr, "echoconf matrix: %s: %s (configure and build first: cmake --preset "
+                        "default && cmake --build --preset default)\n", path, strerror(errno));
+        return 2;
+    }
+    struct model *models = calloc(256, sizeof *models);
+    char(*cases)[64] = calloc(256, sizeof *cases);
+    size_t nm = 0, nc = 0;
+    for (char *save = NULL, *line = strtok_r(man, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[4] = {0};
+        int k = 0;
+        for (char *p = line; k < 4;) {
+            f[k++] = p;
+            char *t = strchr(p, '\t');
+            if (!t)
+                break;
+            *t = 0;
+            p = t + 1;
+        }
+        if (k >= 3 && strcmp(f[0], "model") == 0 && nm < 256) {
+            if (family && strcmp(family, f[2]) != 0)
+                continue;
+            snprintf(models[nm].id, sizeof models[nm].id, "%s", f[1]);
+            snprintf(models[nm].family, sizeof models[nm].family, "%s", f[2]);
+            snprintf(models[nm].skip, sizeof models[nm].skip, "%s", k > 3 ? f[3] : "");
+            nm++;
+        } else if (k >= 2 && strcmp(f[0], "case") == 0 && nc < 256) {
+            snprintf(cases[nc++], 64, "%s", f[1]);
+        }
+    }
+    free(man);
+    if (!nm || !nc) {
+        fprintf(stderr, "echoconf matrix: no %s%smodels or no cases registered in %s\n",
+                family ? family : "", family ? " " : "", build);
+        free(models);
+        free(cases);
+        return 2;
+    }
+
+    int64_t t0 = ec_clock_ms();
+    if (run) {
+        /* Old results would pass for new ones: remove those of the selection first. */
+        for (size_t m = 0; m < nm; m++)
+            for (size_t c = 0; c < nc; c++) {
+                snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build,
+                         models[m].id, cases[c]);
+                unlink(path);
+            }
+        char label[80], jstr[16], logf[PATH_MAX + 64];
+        snprintf(label, sizeof label, family ? "^family:%s$" : "^conformance$",
+                 family ? family : "");
+        snprintf(jstr, sizeof jstr, "%d", jobs);
+        snprintf(logf, sizeof logf, "%s/conformance-results/ctest.log", build);
+        snprintf(path, sizeof path, "%s/conformance-results", build);
+        mkdir(path, 0777);
+        printf("echoconf matrix: running %zu models x %zu cases with ctest -j%d in %s "
+               "(log: %s)\n", nm, nc, jobs, build, logf);
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            FILE *lf = freopen(logf, "w", stdout);
+            if (lf)
+                dup2(fileno(stdout), 2);
+            execlp(EC_CTEST_COMMAND, EC_CTEST_COMMAND, "--test-dir", build, "-L", label, "-j",
+                   jstr, "--output-on-failure", (char *)NULL);
+            fprintf(stderr, "cannot run %s: %s\n", EC_CTEST_COMMAND, strerror(errno));
+            _exit(127);
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 ||
+            (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
+            fprintf(stderr, "echoconf matrix: cannot run ctest (%s)\n", EC_CTEST_COMMAND);
+            free(models);
+            free(cases);
+            return 2;
+        }
+    }
+
+    /* Read every cell. */
+    struct cell *cells = calloc(nm * nc, sizeof *cells);
+    for (size_t m = 0; m < nm; m++)
+        for (size_t c = 0; c < nc; c++) {
+            struct cell *cl = &cells[m * nc + c];
+            snprintf(cl->verdict, sizeof cl->verdict, "?");
+            snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build, models[m].id,
+                     cases[c]);
+            char *t = read_file(path);
+            cJSON *j = t ? cJSON_Parse(t) : NULL;
+            free(t);
+            if (!j) {
+                snprintf(cl->reason, sizeof cl->reason,
+                         "no result (the test did not run or was killed by its ctest timeout)");
+                continue;
+            }
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verdict");
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "diagnosis");
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "reason");
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+            if (cJSON_IsString(v))
+                snprintf(cl->verdict, sizeof cl->verdict, "%s", v->valuestring);
+            if (cJSON_IsString(d))
+                snprintf(cl->diagnosis, sizeof cl->diagnosis, "%s", d->valuestring);
+            if (cJSON_IsString(r))
+                snprintf(cl->reason, sizeof cl->reason, "%s", r->valuestring);
+            else if (cJSON_IsString(e))
+                snprintf(cl->reason, sizeof cl->reason, "%s", e->valuestring);
+            cJSON_Delete(j);
+        }
+
+    /* The table: case numbers as column heads, the key below. */
+    size_t w = 0;
+    for (size_t m = 0; m < nm; m++)
+        if (strlen(models[m].id) > w)
+            w = strlen(models[m].id);
+    printf("\n%-*s ", (int)w, "model \\ case");
+    for (size_t c = 0; c < nc; c++)
+        printf("%3zu", c + 1);
+    printf("\n");
+    int failures = 0;
+    for (size_t m = 0; m < nm; m++) {
+        printf("%-*s ", (int)w, models[m].id);
+        for (size_t c = 0; c < nc; c++) {
+            const struct cell *cl = &cells[m * nc + c];
+            printf("  %c", symbol(cl->verdict));
+            failures += bad_cell(cl->verdict);
+        }
+        printf("\n");
+    }
+    printf("\ncases:\n");
+    for (size_t c = 0; c < nc; c++)
+        printf("  %2zu %-28s%s", c + 1, cases[c], (c % 3 == 2 || c + 1 == nc) ? "\n" : "");
+    printf("\nlegend: . PASS   ~ PASS-NONSTRICT   x XFAIL (declared deviation)   ! XPASS   "
+           "F FAIL   T TIMEOUT   E ERROR   - UNSUPPORTED   s model skipped   ? no result\n");
+
+    printf("\nnon-passing cells:\n");
+    int any = 0;
+    for (size_t m = 0; m < nm; m++) {
+        if (models[m].skip[0]) {
+            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
+            any = 1;
+            continue;
+        }
+        for (size_t c = 0; c < nc; c++) {
+            const struct cell *cl = &cells[m * nc + c];
+            char s = symbol(cl->verdict);
+            if (s == '.' || s == 's')
+                continue;
+            any = 1;
+            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
+                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
+                   cl->reason);
+        }
+    }
+    if (!any)
+        printf("  none\n");
+    printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
+           "--output-on-failure\n", nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0,
+           build);
+    free(cells);
+    free(models);
+    free(cases);
+    return failures ? 1 : 0;
+}
