@@ -318,7 +318,7 @@ static int client_prepare(struct client *c, size_t len)
     size_t cap = len + (c->f != NULL ? ec_framing_max_wire(c->f) : 0) + 1;
 
     c->wire = malloc(cap);
-    c->plan = malloc((len + 8) * sizeof *c->plan);
+    c->plan = malloc(cap * sizeof *c->plan); /* at worst one send per byte */
     if (c->wire == NULL || c->plan == NULL)
         return -1;
     if (c->f == NULL) {
