@@ -175,15 +175,13 @@ static int conn_on_readable(struct conn *c)
  * select() itself fails or the listener cannot be watched; every client is closed. */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
-    static struct server sv; /* 8 KiB of pointers: static, not on the stack */
+    struct server sv = {.listener = listener, .o = o}; /* 8 KiB: fine on the stack */
     int rc = 0;
 
     if (listener >= FD_SETSIZE || ec_sock_set_nonblocking(listener, 1) != 0) {
         ec_warn("the listener (fd %d) cannot be watched by select()", listener);
         return 1;
     }
-    sv.listener = listener;
-    sv.o = o;
     sv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     while (!ec_server_stopping()) {
         fd_set rset, wset;
