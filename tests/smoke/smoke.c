@@ -389,14 +389,17 @@ static void *client_send(void *arg)
     return NULL;
 }
 
-/* Writes up to 24 bytes of p (from..to) as hex into out. */
-static void hex_context(const unsigned char *p, size_t from, size_t to, char *out, size_t len)
+/* Writes bytes from..to of a stream as hex into out, with '|' before byte mark; the
+ * stream is before[] up to mark (bytes that matched) and then after[] (from mark on). */
+static void hex_context(const unsigned char *before, const unsigned char *after, size_t from,
+                        size_t mark, size_t to, char *out, size_t len)
 {
     size_t o = 0;
 
     out[0] = '\0';
-    for (size_t i = from; i < to && o + 4 < len; i++)
-        o += (size_t)snprintf(out + o, len - o, "%02x ", p[i]);
+    for (size_t i = from; i < to && o + 5 < len; i++)
+        o += (size_t)snprintf(out + o, len - o, "%s%02x ", i == mark ? "|" : "",
+                              i < mark ? before[i] : after[i - mark]);
 }
 
 /* Receives the echo in random-sized recvn calls, compares it as it comes, then
@@ -412,14 +415,17 @@ static void client_receive(struct client *c)
         ptrdiff_t r =
             ec_recvn(c->s, buf, want < max_read ? want : max_read, scaled(STALL_MS), &got);
         for (size_t i = 0; i < got; i++) {
-            char exp[80], act[80];
+            char exp[100], act[100];
             if (buf[i] == c->wire[off + i])
                 continue;
-            hex_context(c->wire, off + i, off + got < c->len ? off + got : c->len, exp, sizeof exp);
-            hex_context(buf, i, got, act, sizeof act);
+            /* Eight bytes of context before the difference (they matched), 16 after. */
+            size_t from = off + i > 8 ? off + i - 8 : 0;
+            size_t end = off + i + 16 < c->len ? off + i + 16 : c->len;
+            size_t aend = off + got < end ? off + got : end;
+            hex_context(c->wire, c->wire + off + i, from, off + i, end, exp, sizeof exp);
+            hex_context(c->wire, buf + i, from, off + i, aend, act, sizeof act);
             snprintf(c->fail, sizeof c->fail,
-                     "echo-mismatch at offset %zu of %zu\n    expected: %.72s\n"
-                     "    actual:   %.72s",
+                     "echo-mismatch at offset %zu of %zu\n    expected: %s\n    actual:   %s",
                      off + i, c->len, exp, act);
             free(buf);
             return;
