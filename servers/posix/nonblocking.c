@@ -10,7 +10,9 @@
  * core instead of one per client on a shared machine, and the busy loop stays visible.
  * Limits: a turn visits every client, so latency grows with their number; --max-clients.
  * Textbook bugs fixed: Linux accept() does not inherit O_NONBLOCK (accept(2), notes T9)
- * so each client is made nonblocking itself; send's short count is kept (B12).
+ * so each client is made nonblocking itself; send's short count is kept (B12) and its
+ * would-block no longer drops the client (04-01 broke out on any send error, B6);
+ * nothing is written past buf (buf[recvByte] = '\0', B1).
  */
 #include <fcntl.h>
 #include <stdlib.h>

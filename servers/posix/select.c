@@ -12,9 +12,9 @@
  * L9: a fortified build aborts). A client whose descriptor is >= FD_SETSIZE is refused
  * (reason=fd-setsize) and never put in a set.
  * Textbook bugs fixed: accepted sockets are made nonblocking (Linux does not inherit
- * O_NONBLOCK, notes T9, so a full socket would block every client: B5); would-block is
- * not fatal (B6); RemoveSocketInfo's shift no longer skips the moved client (B2); nfds
- * is recomputed every round; EMFILE no longer spins (B3).
+ * O_NONBLOCK, notes T9, so a full socket would block every client: B5); nothing is
+ * written past buf (buf[retval] = '\0', B1); RemoveSocketInfo's shift no longer skips
+ * the moved client (B2); nfds is recomputed every round; EMFILE no longer spins (B3).
  */
 #include <errno.h>
 #include <fcntl.h>
