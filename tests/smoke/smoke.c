@@ -7,6 +7,8 @@
  * Exit: 0 pass, 1 fail (what differed, where), 2 usage, 77 cannot run here.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -69,6 +71,7 @@ static int scaled(int base_ms)
 struct child {
     pid_t pid;
     int out_fd;
+    int wake[2]; /* written once the child is reaped: drain what is left and stop */
     pthread_t drainer;
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -79,39 +82,56 @@ struct child {
     size_t out_bytes;
 };
 
-/* Reads the child's stdout to EOF, so it never blocks on a full pipe, keeping the
- * first line and the last TAIL_LINES lines. */
+/* Keeps the first line and the last TAIL_LINES lines of what the child wrote. */
+static void take_output(struct child *ch, const char *buf, size_t n, char *line, size_t *len)
+{
+    pthread_mutex_lock(&ch->lock);
+    ch->out_bytes += n;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != '\n') {
+            if (*len < TAIL_WIDTH - 1)
+                line[(*len)++] = buf[i];
+            continue;
+        }
+        line[*len] = '\0';
+        if (!ch->have_first) {
+            memcpy(ch->first, line, *len + 1);
+            ch->have_first = 1;
+        }
+        memcpy(ch->tail[ch->lines++ % TAIL_LINES], line, *len + 1);
+        *len = 0;
+    }
+    pthread_cond_broadcast(&ch->changed);
+    pthread_mutex_unlock(&ch->lock);
+}
+
+/* Reads the child's stdout so it never blocks on a full pipe, until EOF, or until the
+ * child has been reaped and the pipe is empty: a grandchild that inherited the pipe
+ * (wineserver, for a Wine command line) may hold it open long after. */
 static void *drain_stdout(void *arg)
 {
     struct child *ch = arg;
     char buf[4096], line[TAIL_WIDTH];
     size_t len = 0;
-    ssize_t n;
+    int reaped = 0;
 
-    while ((n = read(ch->out_fd, buf, sizeof buf)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = ch->out_fd, .events = POLLIN},
+                              {.fd = ch->wake[0], .events = POLLIN}};
+        ssize_t n;
+        if (!reaped && poll(p, 2, -1) < 0 && errno != EINTR)
             break;
+        if (!reaped && (p[1].revents & POLLIN)) {
+            reaped = 1;
+            fcntl(ch->out_fd, F_SETFL, O_NONBLOCK);
         }
-        pthread_mutex_lock(&ch->lock);
-        ch->out_bytes += (size_t)n;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] != '\n') {
-                if (len < sizeof line - 1)
-                    line[len++] = buf[i];
-                continue;
-            }
-            line[len] = '\0';
-            if (!ch->have_first) {
-                memcpy(ch->first, line, len + 1);
-                ch->have_first = 1;
-            }
-            memcpy(ch->tail[ch->lines++ % TAIL_LINES], line, len + 1);
-            len = 0;
-        }
-        pthread_cond_broadcast(&ch->changed);
-        pthread_mutex_unlock(&ch->lock);
+        if (!reaped && !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        n = read(ch->out_fd, buf, sizeof buf);
+        if (n > 0)
+            take_output(ch, buf, (size_t)n, line, &len);
+        else if (n == 0 || errno != EINTR)
+            break;
     }
     pthread_mutex_lock(&ch->lock);
     ch->eof = 1;
@@ -125,8 +145,9 @@ static void *drain_stdout(void *arg)
 static int split_command(char *cmd, char **argv, const char *const *extra)
 {
     int argc = 0;
+    char *save = NULL;
 
-    for (char *t = strtok(cmd, " "); t != NULL; t = strtok(NULL, " ")) {
+    for (char *t = strtok_r(cmd, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
         if (argc == MAX_ARGS - 8)
             return -1;
         argv[argc++] = t;
@@ -179,6 +200,13 @@ static int child_start(struct child *ch, const char *command, const char *const 
         return rc == ENOENT || rc == EACCES || rc == ENOEXEC ? EXIT_SKIP : EXIT_FAIL;
     }
     ch->out_fd = fds[0];
+    if (pipe(ch->wake) != 0) {
+        perror("ec-smoke: pipe");
+        kill(ch->pid, SIGKILL);
+        waitpid(ch->pid, NULL, 0);
+        close(fds[0]);
+        return EXIT_FAIL;
+    }
     pthread_mutex_init(&ch->lock, NULL);
     pthread_cond_init(&ch->changed, NULL);
     pthread_create(&ch->drainer, NULL, drain_stdout, ch);
@@ -236,8 +264,12 @@ static int child_wait(struct child *ch, int ms)
         ts.tv_nsec = (long)(left % 1000) * 1000000L;
         sigtimedwait(&chld, NULL, &ts);
     }
+    if (write(ch->wake[1], "", 1) != 1)
+        perror("ec-smoke: write");
     pthread_join(ch->drainer, NULL);
     close(ch->out_fd);
+    close(ch->wake[0]);
+    close(ch->wake[1]);
     return status;
 }
 
