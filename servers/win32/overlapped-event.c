@@ -301,7 +301,10 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             ec_warn("accept failed: %s (%d)", ec_err_name(rc), ec_sock_oserror());
             continue;
         }
+        /* A worker that gave up (its wait failed: a broken invariant, not a client's
+         * doing) is noticed here, at the next connection, which is refused. */
         if (sv.failed) {
+            ec_log_refuse(peer, "worker-failed");
             ec_sock_close(s);
             status = 1;
             break;

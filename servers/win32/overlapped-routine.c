@@ -196,6 +196,9 @@ static unsigned int WINAPI worker_thread(void *arg)
         ec_sock_t s;
         DWORD r = WaitForSingleObjectEx(sv.write_event, INFINITE, TRUE);
 
+        /* The wait is never a blocking Winsock call, so the routines it runs may call
+         * closesocket and WSARecv themselves (a Winsock call inside an APC that
+         * interrupted another blocking Winsock call is undefined [DOC]). */
         if (r == WAIT_IO_COMPLETION)
             continue; /* routines ran; the event is not signalled yet */
         if (r != WAIT_OBJECT_0) {
