@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,8 +136,21 @@ static struct barrier *find_barrier(struct pass *ps, const char *name)
     return NULL;
 }
 
-/* Waits at a barrier until every live participant arrived. Returns 0, or -1 when the
- * deadline passed. */
+/* Marks b complete once every live participant arrived (call with ps->mu held): its
+ * eventfd becomes readable for good, which wakes every waiter's poll at once. */
+static void barrier_check(struct barrier *b)
+{
+    if (!b->done && b->arrived >= b->participants) {
+        b->done = 1;
+        uint64_t one = 1;
+        if (write(b->efd, &one, sizeof one) < 0)
+            b->done = 1; /* an eventfd write of 1 cannot fail short of overflow */
+    }
+}
+
+/* Waits at a barrier until every live participant arrived. While waiting it keeps
+ * draining the echo (when reading), so a peer never blocks on a send to us because we
+ * sit at a barrier. Returns 0, or -1 when the deadline passed. */
 static int barrier_wait(struct inst *in, const struct ec_step *st, int *cut)
 {
     struct pass *ps = in->ps;
@@ -145,29 +159,35 @@ static int barrier_wait(struct inst *in, const struct ec_step *st, int *cut)
     pthread_mutex_lock(&ps->mu);
     b->arrived++;
     in->arrived[b - ps->barriers] = 1;
-    pthread_cond_broadcast(&ps->cv);
-    while (b->arrived < b->participants) {
-        if (ec_clock_ms() >= deadline) {
-            pthread_mutex_unlock(&ps->mu);
-            return -1;
-        }
-        if (in->c.reading && in->c.fd >= 0) {
-            /* Keep reading the echo while others catch up, so our peer never blocks
-             * on a send to us because we sit at a barrier. */
-            pthread_mutex_unlock(&ps->mu);
-            ec_conn_pump(&in->c, 5);
-            pthread_mutex_lock(&ps->mu);
-        } else {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 5 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L)
-                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-            pthread_cond_timedwait(&ps->cv, &ps->mu, &ts);
-        }
-    }
+    barrier_check(b);
+    int done = b->done;
     pthread_mutex_unlock(&ps->mu);
+    while (!done) {
+        int left = (int)(deadline - ec_clock_ms());
+        if (left <= 0)
+            return -1;
+        struct pollfd p[2] = {{.fd = b->efd, .events = POLLIN}, {.fd = -1}};
+        int reading = in->c.reading && in->c.fd >= 0 && !in->c.eof && !in->c.err;
+        if (reading)
+            p[1] = (struct pollfd){.fd = in->c.fd, .events = POLLIN};
+        poll(p, 2, left);
+        if (reading && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            ec_conn_pump(&in->c, 0);
+        done = (p[0].revents & POLLIN) != 0;
+    }
     return 0;
+}
+
+/* Lets the next instance of a serial group start (once). */
+static void release_next(struct inst *in)
+{
+    if (in->handed)
+        return;
+    in->handed = 1;
+    struct pass *ps = in->ps;
+    size_t k = (size_t)(in - ps->insts);
+    if (k + 1 < ps->ninst && ps->insts[k + 1].g == in->g)
+        sem_post(&ps->insts[k + 1].go);
 }
 
 /* On the way out, an instance stops counting as a participant of the barriers it
@@ -180,23 +200,17 @@ static void leave(struct inst *in)
         if (in->member[i] && !in->arrived[i]) {
             ps->barriers[i].participants--;
             in->arrived[i] = 1;
+            barrier_check(&ps->barriers[i]);
         }
-    if (ps->released[in->gi] < in->idx + 1)
-        ps->released[in->gi] = in->idx + 1;
     if (in->f.set)
         ps->group_failed[in->gi] = 1;
-    pthread_cond_broadcast(&ps->cv);
     pthread_mutex_unlock(&ps->mu);
+    release_next(in);
 }
 
 static void handoff(struct inst *in)
 {
-    struct pass *ps = in->ps;
-    pthread_mutex_lock(&ps->mu);
-    if (ps->released[in->gi] < in->idx + 1)
-        ps->released[in->gi] = in->idx + 1;
-    pthread_cond_broadcast(&ps->cv);
-    pthread_mutex_unlock(&ps->mu);
+    release_next(in);
 }
 
 /* ---- plans of a pass ------------------------------------------------------------------ */
@@ -606,8 +620,10 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
             snprintf(d, sizeof d, "fd-leak:%d", now - base);
             snprintf(e, sizeof e, "at most %d more descriptors than at \"%s\" (%d)",
                      st->max_fd_growth, st->fd_since, base);
-            snprintf(a, sizeof a, "%d descriptors (%+d) after %d ms", now, now - base,
-                     ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS));
+            char kinds[120];
+            snprintf(a, sizeof a, "%d descriptors (%+d) after %d ms: %s", now, now - base,
+                     ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS),
+                     ec_proc_fd_kinds(pid, kinds, sizeof kinds));
             set_failure(in, st, EC_V_FAIL, EC_OC_DATA, d, e, a);
             return -1;
         }
@@ -816,16 +832,17 @@ static void *inst_main(void *arg)
     const struct ec_group *g = in->g;
     if (g->serial && in->idx > 0) {
         /* A serial group: start when the previous instance handed off or ended. */
-        pthread_mutex_lock(&ps->mu);
-        while (ps->released[in->gi] < in->idx && ec_clock_ms() < ps->deadline_ms) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L)
-                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-            pthread_cond_timedwait(&ps->cv, &ps->mu, &ts);
-        }
-        pthread_mutex_unlock(&ps->mu);
+        int64_t left = ps->deadline_ms - ec_clock_ms();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (left < 0)
+            left = 0;
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        while (sem_timedwait(&in->go, &ts) < 0 && errno == EINTR)
+            ;
     }
     pthread_mutex_lock(&ps->mu);
     int skip = g->stop_after_failure && ps->group_failed[in->gi];
@@ -876,7 +893,6 @@ static int run_pass(struct run *r, struct pass *ps)
     pthread_cond_init(&ps->cv, NULL);
     if (ec_timeline_init(&ps->tl, TIMELINE_CAP) < 0)
         return -1;
-    ps->released = calloc(fx->ngroups, sizeof *ps->released);
     ps->group_failed = calloc(fx->ngroups, sizeof *ps->group_failed);
     size_t total = 0, nb = 0;
     for (size_t g = 0; g < fx->ngroups; g++) {
@@ -886,7 +902,7 @@ static int run_pass(struct run *r, struct pass *ps)
     }
     ps->barriers = calloc(nb + 1, sizeof *ps->barriers);
     ps->insts = calloc(total, sizeof *ps->insts);
-    if (!ps->released || !ps->group_failed || !ps->barriers || !ps->insts)
+    if (!ps->group_failed || !ps->barriers || !ps->insts)
         return -1;
     for (size_t g = 0; g < fx->ngroups; g++)
         for (size_t s = 0; s < fx->groups[g].nsteps; s++) {
@@ -897,6 +913,9 @@ static int run_pass(struct run *r, struct pass *ps)
             if (!b) {
                 b = &ps->barriers[ps->nbarriers++];
                 snprintf(b->name, sizeof b->name, "%s", st->name);
+                b->efd = eventfd(0, EFD_CLOEXEC);
+                if (b->efd < 0)
+                    return -1;
             }
             b->participants += fx->groups[g].spawn;
         }
@@ -914,6 +933,7 @@ static int run_pass(struct run *r, struct pass *ps)
             else
                 snprintf(label, sizeof label, "%.20s", fx->groups[g].name);
             ec_conn_init(&in->c, label, &ps->tl);
+            sem_init(&in->go, 0, 0);
             in->member = calloc(ps->nbarriers + 1, sizeof *in->member);
             in->arrived = calloc(ps->nbarriers + 1, sizeof *in->arrived);
             if (!in->member || !in->arrived)
@@ -958,9 +978,12 @@ void ec__pass_free(struct pass *ps)
         free(ps->insts[i].member);
         free(ps->insts[i].arrived);
     }
+    for (size_t i = 0; i < ps->ninst; i++)
+        sem_destroy(&ps->insts[i].go);
     free(ps->insts);
+    for (size_t i = 0; i < ps->nbarriers; i++)
+        close(ps->barriers[i].efd);
     free(ps->barriers);
-    free(ps->released);
     free(ps->group_failed);
     if (ps->tl.ev)
         ec_timeline_free(&ps->tl);
@@ -989,6 +1012,15 @@ static int cross_talk(const struct pass *ps, const struct inst *me)
             return 1;
     }
     return 0;
+}
+
+/* Did the instance fail before reaching its group's first handoff step? */
+static int before_handoff(const struct inst *in)
+{
+    for (size_t s = 0; s < in->g->nsteps && s < in->pos; s++)
+        if (in->g->steps[s].kind == EC_ST_HANDOFF)
+            return 0;
+    return 1;
 }
 
 static void grade_pass(struct run *r, struct pass *ps)
@@ -1023,17 +1055,21 @@ static void grade_pass(struct run *r, struct pass *ps)
     /* A mismatch that carries another connection's bytes is cross-talk. */
     if (strcmp(ps->diagnosis, "echo-mismatch") == 0 && fi && cross_talk(ps, fi))
         snprintf(ps->diagnosis, sizeof ps->diagnosis, "cross-talk");
-    /* A capacity group: the count of instances served before the first failure. */
+    /* A capacity group whose instance failed before its hand-off (while it was being
+     * admitted): N is the number of clients the server held at that moment, that is
+     * the instances of the group admitted before it plus the connections of the other
+     * groups that were connected without failing. */
     if (fi && strcmp(fi->g->on_fail, "capacity-limit") == 0 &&
-        strcmp(ps->first->diagnosis, "fixture-error") != 0) {
+        strcmp(ps->first->diagnosis, "fixture-error") != 0 && before_handoff(fi)) {
         int served = 0;
         for (size_t i = 0; i < ps->ninst; i++) {
             struct inst *in = &ps->insts[i];
-            if (in->g != fi->g)
-                continue;
-            if (in->f.set || in->skipped)
-                break;
-            served++;
+            if (in->g == fi->g) {
+                if (in->idx < fi->idx && !in->f.set && !in->skipped)
+                    served++;
+            } else if (in->ran && !in->f.set && in->c.sent_len + in->c.recvd_len > 0) {
+                served++;
+            }
         }
         snprintf(ps->diagnosis, sizeof ps->diagnosis, "capacity-limit:%d", served);
     }
@@ -1225,6 +1261,12 @@ int ec_replay(const struct ec_replay_opts *o)
     r->start_ms = ec_clock_ms();
     enum ec_verdict final = EC_V_PASS;
 
+    if (r->fx.rlimit_nofile && o->family && strcmp(o->family, "win32") == 0 &&
+        !r->unsupported_reason[0])
+        snprintf(r->unsupported_reason, sizeof r->unsupported_reason,
+                 "the case lowers RLIMIT_NOFILE of the server process, which under Wine is "
+                 "the Wine loader with descriptors of its own: it would test Wine, not the "
+                 "server");
     if (r->unsupported_reason[0] ||
         (o->target && r->fx.needs_server) ||
         (r->fx.needs_process && (o->target || !r->obs_fds || !r->obs_cpu))) {

@@ -5,6 +5,7 @@
 #define EC_ENGINE_INTERNAL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,8 @@ struct inst {
     int not_checked;
     int cpu_pct, fd_growth;
     long long filled;
+    sem_t go;     /* serial groups: posted when the previous instance hands off */
+    int handed;   /* this instance let the next one go */
     int *member;  /* per barrier: its script has it */
     int *arrived; /* per barrier: arrived or left */
     struct failure f;
@@ -61,6 +64,8 @@ struct barrier {
     char name[32];
     int participants;
     int arrived;
+    int done;
+    int efd; /* eventfd, readable once every participant arrived or left */
 };
 
 struct obs {
@@ -88,7 +93,6 @@ struct pass {
     pthread_cond_t cv;
     struct barrier *barriers;
     size_t nbarriers;
-    int *released;     /* per group: instances allowed to start (serial groups) */
     int *group_failed; /* per group: an instance failed */
     struct obs obs[16];
     size_t nobs;

@@ -91,7 +91,8 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
     }
     if (!file)
         return 0;
-    snprintf(r->profile_file, sizeof r->profile_file, "%s", file);
+    if (file != r->profile_file)
+        snprintf(r->profile_file, sizeof r->profile_file, "%s", file);
     char *text = slurp(file, err, errlen);
     if (!text)
         return -1;

@@ -357,6 +357,48 @@ int ec_proc_fd_count(pid_t pid)
     return n;
 }
 
+const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    snprintf(buf, len, "?");
+    DIR *d = opendir(path);
+    if (!d)
+        return buf;
+    char kinds[16][48];
+    int counts[16], nk = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char lp[400], target[256];
+        snprintf(lp, sizeof lp, "%s/%s", path, e->d_name);
+        ssize_t n = readlink(lp, target, sizeof target - 1);
+        if (n < 0)
+            continue;
+        target[n] = 0;
+        char *colon = strchr(target, ':'); /* "socket:[123]" -> "socket" */
+        if (colon && target[0] != '/')
+            *colon = 0;
+        int k;
+        for (k = 0; k < nk; k++)
+            if (strncmp(kinds[k], target, sizeof kinds[k] - 1) == 0)
+                break;
+        if (k == nk && nk < 16) {
+            snprintf(kinds[nk], sizeof kinds[nk], "%.47s", target);
+            counts[nk++] = 0;
+        }
+        if (k < nk)
+            counts[k]++;
+    }
+    closedir(d);
+    size_t o = 0;
+    buf[0] = 0;
+    for (int k = 0; k < nk && o < len; k++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s x%d", k ? ", " : "", kinds[k], counts[k]);
+    return buf;
+}
+
 long long ec_proc_cpu_ms(pid_t pid)
 {
     char path[64], buf[1024];

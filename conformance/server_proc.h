@@ -59,6 +59,10 @@ void ec_server_free(struct ec_server_proc *s);
 /* Open descriptors of process pid (entries of /proc/pid/fd), or -1. */
 int ec_proc_fd_count(pid_t pid);
 
+/* A summary of what process pid holds open, by kind ("socket x5, pipe x2,
+ * /dev/null x1") into buf; returns buf ("?" when /proc cannot be read). */
+const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len);
+
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 

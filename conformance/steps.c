@@ -256,6 +256,13 @@ int ec_conn_set_nodelay(struct ec_conn *c, int on)
 
 int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int timeout_ms)
 {
+    /* A script may connect again after a close: that is a new stream, so its echo
+     * bookkeeping starts over. */
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->sent_len = c->recvd_len = c->recv_pos = 0;
+    c->eof = c->err = c->wr_shut = c->closed = 0;
     struct sockaddr_storage ss;
     socklen_t sl;
     memset(&ss, 0, sizeof ss);
@@ -557,6 +564,13 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
     for (size_t i = 0; i < n; i++) {
         size_t off = 0, len = lens[i];
         size_t piece_chunk = 0; /* chunks sent of this piece (SPLIT) */
+        if (len == 0) {
+            /* A zero-length send is a real call (it puts nothing on the wire, but a
+             * server must not take it for anything): make it and record it. */
+            ssize_t k = send(c->fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL);
+            note(c, "send", 0, k < 0 ? oserr(errno) : 0, "zero-length");
+            continue;
+        }
         while (off < len) {
             size_t want = len - off;
             switch (plan->kind) {

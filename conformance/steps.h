@@ -126,7 +126,8 @@ void ec_conn_init(struct ec_conn *c, const char *label, struct ec_timeline *tl);
 void ec_conn_free(struct ec_conn *c);
 
 /* Connects to host:port (numeric IPv4 or IPv6) within timeout_ms, applying any
- * rcvbuf/sndbuf set before. Returns 0, or a negative class (-EC_ECONNREFUSED,
+ * rcvbuf/sndbuf set before. A connection used before starts a new stream: its byte
+ * histories and end flags are reset. Returns 0, or a negative class (-EC_ECONNREFUSED,
  * -EC_ETIMEDOUT, -EC_EMFILE, ...). */
 int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int timeout_ms);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "ec_sock.h"
@@ -217,6 +218,14 @@ int main(int argc, char **argv)
         return 2;
     }
     ec_net_init();
+    /* Capacity cases open over a thousand client sockets: take the hard descriptor
+     * limit as the soft one (a default soft limit of 1024 is common). The servers we
+     * start inherit it unless a fixture sets its own. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc, argv);
