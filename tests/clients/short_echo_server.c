@@ -1,0 +1,43 @@
+/* short_echo_server.c - a test server for the clients' tests: it closes mid-echo.
+ *
+ * Iterative: it accepts one client, reads what the client sent (one recv), sends back
+ * only the first half of it, and closes in order (FIN). Since it read everything the
+ * client sent, its close is a FIN, not an RST (RFC 9293 3.6.1: close with unread data
+ * resets), so the client sees a short echo and then end-of-file: the case the
+ * textbook's recvn accepts silently and ec-echo must report as truncated-echo.
+ */
+#include <stdlib.h>
+
+#include "ec_server.h"
+
+const struct ec_model ec_model = {
+    "test-short-echo",
+    "TEST SERVER: echoes only the first half of what each client sends first, then\n"
+    "closes in order (FIN).",
+    0,
+};
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    unsigned char *buf = malloc(o->bufsize);
+    if (!buf)
+        return 1;
+    while (!ec_server_stopping()) {
+        ec_sock_t s;
+        char peer[EC_ADDRSTRLEN];
+        if (ec_accept(listener, &s, peer) < 0)
+            continue;
+        ec_log_accept(peer);
+        ptrdiff_t n = ec_recv(s, buf, o->bufsize, 0);
+        if (n > 0) {
+            ec_log_recv(peer, (size_t)n, 0);
+            size_t half = (size_t)n / 2 ? (size_t)n / 2 : 1;
+            if (ec_sendn(s, buf, half, 5000, NULL) > 0)
+                ec_log_send(peer, half);
+        }
+        ec_log_close(peer, n < 0 ? (int)n : 0);
+        ec_sock_close(s);
+    }
+    free(buf);
+    return 0;
+}
