@@ -8,8 +8,10 @@
  * the first one closes (notes 1.1). --max-clients can never be exceeded.
  * Textbook bugs fixed: 02-03 printed what it received after buf[retval] = '\0', one past
  * the end of a BUFFERSIZE buffer (notes B1); here every byte is echoed back, partial
- * sends finished, through struct ec_echo. An accept() error no longer ends the process
- * (B3: on Windows a client that resets before accept makes it fail with WSAECONNRESET).
+ * sends finished, through struct ec_echo. An accept() failure caused by a client (on
+ * Windows a reset before accept gives WSAECONNRESET) is skipped as 02-03 does; the
+ * copies in notes B3 `break` instead and end the process. A shortage pauses instead of
+ * spinning.
  * Stopping: Ctrl-C / Ctrl-Break closes the listener (server_main), which ends a waiting
  * accept(); a client being served keeps it until it leaves or the grace period of
  * server_main ends the process. Wine 8.0: a recv() issued after a reset arrived returns

@@ -9,9 +9,12 @@
  * Textbook bugs fixed: buf[recvByte] = '\0' wrote one past the end of the stack buffer
  * (notes B1), here nothing is terminated and every byte is echoed; the send() count was
  * ignored (a short send lost the rest), here partial sends are finished; the server
- * now refuses a client it cannot start a thread for instead of leaking its socket.
- * Stopping: server_main closes the listener, the accept loop wakes, shuts every live
- * client down (a blocked recv() then returns) and waits, bounded, for the threads.
+ * now refuses a client it cannot start a thread for instead of leaking its socket; an
+ * accept() failure caused by a client is skipped as 03-01 does (the copies in notes B3
+ * `break` instead, ending the process and every connection), and a shortage pauses
+ * instead of spinning.
+ * Stopping: server_main closes the listener, the accept loop wakes, closes every live
+ * client's socket (a blocked recv() then fails) and waits, bounded, for the threads.
  * Wine 8.0: a recv() issued after a reset arrived returns 0, so a reset is logged as
  * reason=eof there (notes 2.2 W-RST); a recv() already blocked sees WSAECONNRESET.
  */
