@@ -196,6 +196,13 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
             dup2(devnull, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
+        /* Only 0, 1 and 2 go to the server (and 3, the exec-error pipe, closed on
+         * exec): descriptors our own parent leaked to us (ctest's log file, say) would
+         * count as the server's and eat into a low RLIMIT_NOFILE. */
+        dup2(px[1], 3);
+        fcntl(3, F_SETFD, FD_CLOEXEC);
+        px[1] = 3;
+        syscall(SYS_close_range, 4u, ~0u, 0u);
         if (nofile > 0) {
             struct rlimit rl = {.rlim_cur = (rlim_t)nofile, .rlim_max = (rlim_t)nofile};
             if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
