@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -269,9 +268,9 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 
     int r = io_uring_queue_init(RING_ENTRIES, &s.ring, 0);
     if (r == -ENOSYS || r == -EPERM || r == -EACCES) {
-        fprintf(stderr, "echo-%s: io_uring is unavailable here (io_uring_setup: %s)\n", ec_model.id,
+        ec_warn("io_uring is unavailable here (io_uring_setup: %s)",
                 r == -ENOSYS ? "not implemented by this kernel"
-                             : "not permitted (kernel.io_uring_disabled or seccomp)");
+                             : "not permitted: kernel.io_uring_disabled or seccomp");
         exit(EXIT_UNAVAILABLE);
     }
     if (r < 0) {

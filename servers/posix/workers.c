@@ -25,7 +25,6 @@
 
 #include "ec_server.h"
 
-#define MAX_WORKERS   256
 #define ACCEPT_BUDGET 64 /* accepts per listener event */
 
 enum conn_state {
@@ -53,7 +52,9 @@ struct server {
     int nconns;
 };
 
-/* Re-arms a ONESHOT socket. After this call another worker may own it. */
+/* Re-arms a ONESHOT socket. After this call another worker may own it; what this one
+ * wrote before is visible to that worker, as epoll_ctl and epoll_wait both take the
+ * epoll instance's lock (fs/eventpoll.c). */
 static void arm(struct server *s, int fd, void *ptr, uint32_t events)
 {
     struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = ptr};
@@ -232,19 +233,17 @@ static void *worker(void *arg)
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     struct server s = {.o = o, .listener = listener};
-    pthread_t tids[MAX_WORKERS];
     int n = o->workers > 0 ? o->workers : 2 * ec_cpu_count();
+    pthread_t *tids = calloc((size_t)n, sizeof *tids);
     int started = 0;
 
-    if (n > MAX_WORKERS)
-        n = MAX_WORKERS;
     pthread_mutex_init(&s.lock, NULL);
     s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     s.stop = eventfd(0, EFD_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = NULL};
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &s.stop};
-    if (s.ep >= 0 && s.stop >= 0 && ec_sock_set_nonblocking(listener, 1) == 0 &&
+    if (tids != NULL && s.ep >= 0 && s.stop >= 0 && ec_sock_set_nonblocking(listener, 1) == 0 &&
         epoll_ctl(s.ep, EPOLL_CTL_ADD, s.stop, &sev) == 0 &&
         epoll_ctl(s.ep, EPOLL_CTL_ADD, listener, &lev) == 0) {
         while (started < n && pthread_create(&tids[started], NULL, worker, &s) == 0)
@@ -254,6 +253,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         ec_warn("worker setup failed: errno %d", errno);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
+    free(tids);
     /* Every worker is gone: what is left is owned by nobody. */
     while (s.conns) {
         struct conn *c = s.conns;
