@@ -73,8 +73,9 @@ int ec_framing_parse(const char *spec, struct ec_framing *f, char *err, size_t e
     } else if (klen > 6 && memcmp(spec, "delim:", 6) == 0) {
         size_t hl = klen - 6;
         if (hl % 2 != 0 || hl / 2 > EC_FRAMING_MAX_DELIM)
-            return reject(err, errlen, spec, "the delimiter must be 1 to 8 bytes in hex, "
-                                             "two digits a byte (e.g. delim:0d0a)");
+            return reject(err, errlen, spec,
+                          "the delimiter must be 1 to 8 bytes in hex, "
+                          "two digits a byte (e.g. delim:0d0a)");
         for (size_t i = 0; i < hl / 2; i++) {
             int hi = hex_value(spec[6 + 2 * i]), lo = hex_value(spec[7 + 2 * i]);
             if (hi < 0 || lo < 0)
@@ -259,8 +260,7 @@ int ec_decoder_init(struct ec_decoder *d, const struct ec_framing *f)
 {
     memset(d, 0, sizeof *d);
     if (f->kind == EC_FRAMING_RAW || (f->kind == EC_FRAMING_FIXED && f->fixed_len == 0) ||
-        (f->kind == EC_FRAMING_DELIM &&
-         (f->delim_len == 0 || f->delim_len > EC_FRAMING_MAX_DELIM)))
+        (f->kind == EC_FRAMING_DELIM && (f->delim_len == 0 || f->delim_len > EC_FRAMING_MAX_DELIM)))
         return -EC_EINVAL;
     d->f = *f;
     d->cap = ec_framing_max_wire(f);

@@ -17,7 +17,7 @@ enum ec_framing_kind {
     EC_FRAMING_LEN32  /* 4-byte big-endian payload length, then the payload */
 };
 
-#define EC_FRAMING_MAX_DELIM 8
+#define EC_FRAMING_MAX_DELIM   8
 #define EC_FRAMING_DEFAULT_MAX 65536u /* default largest payload for line and len32 */
 
 struct ec_framing {

@@ -212,8 +212,7 @@ const char *ec_sock_peer_name(ec_sock_t s, char *buf, size_t len)
     return ec_addr_format((struct sockaddr *)&ss, buf, len);
 }
 
-int ec_parse_hostport(const char *text, char *host, size_t hostlen, unsigned *port,
-                      int allow_zero)
+int ec_parse_hostport(const char *text, char *host, size_t hostlen, unsigned *port, int allow_zero)
 {
     const char *h, *colon;
     size_t hl;

@@ -38,8 +38,7 @@ const char *ec_sock_peer_name(ec_sock_t s, char *buf, size_t len);
 /* Splits "host:port" or "[v6]:port" into host (buf of hostlen) and *port. Returns 0,
  * or -EC_EINVAL when the text is not of that form or the port is not 1..65535 (0 is
  * accepted only when allow_zero is set). */
-int ec_parse_hostport(const char *text, char *host, size_t hostlen, unsigned *port,
-                      int allow_zero);
+int ec_parse_hostport(const char *text, char *host, size_t hostlen, unsigned *port, int allow_zero);
 
 /* Accepts one connection from listener. Returns 0 and sets *out (and the peer text
  * into peer, EC_ADDRSTRLEN bytes, if not NULL), or a negative class; -EC_EMFILE when

@@ -15,17 +15,17 @@
 #include "ec_sock.h"
 #include "ec_wire.h"
 
-#define EC_DEFAULT_PORT 40100   /* the textbook's port */
-#define EC_DEFAULT_BUFSIZE 1024 /* the textbook's BUFSIZE */
+#define EC_DEFAULT_PORT    40100 /* the textbook's port */
+#define EC_DEFAULT_BUFSIZE 1024  /* the textbook's BUFSIZE */
 
 struct ec_server_opts {
-    char bind[64];              /* --bind, default 127.0.0.1 */
-    unsigned port;              /* --port, 0 = ephemeral */
-    struct ec_framing framing;  /* --framing raw|line|fixed:N|len16|len32 */
-    size_t bufsize;             /* --bufsize */
-    int max_clients;            /* --max-clients; 0 = only the model's own limit */
-    int workers;                /* --workers (models with workers; else 0) */
-    int quiet;                  /* --quiet */
+    char bind[64];             /* --bind, default 127.0.0.1 */
+    unsigned port;             /* --port, 0 = ephemeral */
+    struct ec_framing framing; /* --framing raw|line|fixed:N|len16|len32 */
+    size_t bufsize;            /* --bufsize */
+    int max_clients;           /* --max-clients; 0 = only the model's own limit */
+    int workers;               /* --workers (models with workers; else 0) */
+    int quiet;                 /* --quiet */
 };
 
 /* What each model file defines besides ec_serve(). */

@@ -23,8 +23,8 @@
 #endif
 
 static const char *const err_names[EC_ERR_COUNT] = {
-    "ok",    "would-block",    "interrupted", "reset",    "aborted",  "refused",  "timed-out",
-    "closed", "other", "no-descriptors", "too-long", "invalid", "no-memory"};
+    "ok",     "would-block", "interrupted",    "reset",    "aborted", "refused",  "timed-out",
+    "closed", "other",       "no-descriptors", "too-long", "invalid", "no-memory"};
 
 int ec_net_init(void)
 {
@@ -165,8 +165,8 @@ const char *ec_os_strerror(int oscode, char *buf, size_t len)
     DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
                              (DWORD)oscode, 0, text, (DWORD)sizeof text, NULL);
     /* System messages end with ".\r\n"; the caller adds its own punctuation. */
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ' ||
-                     text[n - 1] == '.'))
+    while (n > 0 &&
+           (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ' || text[n - 1] == '.'))
         n--;
     text[n] = '\0';
     if (n == 0)
@@ -461,8 +461,8 @@ int ec_wait(ec_sock_t s, int events, int timeout_ms)
 #else
     struct pollfd pfd;
     pfd.fd = s;
-    pfd.events = (short)(((events & EC_READABLE) ? POLLIN : 0) |
-                         ((events & EC_WRITABLE) ? POLLOUT : 0));
+    pfd.events =
+        (short)(((events & EC_READABLE) ? POLLIN : 0) | ((events & EC_WRITABLE) ? POLLOUT : 0));
     int64_t deadline = timeout_ms >= 0 ? ec_now_ms() + timeout_ms : 0;
     for (;;) {
         int wait_ms = -1;

@@ -19,9 +19,9 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
+#include <windows.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
-#include <windows.h>
 typedef SOCKET ec_sock_t;
 #define EC_INVALID_SOCK INVALID_SOCKET
 #else
@@ -39,18 +39,18 @@ typedef int ec_sock_t;
  * available through ec_sock_oserror() for messages. */
 enum ec_err {
     EC_OK = 0,
-    EC_EWOULDBLOCK, /* "would-block": EAGAIN/EWOULDBLOCK, WSAEWOULDBLOCK */
-    EC_EINTR,       /* "interrupted": EINTR, WSAEINTR */
-    EC_ECONNRESET,  /* "reset": the peer reset the connection (RST) */
-    EC_ECONNABORTED,/* "aborted": the connection was aborted locally or by the stack */
-    EC_ECONNREFUSED,/* "refused": nobody listens there */
-    EC_ETIMEDOUT,   /* "timed-out": a deadline passed (ours or the stack's) */
-    EC_ECLOSED,     /* "closed": EPIPE, ENOTCONN, ESHUTDOWN: the socket can't carry data */
-    EC_EOTHER,      /* "other": anything else; see ec_sock_oserror() */
-    EC_EMFILE,      /* "no-descriptors": EMFILE/ENFILE/WSAEMFILE, the process is out of handles */
-    EC_ETOOLONG,    /* "too-long": a record or frame longer than the allowed maximum */
-    EC_EINVAL,      /* "invalid": a bad argument or a malformed frame */
-    EC_ENOMEM,      /* "no-memory" */
+    EC_EWOULDBLOCK,  /* "would-block": EAGAIN/EWOULDBLOCK, WSAEWOULDBLOCK */
+    EC_EINTR,        /* "interrupted": EINTR, WSAEINTR */
+    EC_ECONNRESET,   /* "reset": the peer reset the connection (RST) */
+    EC_ECONNABORTED, /* "aborted": the connection was aborted locally or by the stack */
+    EC_ECONNREFUSED, /* "refused": nobody listens there */
+    EC_ETIMEDOUT,    /* "timed-out": a deadline passed (ours or the stack's) */
+    EC_ECLOSED,      /* "closed": EPIPE, ENOTCONN, ESHUTDOWN: the socket can't carry data */
+    EC_EOTHER,       /* "other": anything else; see ec_sock_oserror() */
+    EC_EMFILE,       /* "no-descriptors": EMFILE/ENFILE/WSAEMFILE, the process is out of handles */
+    EC_ETOOLONG,     /* "too-long": a record or frame longer than the allowed maximum */
+    EC_EINVAL,       /* "invalid": a bad argument or a malformed frame */
+    EC_ENOMEM,       /* "no-memory" */
     EC_ERR_COUNT
 };
 
@@ -122,7 +122,9 @@ int ec_sock_set_cork(ec_sock_t s, int on);
  * negative class. */
 int ec_sock_set_bufsizes(ec_sock_t s, int rcvbuf, int sndbuf);
 
-/* SO_REUSEADDR on. Returns 0 or a negative class. */
+/* SO_REUSEADDR on (POSIX: a restarted server can bind while old connections sit in
+ * TIME_WAIT). On Windows, where SO_REUSEADDR would let another socket take over a port
+ * in use, SO_EXCLUSIVEADDRUSE instead. Returns 0 or a negative class. */
 int ec_sock_set_reuseaddr(ec_sock_t s);
 
 /* Pending socket error (SO_ERROR) as a negative class, or 0 if none. */
@@ -139,7 +141,9 @@ ptrdiff_t ec_recv(ec_sock_t s, void *buf, size_t len, int flags);
 /* Waits until s is readable and/or writable (events: EC_READABLE | EC_WRITABLE), at
  * most timeout_ms (-1: no limit). An error or hang-up counts as readable and
  * writable. Returns the ready bits (> 0), 0 on timeout, or a negative class. Uses
- * poll/WSAPoll, so any descriptor number works. */
+ * poll on POSIX, so any descriptor number works, and select on Windows, where fd_set
+ * is a list of handles (WSAPoll missed failed connects before Windows 10 2004). A
+ * signal during the wait is retried for the rest of the timeout. */
 int ec_wait(ec_sock_t s, int events, int timeout_ms);
 
 /* Internal to lib (ec_accept is the public call): accept() on listener, the new

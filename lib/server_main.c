@@ -71,8 +71,9 @@ static void usage(FILE *out)
             MAX_BUFSIZE, EC_DEFAULT_BUFSIZE);
     if (ec_model.default_workers != 0) {
         if (ec_model.default_workers < 0)
-            fprintf(out, "  --workers N       worker threads, -1 = two per CPU (default -1, "
-                         "here %d)\n",
+            fprintf(out,
+                    "  --workers N       worker threads, -1 = two per CPU (default -1, "
+                    "here %d)\n",
                     2 * ec_cpu_count());
         else
             fprintf(out, "  --workers N       worker threads, -1 = two per CPU (default %d)\n",
@@ -181,8 +182,8 @@ static int parse_args(int argc, char **argv, struct ec_server_opts *o)
         if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0 ||
             strcmp(name, "quiet") == 0) {
             if (value != NULL) {
-                fprintf(stderr, "%s: option '--%s' takes no value (got '%s')\n", prog_name,
-                        name, value);
+                fprintf(stderr, "%s: option '--%s' takes no value (got '%s')\n", prog_name, name,
+                        value);
                 return -1;
             }
             if (strcmp(name, "quiet") == 0) {
@@ -197,8 +198,7 @@ static int parse_args(int argc, char **argv, struct ec_server_opts *o)
         }
         if (value == NULL) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: option '--%s' needs a value (see --help)\n", prog_name,
-                        name);
+                fprintf(stderr, "%s: option '--%s' needs a value (see --help)\n", prog_name, name);
                 return -1;
             }
             value = argv[++i];

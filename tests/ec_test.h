@@ -25,7 +25,10 @@ struct ec_test_entry {
     void (*fn)(void);
 };
 
-#define EC_TEST_ENTRY(name) {#name, test_##name}
+#define EC_TEST_ENTRY(name)                                                                        \
+    {                                                                                              \
+#name, test_##name                                                                         \
+    }
 
 /* The seed of this run, and whether a test drew from it (to print it on failure). */
 static uint64_t ec_test_seed_value = 0x2545f4914f6cdd1dULL;
@@ -104,8 +107,8 @@ static inline void ec_test_mem_eq(const char *file, int line, const char *ea, co
     const unsigned char *x = a, *y = b;
     for (size_t i = 0; i < n; i++) {
         if (x[i] != y[i]) {
-            fprintf(stderr, "FAIL %s:%d: %s and %s differ at offset %zu of %zu\n", file, line,
-                    ea, eb, i, n);
+            fprintf(stderr, "FAIL %s:%d: %s and %s differ at offset %zu of %zu\n", file, line, ea,
+                    eb, i, n);
             ec_test_hexdump(ea, a, n, i);
             ec_test_hexdump(eb, b, n, i);
             ec_test_fail_footer();

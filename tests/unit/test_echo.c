@@ -70,12 +70,11 @@ TEST(echo_raw_owes_back_every_byte_received)
     ASSERT_EQ(ec_echo_received(&e, "xyz", 3), 0);
     assert_pending(&e, "xyz");
     ec_echo_sent(&e, 3);
-    ASSERT_STR_EQ(capture_end(log, sizeof log),
-                  "recv peer=1.2.3.4:5 bytes=5\n"
-                  "send peer=1.2.3.4:5 bytes=2\n"
-                  "send peer=1.2.3.4:5 bytes=3\n"
-                  "recv peer=1.2.3.4:5 bytes=3\n"
-                  "send peer=1.2.3.4:5 bytes=3\n");
+    ASSERT_STR_EQ(capture_end(log, sizeof log), "recv peer=1.2.3.4:5 bytes=5\n"
+                                                "send peer=1.2.3.4:5 bytes=2\n"
+                                                "send peer=1.2.3.4:5 bytes=3\n"
+                                                "recv peer=1.2.3.4:5 bytes=3\n"
+                                                "send peer=1.2.3.4:5 bytes=3\n");
     ec_echo_free(&e);
 }
 
@@ -135,7 +134,7 @@ TEST(echo_rejects_oversized_frame)
     struct ec_framing f = spec("len16,max=4");
     ASSERT_EQ(ec_echo_init(&e, "p", &f, 64), 0);
     ec_log_set_quiet(1);
-    ASSERT_EQ(ec_echo_received(&e, "\x00\x02" "ab" "\x00\x05", 6), -EC_ETOOLONG);
+    ASSERT_EQ(ec_echo_received(&e, "\000\002ab\000\005", 6), -EC_ETOOLONG);
     ec_echo_free(&e);
     ASSERT_EQ(ec_echo_init(&e, "p", &f, 0), -EC_EINVAL);
     struct ec_framing bad = f;

@@ -48,8 +48,7 @@ static void add_frame(struct stream *s, const void *payload, size_t len)
 }
 
 /* Feeds one chunk, calling the decoder until the chunk is used up. */
-static void feed_chunk(struct ec_decoder *d, const unsigned char *p, size_t n,
-                       struct collected *c)
+static void feed_chunk(struct ec_decoder *d, const unsigned char *p, size_t n, struct collected *c)
 {
     struct ec_frame fr;
     int got = 7;
@@ -83,11 +82,9 @@ static void check_collected(const struct collected *got, const struct collected 
     if (got->count != want->count)
         FAIL("%s: %zu frames decoded, expected %zu", how, got->count, want->count);
     for (size_t i = 0; i < want->count; i++) {
-        if (got->frame_len[i] != want->frame_len[i] ||
-            got->payload_len[i] != want->payload_len[i])
+        if (got->frame_len[i] != want->frame_len[i] || got->payload_len[i] != want->payload_len[i])
             FAIL("%s: frame %zu is %zu bytes (payload %zu), expected %zu (payload %zu)", how, i,
-                 got->frame_len[i], got->payload_len[i], want->frame_len[i],
-                 want->payload_len[i]);
+                 got->frame_len[i], got->payload_len[i], want->frame_len[i], want->payload_len[i]);
     }
     ASSERT_EQ(got->wire_len, want->wire_len);
     ASSERT_MEM_EQ(got->wire, want->wire, want->wire_len);
@@ -115,8 +112,8 @@ static void decode_cut(const struct stream *s, const size_t *cuts, size_t ncuts,
  * payload bytes that resemble the delimiter. */
 static size_t short_streams(struct stream *out)
 {
-    static const char *specs[] = {"line", "delim:0d0a", "delim:61626162", "fixed:3", "len16",
-                                  "len32"};
+    static const char *specs[] = {"line",    "delim:0d0a", "delim:61626162",
+                                  "fixed:3", "len16",      "len32"};
     size_t n = 0;
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         struct stream *s = &out[n++];
@@ -203,8 +200,8 @@ TEST(decoder_returns_several_frames_from_one_chunk)
         ASSERT_EQ(ec_decoder_init(&d, &streams[k].f), 0);
         /* One call per frame; each stops exactly at its frame's end. */
         for (size_t i = 0; i < streams[k].want.count; i++) {
-            ptrdiff_t r = ec_decoder_feed(&d, streams[k].bytes + off, streams[k].len - off, &fr,
-                                          &got);
+            ptrdiff_t r =
+                ec_decoder_feed(&d, streams[k].bytes + off, streams[k].len - off, &fr, &got);
             ASSERT_EQ(got, 1);
             ASSERT_EQ(r, (ptrdiff_t)streams[k].want.frame_len[i]);
             ASSERT_EQ(fr.payload_len, streams[k].want.payload_len[i]);
@@ -280,18 +277,18 @@ static size_t fail_offset(const char *spec_text, const void *data, size_t len)
 TEST(frame_rejects_oversized_length_as_soon_as_header_is_complete)
 {
     /* Rejected at the last header byte, before any payload byte arrives. */
-    ASSERT_EQ(fail_offset("len16,max=10", "\x00\x0b" "abc", 5), 1);
-    ASSERT_EQ(fail_offset("len16,max=10", "\x00\x0a" "abcdefghij", 12), 12);
-    ASSERT_EQ(fail_offset("len32", "\x00\x01\x00\x01" "ab", 6), 3);
-    ASSERT_EQ(fail_offset("len32", "\xff\xff\xff\xff" "ab", 6), 3);
-    ASSERT_EQ(fail_offset("len32", "\x00\x01\x00\x00" "ab", 6), 6);
+    ASSERT_EQ(fail_offset("len16,max=10", "\000\013abc", 5), 1);
+    ASSERT_EQ(fail_offset("len16,max=10", "\000\012abcdefghij", 12), 12);
+    ASSERT_EQ(fail_offset("len32", "\000\001\000\001ab", 6), 3);
+    ASSERT_EQ(fail_offset("len32", "\377\377\377\377ab", 6), 3);
+    ASSERT_EQ(fail_offset("len32", "\000\001\000\000ab", 6), 6);
     /* The same in one chunk. */
     struct ec_framing f = spec("len32,max=3");
     struct ec_decoder d;
     struct ec_frame fr;
     int got;
     ASSERT_EQ(ec_decoder_init(&d, &f), 0);
-    ASSERT_EQ(ec_decoder_feed(&d, "\x00\x00\x00\x04" "abcd", 8, &fr, &got), -EC_ETOOLONG);
+    ASSERT_EQ(ec_decoder_feed(&d, "\000\000\000\004abcd", 8, &fr, &got), -EC_ETOOLONG);
     ASSERT_EQ(got, 0);
     ec_decoder_free(&d);
 }
@@ -317,10 +314,10 @@ TEST(frame_encoder_writes_documented_bytes)
     unsigned char out[16];
     struct ec_framing f = spec("len16");
     ASSERT_EQ(ec_frame_encode(&f, "abc", 3, out, sizeof out), 5);
-    ASSERT_MEM_EQ(out, "\x00\x03" "abc", 5);
+    ASSERT_MEM_EQ(out, "\000\003abc", 5);
     f = spec("len32");
     ASSERT_EQ(ec_frame_encode(&f, "abc", 3, out, sizeof out), 7);
-    ASSERT_MEM_EQ(out, "\x00\x00\x00\x03" "abc", 7);
+    ASSERT_MEM_EQ(out, "\000\000\000\003abc", 7);
     f = spec("line");
     ASSERT_EQ(ec_frame_encode(&f, "abc", 3, out, sizeof out), 4);
     ASSERT_MEM_EQ(out, "abc\n", 4);
@@ -342,7 +339,8 @@ TEST(frame_encoder_round_trips_through_decoder)
         struct ec_decoder d;
         ASSERT_EQ(ec_decoder_init(&d, &f), 0);
         for (int i = 0; i < 50; i++) {
-            size_t len = f.kind == EC_FRAMING_FIXED ? 5 : ec_test_range(&rng, 0, i < 45 ? 64 : 65535);
+            size_t len =
+                f.kind == EC_FRAMING_FIXED ? 5 : ec_test_range(&rng, 0, i < 45 ? 64 : 65535);
             for (size_t j = 0; j < len; j++) {
                 payload[j] = (unsigned char)ec_test_range(&rng, 0, 255);
                 if (f.kind == EC_FRAMING_DELIM && payload[j] == f.delim[0])
@@ -407,8 +405,7 @@ TEST(framing_parse_accepts_every_documented_spec)
         {"line,max=10", EC_FRAMING_DELIM, 0, 10, 1, "line,max=10"},
         {"delim:0a", EC_FRAMING_DELIM, 0, 65536, 1, "line"},
         {"delim:0D0A", EC_FRAMING_DELIM, 0, 65536, 2, "delim:0d0a"},
-        {"delim:0102030405060708,max=1", EC_FRAMING_DELIM, 0, 1, 8,
-         "delim:0102030405060708,max=1"},
+        {"delim:0102030405060708,max=1", EC_FRAMING_DELIM, 0, 1, 8, "delim:0102030405060708,max=1"},
         {"fixed:1", EC_FRAMING_FIXED, 1, 1, 0, "fixed:1"},
         {"fixed:16", EC_FRAMING_FIXED, 16, 16, 0, "fixed:16"},
         {"len16", EC_FRAMING_LEN16, 0, 65535, 0, "len16"},

@@ -14,7 +14,7 @@
 /* ---- recvn over random chunking ---------------------------------------------------- */
 
 #define RANDOM_ITERATIONS 1000
-#define RANDOM_MAX_READ 2048
+#define RANDOM_MAX_READ   2048
 
 struct random_sender {
     ec_sock_t tx;
@@ -170,10 +170,10 @@ static void on_sigusr1(int sig)
 }
 
 struct eintr_ctx {
-    pid_t tid;          /* the thread blocked in recvn */
-    pthread_t thread;   /* the same, for pthread_kill */
-    ec_sock_t tx;       /* the peer's socket */
-    long syscalls[2];   /* what "blocked in recvn" looks like in /proc */
+    pid_t tid;        /* the thread blocked in recvn */
+    pthread_t thread; /* the same, for pthread_kill */
+    ec_sock_t tx;     /* the peer's socket */
+    long syscalls[2]; /* what "blocked in recvn" looks like in /proc */
 };
 
 /* The system call tid is in, from /proc/self/task/<tid>/syscall (proc(5)); -1 when it
@@ -383,8 +383,7 @@ TEST(recv_until_finds_multibyte_delimiter_split_at_every_byte)
     for (int k = 1; k <= 3; k++) {
         char want[8];
         snprintf(want, sizeof want, "r%d\r\n\r\n", k);
-        ASSERT_EQ(ec_recv_until(s, buf, sizeof buf, "\r\n\r\n", 4, ec_test_timeout_ms(2000),
-                                &got),
+        ASSERT_EQ(ec_recv_until(s, buf, sizeof buf, "\r\n\r\n", 4, ec_test_timeout_ms(2000), &got),
                   6);
         ASSERT_MEM_EQ(buf, want, 6);
     }
