@@ -197,11 +197,11 @@ static int on_listener(struct server *s)
             conn_admit(s, sock, peer);
         else if (r == -EC_EWOULDBLOCK)
             return 0;
-        else if (r == -EC_EMFILE || r == -EC_ENOMEM) {
-            if (refuse_no_descriptors(s))
-                return 0;
-        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+        else if ((r == -EC_EMFILE || r == -EC_ENOMEM) && refuse_no_descriptors(s))
+            return 0;
+        else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
             return 1;
+        /* Else aborted, or a network error that accept(2) says to treat like EAGAIN. */
     }
     repost(s, s->listener, NULL, EPOLLIN | EPOLLET);
     return 0;

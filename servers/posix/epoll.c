@@ -186,8 +186,10 @@ static int on_listener(struct server *s)
         conn_admit(s, sock, peer);
     else if (r == -EC_EMFILE || r == -EC_ENOMEM)
         refuse_no_descriptors(s);
-    else if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+    else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
         return 1;
+    /* Anything else (aborted, the network errors that accept(2) says to treat like
+     * EAGAIN) cost only that one client. */
     return 0;
 }
 

@@ -222,12 +222,9 @@ static int on_accept(struct server *s, int res)
             s->acc.paused = 1;
             return 0;
         }
-    } else if (ec_server_stopping()) {
-        return 1;
-    } else if (res != -EINTR && res != -ECONNABORTED && res != -ECANCELED) {
-        ec_warn("accept failed: %s", ec_err_name(ec_err_from_os(-res)));
-        return 1;
-    }
+    } else if (ec_server_stopping() || res == -EINVAL || res == -EBADF || res == -ENOTSOCK) {
+        return 1; /* not listening any more */
+    } /* else aborted, canceled, or a network error accept(2) says to treat like EAGAIN */
     submit_accept(s);
     return 0;
 }

@@ -183,18 +183,16 @@ static int on_listener(struct server *s)
         ec_sock_t sock;
         char peer[EC_ADDRSTRLEN];
         int r = ec_accept(s->listener, &sock, peer);
+        int rr = r == -EC_EMFILE || r == -EC_ENOMEM ? refuse_no_descriptors(s) : 0;
         if (r == 0)
             conn_admit(s, sock, peer);
-        else if (r == -EC_EWOULDBLOCK)
-            break;
-        else if (r == -EC_EMFILE || r == -EC_ENOMEM) {
-            int rr = refuse_no_descriptors(s);
-            if (rr == 2)
-                return 0; /* paused: conn_close re-arms it for EPOLLIN */
-            if (rr == 1)
-                break;
-        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+        else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
             return 1;
+        else if (rr == 2)
+            return 0; /* paused: conn_close re-arms it for EPOLLIN */
+        else if (r == -EC_EWOULDBLOCK || rr == 1)
+            break;
+        /* Else aborted, or a network error that accept(2) says to treat like EAGAIN. */
     }
     arm(s, s->listener, NULL, EPOLLIN);
     return 0;
