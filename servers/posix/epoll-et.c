@@ -128,37 +128,35 @@ static void conn_serve(struct server *s, struct conn *c)
 /* Takes a new client into the set, or refuses it (--max-clients, no memory). */
 static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
 {
-    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(sock);
-        return;
-    }
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c || ec_sock_set_nonblocking(sock, 1) < 0 ||
-        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(sock);
-        free(c);
-        return;
-    }
+    const char *why = "max-clients";
+    struct conn *c = NULL;
+    struct epoll_event ev = {.events = CONN_EVENTS};
+    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients)
+        goto refuse;
+    why = "no-memory"; /* also ENOSPC from epoll_ctl: fs.epoll.max_user_watches */
+    if ((c = calloc(1, sizeof *c)) == NULL || ec_sock_set_nonblocking(sock, 1) < 0 ||
+        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0)
+        goto refuse;
     c->sock = sock;
     c->state = CONN_READING;
     /* Registering a socket that already holds data reports it at once (the initial
      * poll in ep_insert), so bytes sent before the accept are not lost. */
-    struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = c};
-    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, sock, &ev) < 0) {
-        ec_log_refuse(peer, "no-memory"); /* ENOMEM or ENOSPC (max_user_watches) */
-        ec_echo_free(&c->echo);
-        ec_sock_close(sock);
-        free(c);
-        return;
-    }
+    ev.data.ptr = c;
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, sock, &ev) < 0)
+        goto refuse;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
     ec_log_accept(peer);
+    return;
+refuse:
+    ec_log_refuse(peer, why);
+    ec_sock_close(sock);
+    if (c != NULL)
+        ec_echo_free(&c->echo);
+    free(c);
 }
 
 /* Out of descriptors. The listener must still drain its backlog (no new notice comes

@@ -130,50 +130,50 @@ static void conn_serve(struct server *s, struct conn *c)
     }
 }
 
+/* Makes room in the fd-indexed table for descriptor fd. Returns 0 or -1. */
+static int table_grow(struct server *s, int fd)
+{
+    int cap = s->cap ? s->cap : 64;
+    while (cap <= fd)
+        cap *= 2;
+    struct conn **t = realloc(s->by_fd, (size_t)cap * sizeof *t);
+    if (t == NULL)
+        return -1;
+    for (int i = s->cap; i < cap; i++)
+        t[i] = NULL;
+    s->by_fd = t;
+    s->cap = cap;
+    return 0;
+}
+
 /* Takes a new client, arms its signal and reads at once: Linux sends no signal for
  * bytes that came before O_ASYNC was set (probe sigio2). */
 static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
 {
-    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(sock);
-        return;
-    }
-    if (sock >= s->cap) {
-        int cap = s->cap ? s->cap : 64;
-        while (cap <= sock)
-            cap *= 2;
-        struct conn **t = realloc(s->by_fd, (size_t)cap * sizeof *t);
-        if (!t) {
-            ec_log_refuse(peer, "no-memory");
-            ec_sock_close(sock);
-            return;
-        }
-        for (int i = s->cap; i < cap; i++)
-            t[i] = NULL;
-        s->by_fd = t;
-        s->cap = cap;
-    }
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c || ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(sock);
-        free(c);
-        return;
-    }
-    if (arm_async(sock) < 0) {
-        ec_log_refuse(peer, "async-setup");
-        ec_echo_free(&c->echo);
-        ec_sock_close(sock);
-        free(c);
-        return;
-    }
+    const char *why = "max-clients";
+    struct conn *c = NULL;
+    if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients)
+        goto refuse;
+    why = "no-memory";
+    if ((sock >= s->cap && table_grow(s, sock) < 0) || (c = calloc(1, sizeof *c)) == NULL ||
+        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0)
+        goto refuse;
+    why = "async-setup";
+    if (arm_async(sock) < 0)
+        goto refuse;
     c->sock = sock;
     c->state = CONN_READING;
     s->by_fd[sock] = c;
     s->nconns++;
     ec_log_accept(peer);
     conn_serve(s, c);
+    return;
+refuse:
+    ec_log_refuse(peer, why);
+    ec_sock_close(sock);
+    if (c != NULL)
+        ec_echo_free(&c->echo);
+    free(c);
 }
 
 /* Out of descriptors. The listener must still drain its backlog (no new notice comes

@@ -163,15 +163,18 @@ static void conn_on_complete(struct server *s, struct conn *c, int res)
 
 static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
 {
+    struct conn *c = NULL;
     if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
         ec_log_refuse(peer, "max-clients");
         ec_sock_close(sock);
         return;
     }
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c || ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
+    if ((c = calloc(1, sizeof *c)) == NULL ||
+        ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
         ec_log_refuse(peer, "no-memory");
         ec_sock_close(sock);
+        if (c != NULL)
+            ec_echo_free(&c->echo);
         free(c);
         return;
     }
