@@ -13,7 +13,10 @@
 
 #include "ec_server.h"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#else
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -156,6 +159,18 @@ static int apply_option(const char *name, const char *value, struct ec_server_op
     return 0;
 }
 
+/* True for the options that take a value. */
+static int takes_value(const char *name)
+{
+    static const char *const names[] = {"port",    "bind",        "framing",
+                                        "bufsize", "max-clients", "workers"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Parses argv into o. Returns 0 to run, 1 after --help/--version, -1 on an error. */
 static int parse_args(int argc, char **argv, struct ec_server_opts *o)
 {
@@ -195,6 +210,10 @@ static int parse_args(int argc, char **argv, struct ec_server_opts *o)
             else
                 printf("echoconf %s (model %s)\n", ECHOCONF_VERSION, ec_model.id);
             return 1;
+        }
+        if (!takes_value(name)) {
+            fprintf(stderr, "%s: unknown option '--%s' (see --help)\n", prog_name, name);
+            return -1;
         }
         if (value == NULL) {
             if (i + 1 >= argc) {
@@ -237,6 +256,16 @@ static BOOL WINAPI on_console_event(DWORD type)
     return TRUE;
 }
 
+/* The log is a byte contract: lines end with "\n" on every platform. The Windows C
+ * runtime writes "\r\n" for "\n" in text mode, so switch stdout (and stderr, for
+ * the same diagnostics as on POSIX) to binary. */
+static void set_log_binary(void)
+{
+    fflush(stdout);
+    _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
+}
+
 static int start_stop_handler(void)
 {
     if (!SetConsoleCtrlHandler(on_console_event, TRUE)) {
@@ -246,6 +275,11 @@ static int start_stop_handler(void)
     return 0;
 }
 #else
+static void set_log_binary(void)
+{
+    /* POSIX streams make no newline translation. */
+}
+
 static sigset_t stop_signals;
 
 /* Waits for a stop signal (blocked in every thread, so only sigwait sees it). */
@@ -290,6 +324,7 @@ int main(int argc, char **argv)
     struct ec_server_opts o;
     char err[256], addr[EC_ADDRSTRLEN];
 
+    set_log_binary();
     snprintf(prog_name, sizeof prog_name, "echo-%s", ec_model.id);
     ec_log_set_name(prog_name);
     memset(&o, 0, sizeof o);
