@@ -82,11 +82,14 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     }
 }
 
-/* Serves one notice, whatever it said: send until all is out or EAGAIN, then read
- * until EAGAIN, echoing as it goes. Notices are only hints; the state decides. */
-static void conn_serve(struct server *s, struct conn *c)
+/* Serves one notice: send until all is out or EAGAIN, then read until EAGAIN, echoing
+ * as it goes. An EPOLLIN edge while the echo waits for room is 05-01's FD_READ with
+ * recvbytes > 0: reads stay delayed, and the EPOLLOUT edge will bring us back. */
+static void conn_serve(struct server *s, struct conn *c, uint32_t events)
 {
     int budget = READ_BUDGET;
+    if (c->state == CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        return;
     for (;;) {
         while (!ec_echo_idle(&c->echo)) {
             ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
@@ -232,7 +235,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             if (c != NULL) {
-                conn_serve(&s, c);
+                conn_serve(&s, c, evs[i].events);
             } else if (on_listener(&s)) {
                 rc = ec_server_stopping() ? 0 : 1;
                 if (rc)

@@ -24,9 +24,10 @@
 #include "ec_server.h"
 
 #define SIG_NOTICE    (SIGRTMIN + 1)
-#define READ_BUDGET   16   /* reads per notice before the socket is re-posted */
-#define ACCEPT_BUDGET 64   /* accepts per listener notice */
-#define POST_MAX      1024 /* our own message queue; when full, rescan everything */
+#define READ_BUDGET   16                 /* reads per notice before the socket is re-posted */
+#define ACCEPT_BUDGET 64                 /* accepts per listener notice */
+#define POST_MAX      1024               /* our own message queue; when full, rescan everything */
+#define ANY_BAND      (POLLIN | POLLOUT) /* a notice of our own: try both directions */
 
 enum conn_state {
     CONN_READING, /* nothing owed, the last recv would block: the next POLL_IN resumes */
@@ -89,11 +90,15 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     }
 }
 
-/* Serves one notice, whatever it said: send until all is out or would-block, then
- * read until would-block, echoing as it goes. */
-static void conn_serve(struct server *s, struct conn *c)
+/* Serves one notice of band (POLLIN, POLLOUT, ...; ANY_BAND when unknown): send until
+ * all is out or would-block, then read until would-block, echoing as it goes. A read
+ * notice while the echo waits for room is 05-01's FD_READ with recvbytes > 0: reads
+ * stay delayed, and POLL_OUT will bring us back. */
+static void conn_serve(struct server *s, struct conn *c, unsigned band)
 {
     int budget = READ_BUDGET;
+    if (c->state == CONN_WRITING && !(band & (POLLOUT | POLLERR | POLLHUP)))
+        return;
     for (;;) {
         while (!ec_echo_idle(&c->echo)) {
             ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
@@ -166,7 +171,7 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
     s->by_fd[sock] = c;
     s->nconns++;
     ec_log_accept(peer);
-    conn_serve(s, c);
+    conn_serve(s, c, ANY_BAND);
     return;
 refuse:
     ec_log_refuse(peer, why);
@@ -224,12 +229,12 @@ static int on_listener(struct server *s)
 }
 
 /* One message: the listener, a live client, or a stale fd (ignored). */
-static int dispatch(struct server *s, int fd)
+static int dispatch(struct server *s, int fd, unsigned band)
 {
     if (fd == s->listener)
         return on_listener(s);
     if (fd >= 0 && fd < s->cap && s->by_fd[fd] != NULL)
-        conn_serve(s, s->by_fd[fd]); /* possibly a reused fd: harmless, a hint */
+        conn_serve(s, s->by_fd[fd], band); /* maybe a reused fd: harmless, a hint */
     return 0;
 }
 
@@ -242,7 +247,7 @@ static int pump_messages(struct server *s)
         for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++) {
             if ((int)si[i].ssi_signo == SIGIO)
                 s->rescan = 1; /* the queue overflowed: some notices were lost */
-            else if (dispatch(s, (int)si[i].ssi_fd))
+            else if (dispatch(s, (int)si[i].ssi_fd, (unsigned)si[i].ssi_band))
                 return 1;
         }
     }
@@ -250,16 +255,16 @@ static int pump_messages(struct server *s)
         int fd = s->posted[s->post_head];
         s->post_head = (s->post_head + 1) % POST_MAX;
         s->post_count--;
-        if (dispatch(s, fd))
+        if (dispatch(s, fd, ANY_BAND))
             return 1;
     }
     if (s->rescan) {
         s->rescan = 0;
-        if (dispatch(s, s->listener))
+        if (dispatch(s, s->listener, ANY_BAND))
             return 1;
         for (int fd = 0; fd < s->cap; fd++)
             if (fd != s->listener)
-                dispatch(s, fd);
+                dispatch(s, fd, ANY_BAND);
     }
     return 0;
 }
