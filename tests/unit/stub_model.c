@@ -1,0 +1,64 @@
+/* stub_model.c - the smallest echo model, linked with server_main.c to test the server
+ * front (options, readiness line, stop signals) without depending on a real model.
+ * Blocking and iterative, as textbook example 02-03. With STUB_WORKERS it claims worker
+ * threads (two per CPU by default) and reports the count it was given.
+ */
+#include "ec_server.h"
+
+#ifdef STUB_WORKERS
+const struct ec_model ec_model = {"unit-stub-workers",
+                                  "Test stub with a --workers option; serves one client at a "
+                                  "time.",
+                                  -1};
+#else
+const struct ec_model ec_model = {"unit-stub", "Test stub: blocking, one client at a time.", 0};
+#endif
+
+/* Serves one client: echo until EOF or an error. */
+static void serve_client(ec_sock_t c, const char *peer, const struct ec_server_opts *o)
+{
+    struct ec_echo e;
+    int why = 0;
+    if (ec_echo_init(&e, peer, &o->framing, o->bufsize) < 0) {
+        ec_sock_close(c);
+        return;
+    }
+    for (;;) {
+        ptrdiff_t r = ec_recv(c, e.rbuf, e.bufsize, 0);
+        if (r == -EC_EINTR)
+            continue;
+        if (r <= 0) {
+            why = (int)r;
+            break;
+        }
+        why = ec_echo_received(&e, NULL, (size_t)r);
+        if (why == 0)
+            why = ec_echo_flush_all(&e, c);
+        if (why < 0)
+            break;
+    }
+    ec_log_close(peer, why);
+    ec_echo_free(&e);
+    ec_sock_close(c);
+}
+
+int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
+{
+    ec_log_line("options bufsize=%zu workers=%d max-clients=%d", o->bufsize, o->workers,
+                o->max_clients);
+    for (;;) {
+        ec_sock_t c;
+        char peer[EC_ADDRSTRLEN];
+        int rc = ec_accept(listener, &c, peer);
+        if (rc < 0) {
+            if (ec_server_stopping())
+                return 0;
+            if (rc == -EC_EINTR || rc == -EC_ECONNABORTED)
+                continue;
+            ec_warn("accept failed: %s", ec_err_name(rc));
+            return 1;
+        }
+        ec_log_accept(peer);
+        serve_client(c, peer, o);
+    }
+}
