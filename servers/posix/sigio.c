@@ -10,8 +10,9 @@
  * the fd is looked up (GetSocketInfo), the I/O is tried, and would-block is fine.
  * Limit exposed: RLIMIT_SIGPENDING. When the queue is full the kernel drops the
  * notice and raises plain SIGIO instead (fcntl(2)); SIGIO carries no fd, so the server
- * rescans every socket. Reads delayed by a pending echo and work cut short by the
- * per-notice budget are re-posted on our own queue, the textbook's PostMessage.
+ * rescans every socket. Reads delayed by a pending echo are resumed by the server once
+ * the echo is out (recvdelayed); work cut short by the per-notice budget goes on our
+ * own queue of notices, the textbook's PostMessage.
  */
 #include <errno.h>
 #include <fcntl.h>
