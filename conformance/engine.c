@@ -1059,13 +1059,16 @@ static void grade_pass(struct run *r, struct pass *ps)
      * admitted): N is the number of clients the server held at that moment, that is
      * the instances of the group admitted before it plus the connections of the other
      * groups that were connected without failing. */
-    if (fi && strcmp(fi->g->on_fail, "capacity-limit") == 0 &&
+    if (fi && strcmp(fi->g->on_fail, "capacity-limit") == 0 && ps->first->v == EC_V_FAIL &&
         strcmp(ps->first->diagnosis, "fixture-error") != 0 && before_handoff(fi)) {
         int served = 0;
         for (size_t i = 0; i < ps->ninst; i++) {
             struct inst *in = &ps->insts[i];
             if (in->g == fi->g) {
-                if (in->idx < fi->idx && !in->f.set && !in->skipped)
+                /* Admitted: it got past its hand-off (what failed later is another
+                 * story, told by the first failure). */
+                if (in->idx < fi->idx && in->ran && !in->skipped &&
+                    (!in->f.set || !before_handoff(in)))
                     served++;
             } else if (in->ran && !in->f.set && in->c.sent_len + in->c.recvd_len > 0) {
                 served++;
@@ -1269,11 +1272,16 @@ int ec_replay(const struct ec_replay_opts *o)
                  "server");
     if (r->unsupported_reason[0] ||
         (o->target && r->fx.needs_server) ||
-        (r->fx.needs_process && (o->target || !r->obs_fds || !r->obs_cpu))) {
+        (r->fx.needs_fds && !r->obs_fds) || (r->fx.needs_cpu && !r->obs_cpu)) {
         if (!r->unsupported_reason[0])
             snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s",
                      o->target ? "the case needs a server started by echoconf (--server)"
-                               : "process observations are not meaningful for this model");
+                     : r->fx.needs_fds && !r->obs_fds
+                         ? "the case is about the server's descriptor count, which is not "
+                           "observable for this model (under Wine /proc shows the Wine "
+                           "loader's descriptors)"
+                         : "the case is about the server's CPU time, which is not observable "
+                           "for this model");
         r->final = EC_V_UNSUPPORTED;
         ec__report(r);
         int rc = ec_verdict_exit(r->final);

@@ -860,12 +860,14 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
         for (size_t i = 0; rc == 0 && i < nr; i++) {
             if (strcmp(r[i], "server") == 0)
                 fx->needs_server = 1;
-            else if (strcmp(r[i], "process") == 0)
-                fx->needs_process = fx->needs_server = 1;
+            else if (strcmp(r[i], "fds") == 0)
+                fx->needs_fds = fx->needs_server = 1;
+            else if (strcmp(r[i], "cpu") == 0)
+                fx->needs_cpu = fx->needs_server = 1;
             else {
                 char p[64];
                 idx(p, sizeof p, "$.requires", (int)i);
-                rc = fail(l, p, "unknown requirement \"%s\" (server, process)", r[i]);
+                rc = fail(l, p, "unknown requirement \"%s\" (server, fds, cpu)", r[i]);
             }
         }
         for (size_t i = 0; i < nr; i++)

@@ -147,7 +147,8 @@ struct ec_fixture {
     int sweep;
     int rlimit_nofile;    /* 0: leave the server's limit alone */
     int needs_server;     /* requires: "server" (cannot run against --target) */
-    int needs_process;    /* requires: "process" (fd/cpu observations are the point) */
+    int needs_fds;        /* requires: "fds" (descriptor counts are the point) */
+    int needs_cpu;        /* requires: "cpu" (CPU time is the point) */
     struct ec_group *groups;
     size_t ngroups;
     struct ec_logexp *log;
