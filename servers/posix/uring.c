@@ -54,7 +54,6 @@ struct acceptor {
     struct op op;
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    int armed;    /* an accept is in flight */
     int refusing; /* the spare was given up: close whoever this accept brings */
     int paused;   /* out of descriptors and no spare: resubmit when a client leaves */
 };
@@ -92,7 +91,6 @@ static void submit_accept(struct server *s)
         return;
     s->acc.addrlen = sizeof s->acc.addr;
     io_uring_prep_accept(sqe, s->listener, (struct sockaddr *)&s->acc.addr, &s->acc.addrlen, 0);
-    s->acc.armed = 1;
 }
 
 /* Posts the next operation of c: a send of what is pending, else a recv. */
@@ -194,7 +192,6 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
 static int on_accept(struct server *s, int res)
 {
     char peer[EC_ADDRSTRLEN];
-    s->acc.armed = 0;
     if (res >= 0) {
         ec_addr_format((const struct sockaddr *)&s->acc.addr, peer, sizeof peer);
         if (s->acc.refusing) {
@@ -238,12 +235,9 @@ static void drain_and_free(struct server *s)
 {
     struct io_uring_cqe *cqe;
     struct __kernel_timespec ts = {1, 0};
-    struct io_uring_sqe *sqe;
-    for (struct conn *c = s->conns; c; c = c->next)
-        if ((sqe = get_sqe(s, &s->cancel_op)) != NULL)
-            io_uring_prep_cancel(sqe, &c->op, 0);
-    if (s->acc.armed && (sqe = get_sqe(s, &s->cancel_op)) != NULL)
-        io_uring_prep_cancel(sqe, &s->acc.op, 0);
+    struct io_uring_sqe *sqe = get_sqe(s, &s->cancel_op);
+    if (sqe != NULL) /* IORING_ASYNC_CANCEL_ANY: every request of the ring (Linux 5.19) */
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
     io_uring_submit(&s->ring);
     while (s->inflight > 0 && io_uring_wait_cqe_timeout(&s->ring, &cqe, &ts) == 0) {
         io_uring_cqe_seen(&s->ring, cqe);
