@@ -9,6 +9,7 @@
 #   ECHOCONF_WIN32_SKIP_REASON    why not, otherwise
 #   ECHOCONF_WIN32_PREFIX         the WINEPREFIX of the test run (inside the build tree)
 #   ECHOCONF_WINE64, ECHOCONF_WINESERVER   the Wine programs
+#   ECHOCONF_WINE_DESKTOP         the fixture's desktop holder (ec-wine-desktop.exe)
 #   ec_win32_test_properties(<test>...)    what every test of a win32 model needs
 
 file(GLOB _ec_win32_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/servers/win32/*.c)
@@ -46,7 +47,9 @@ else()
     endif()
 endif()
 
-set(_ec_win32_exes "")
+# The fixture's desktop holder (tests/win32/wine-desktop.c), built by the sub-build.
+set(ECHOCONF_WINE_DESKTOP ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/ec-wine-desktop.exe)
+set(_ec_win32_exes ${ECHOCONF_WINE_DESKTOP})
 foreach(src IN LISTS _ec_win32_sources)
     get_filename_component(name ${src} NAME_WE)
     set(exe ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/echo-win32-${name}.exe)

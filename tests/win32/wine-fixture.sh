@@ -1,21 +1,24 @@
 #!/bin/sh
 # wine-fixture.sh: the CTest fixture "wine" of the win32 tests.
-#   wine-fixture.sh setup   <wine64> <wineserver> <prefix>
-#   wine-fixture.sh cleanup <wine64> <wineserver> <prefix>
-# setup creates the Wine prefix once (inside the build tree) and starts a persistent
-# wineserver; cleanup stops it and checks that no Wine process of that prefix is left.
+#   wine-fixture.sh setup   <wine64> <wineserver> <prefix> [<ec-wine-desktop.exe>]
+#   wine-fixture.sh cleanup <wine64> <wineserver> <prefix> [<ec-wine-desktop.exe>]
+# setup creates the Wine prefix once (inside the build tree), starts a persistent
+# wineserver and, given ec-wine-desktop.exe, holds the Wine desktop open for the run;
+# cleanup stops them all and checks that no Wine process of that prefix is left.
 # Exit status: 0 done, 1 failed (the reason on stderr), 2 bad usage.
 set -u
 
 usage() {
-    echo "usage: wine-fixture.sh setup|cleanup <wine64> <wineserver> <prefix>" >&2
+    echo "usage: wine-fixture.sh setup|cleanup <wine64> <wineserver> <prefix>" \
+        "[<ec-wine-desktop.exe>]" >&2
     exit 2
 }
-[ $# -eq 4 ] || usage
+[ $# -eq 4 ] || [ $# -eq 5 ] || usage
 mode=$1
 wine=$2
 wineserver=$3
 prefix=$4
+desktop=${5:-}
 case $mode in setup | cleanup) ;; *) usage ;; esac
 case $prefix in /*) ;; *)
     echo "wine-fixture: the prefix must be an absolute path, got '$prefix'" >&2
@@ -40,11 +43,19 @@ winenv() {
     WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" "$@"
 }
 
-# The processes of this prefix: Wine keeps WINEPREFIX in the Unix environment of the
-# wineserver and of every Windows process (services.exe, winedevice.exe, ...). Zombies
-# have no readable environment and are skipped: they are dead, reaping is init's job.
+# The Wine processes of this prefix: a process whose program lies in the Wine
+# installation (wine64, wine64-preloader, wineserver64: every Windows process of Wine
+# runs as one of them) and whose Unix environment names the prefix (Wine keeps
+# WINEPREFIX there, in the wineserver and in services.exe, explorer.exe, ... alike).
+# The program test leaves out this script and its subshells, which may carry
+# WINEPREFIX from the caller's environment. Zombies have neither and are skipped: they
+# are dead, reaping them is init's job.
+wine_dir=$(dirname "$(readlink -f "$wine")")
+server_dir=$(dirname "$(readlink -f "$wineserver")")
 prefix_pids() {
     for d in /proc/[0-9]*; do
+        exe=$(readlink "$d/exe" 2>/dev/null) || continue
+        case $exe in "$wine_dir"/* | "$server_dir"/*) ;; *) continue ;; esac
         if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF "WINEPREFIX=$prefix"; then
             echo "${d#/proc/}"
         fi
@@ -75,7 +86,41 @@ start_server() {
     return 0
 }
 
+# Starts ec-wine-desktop.exe in the background and waits (bounded) for its "desktop
+# ready" line, read through a FIFO. Wine ends `explorer.exe /desktop` a second after
+# the last window user exits and starts a new one for the next, which would inherit
+# that test's stderr pipe and hold it open (see wine-desktop.c); with the holder
+# running, the one desktop process has the log file as its stderr instead.
+start_desktop() {
+    fifo="$prefix.desktop-fifo"
+    rm -f "$fifo"
+    mkfifo "$fifo" || return 1
+    # A subshell that execs Wine, its descriptors replaced first: a shell function in
+    # the background would keep a saved copy of this script's stdout (CTest's pipe).
+    (
+        exec </dev/null >"$fifo" 2>>"$log"
+        WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+            exec "$wine" "$desktop"
+    ) &
+    line=$(timeout "$(scaled 60)" sh -c 'read -r l <"$1" && echo "$l"' sh "$fifo")
+    rm -f "$fifo"
+    # The MinGW C runtime writes stdout in text mode: the line ends in \r\n.
+    line=$(printf '%s' "$line" | tr -d '\r')
+    if [ "$line" != "desktop ready" ]; then
+        echo "wine-fixture: '$desktop' did not report the desktop within $(scaled 60) s;" \
+            "output ($log):" >&2
+        cat "$log" >&2
+        winenv "$wineserver" -k >/dev/null 2>&1
+        return 1
+    fi
+    return 0
+}
+
 if [ "$mode" = setup ]; then
+    if [ -n "$desktop" ] && [ ! -f "$desktop" ]; then
+        echo "wine-fixture: $desktop is missing: build the project first" >&2
+        exit 1
+    fi
     # A server left by an interrupted earlier run would not be persistent: stop it.
     winenv "$wineserver" -k >/dev/null 2>&1
     winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
@@ -102,6 +147,9 @@ if [ "$mode" = setup ]; then
         fi
     fi
     start_server || exit 1
+    if [ -n "$desktop" ]; then
+        start_desktop || exit 1
+    fi
     echo "wine-fixture: prefix $prefix ready, persistent wineserver running"
     exit 0
 fi
@@ -127,7 +175,7 @@ done
 echo "wine-fixture: Wine processes of $prefix still alive after 'wineserver -k';" \
     "killing them:" >&2
 for pid in $left; do
-    echo "  $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2
+    echo "  $pid $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" >&2
     kill -9 "$pid" 2>/dev/null
 done
 exit 1
