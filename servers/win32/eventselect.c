@@ -96,14 +96,14 @@ static int add_socket_info(struct server *sv, ec_sock_t s, const char *peer)
 
 /* Closes the client in slot i and closes the gap (RemoveSocketInfo). The textbook shifts
  * the later slots down rather than swapping the last one in, which keeps the slots in
- * order of arrival; so does this. reason: 0 = eof, or a negative class; log is 0 when
- * the server is stopping and no close line is wanted. */
-static void remove_socket_info(struct server *sv, DWORD i, int reason, int log)
+ * order of arrival; so does this. reason: 0 = eof, or a negative class. stopping: the
+ * server stops, and no close line is wanted. */
+static void remove_socket_info(struct server *sv, DWORD i, int reason, int stopping)
 {
     struct conn *c = sv->info[i];
     DWORD j;
 
-    if (log)
+    if (!stopping)
         ec_log_close(c->echo.peer, reason);
     ec_sock_close(c->sock);
     ec_echo_free(&c->echo);
@@ -182,19 +182,19 @@ static int on_client_event(struct server *sv, DWORD i)
     int rc;
 
     if (WSAEnumNetworkEvents(c->sock, sv->events[i], &ne) == SOCKET_ERROR) {
-        remove_socket_info(sv, i, ec_sock_error(), 1);
+        remove_socket_info(sv, i, ec_sock_error(), 0);
         return 1;
     }
     if ((ne.lNetworkEvents & FD_CLOSE) && ne.iErrorCode[FD_CLOSE_BIT] != 0) {
-        remove_socket_info(sv, i, event_error(ne.iErrorCode[FD_CLOSE_BIT]), 1);
+        remove_socket_info(sv, i, event_error(ne.iErrorCode[FD_CLOSE_BIT]), 0);
         return 1;
     }
     if ((ne.lNetworkEvents & FD_READ) && ne.iErrorCode[FD_READ_BIT] != 0) {
-        remove_socket_info(sv, i, event_error(ne.iErrorCode[FD_READ_BIT]), 1);
+        remove_socket_info(sv, i, event_error(ne.iErrorCode[FD_READ_BIT]), 0);
         return 1;
     }
     if ((ne.lNetworkEvents & FD_WRITE) && ne.iErrorCode[FD_WRITE_BIT] != 0) {
-        remove_socket_info(sv, i, event_error(ne.iErrorCode[FD_WRITE_BIT]), 1);
+        remove_socket_info(sv, i, event_error(ne.iErrorCode[FD_WRITE_BIT]), 0);
         return 1;
     }
     if (ne.lNetworkEvents & FD_CLOSE)
@@ -204,7 +204,7 @@ static int on_client_event(struct server *sv, DWORD i)
     rc = conn_service(c);
     if (rc == 1)
         return 0;
-    remove_socket_info(sv, i, rc, 1);
+    remove_socket_info(sv, i, rc, 0);
     return 1;
 }
 
@@ -307,7 +307,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     }
 
     while (sv.total > 1)
-        remove_socket_info(&sv, sv.total - 1, 0, 0);
+        remove_socket_info(&sv, sv.total - 1, 0, 1);
     /* The listener belongs to server_main: give it back without our event. It may already
      * be closed by the stop request, so the result does not matter. */
     WSAEventSelect(listener, NULL, 0);

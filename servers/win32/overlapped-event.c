@@ -98,18 +98,19 @@ static int conn_submit(struct conn *c)
     return 0;
 }
 
-/* Closes the client in slot i and closes the gap (RemoveSocketInfo); cs is held. log is
- * 0 when the server is stopping: then an operation is still pending, and the record is
- * freed only once its abort has landed. */
-static void remove_socket_info(struct server *sv, DWORD i, int reason, int log)
+/* Closes the client in slot i and closes the gap (RemoveSocketInfo); cs is held.
+ * reason: 0 = eof, or a negative class. stopping: the server stops, so no close line,
+ * and the client's operation is still pending: the record is freed only once its abort
+ * has landed (closesocket fails pending operations [DOC closesocket]). */
+static void remove_socket_info(struct server *sv, DWORD i, int reason, int stopping)
 {
     struct conn *c = sv->info[i];
     DWORD j;
 
-    if (log)
+    if (!stopping)
         ec_log_close(c->echo.peer, reason);
     ec_sock_close(c->sock);
-    if (!log)
+    if (stopping)
         WaitForSingleObject(sv->events[i], ABORT_WAIT_MS);
     ec_echo_free(&c->echo);
     free(c);
@@ -162,7 +163,7 @@ static int add_socket_info(struct server *sv, ec_sock_t s, const char *peer)
     ec_log_accept(peer);
     rc = conn_submit(c);
     if (rc < 0)
-        remove_socket_info(sv, sv->total - 1, rc, 1);
+        remove_socket_info(sv, sv->total - 1, rc, 0);
     LeaveCriticalSection(&sv->cs);
     return 0;
 }
@@ -180,19 +181,19 @@ static int on_completion(struct server *sv, DWORD i)
         int err = WSAGetLastError();
         if (err == WSA_IO_INCOMPLETE)
             return 0; /* not done after all: its completion will signal again */
-        remove_socket_info(sv, i, ec_err_from_os(err), 1);
+        remove_socket_info(sv, i, ec_err_from_os(err), 0);
         return 1;
     }
     if (c->op == OP_RECV) {
         /* 0 bytes: the peer's FIN. Nothing is pending (a recv is posted only when the
          * echo is idle), so every byte has been echoed and the close is clean. */
         if (bytes == 0) {
-            remove_socket_info(sv, i, 0, 1);
+            remove_socket_info(sv, i, 0, 0);
             return 1;
         }
         rc = ec_echo_received(&c->echo, NULL, bytes);
         if (rc < 0) {
-            remove_socket_info(sv, i, rc, 1);
+            remove_socket_info(sv, i, rc, 0);
             return 1;
         }
     } else {
@@ -200,7 +201,7 @@ static int on_completion(struct server *sv, DWORD i)
     }
     rc = conn_submit(c);
     if (rc < 0) {
-        remove_socket_info(sv, i, rc, 1);
+        remove_socket_info(sv, i, rc, 0);
         return 1;
     }
     return 0;
@@ -250,7 +251,7 @@ static unsigned int WINAPI worker_thread(void *arg)
 
     EnterCriticalSection(&sv->cs);
     while (sv->total > 1)
-        remove_socket_info(sv, sv->total - 1, 0, 0);
+        remove_socket_info(sv, sv->total - 1, 0, 1);
     LeaveCriticalSection(&sv->cs);
     return 0;
 }
