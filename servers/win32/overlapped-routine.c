@@ -93,7 +93,7 @@ static int conn_submit(struct conn *c)
     memset(&c->overlapped, 0, sizeof c->overlapped);
     if (n > 0) {
         c->op = OP_SEND;
-        c->wsabuf.buf = (char *)p;
+        c->wsabuf.buf = (char *)p; /* WSABUF serves both ways; WSASend only reads it */
         c->wsabuf.len = (ULONG)n;
         rc = WSASend(c->sock, &c->wsabuf, 1, NULL, 0, &c->overlapped, completion_routine);
     } else {
