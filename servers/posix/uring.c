@@ -27,6 +27,7 @@
 enum op_kind {
     OP_ACCEPT, /* the listener's accept; struct acceptor */
     OP_CONN,   /* a client's recv or send; struct conn, its state says which */
+    OP_HANGUP, /* a poll for the listener's hang-up while accepting is paused */
     OP_CANCEL  /* a cancel request at shutdown */
 };
 
@@ -56,6 +57,8 @@ struct acceptor {
     socklen_t addrlen;
     int refusing; /* the spare was given up: close whoever this accept brings */
     int paused;   /* out of descriptors and no spare: resubmit when a client leaves */
+    struct op hup_op;
+    int watching; /* a hang-up poll is in flight: the stop is seen even while paused */
 };
 
 struct server {
@@ -220,6 +223,11 @@ static int on_accept(struct server *s, int res)
         } else {
             s->acc.refusing = 0;
             s->acc.paused = 1;
+            struct io_uring_sqe *sqe = s->acc.watching ? NULL : get_sqe(s, &s->acc.hup_op);
+            if (sqe != NULL) { /* no events asked: POLLHUP and POLLERR always count */
+                io_uring_prep_poll_add(sqe, s->listener, 0);
+                s->acc.watching = 1;
+            }
             return 0;
         }
     } else if (ec_server_stopping() || res == -EINVAL || res == -EBADF || res == -ENOTSOCK) {
@@ -275,6 +283,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
      * waiting (io_uring honours O_NONBLOCK), and resubmitting that would spin. */
     ec_sock_set_nonblocking(listener, 0);
     s.acc.op.kind = OP_ACCEPT;
+    s.acc.hup_op.kind = OP_HANGUP;
     s.cancel_op.kind = OP_CANCEL;
     s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     submit_accept(&s);
@@ -297,6 +306,8 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             s.inflight--;
             if (op->kind == OP_CONN) {
                 conn_on_complete(&s, (struct conn *)op, res);
+            } else if (op->kind == OP_HANGUP) {
+                s.acc.watching = 0; /* the stop shut the listener down: seen above */
             } else if (op->kind == OP_ACCEPT && on_accept(&s, res)) {
                 rc = ec_server_stopping() ? 0 : 1;
                 goto out;
