@@ -17,8 +17,10 @@
 #include <fcntl.h>
 #include <io.h>
 #else
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #endif
 
@@ -35,6 +37,14 @@
 #define STOP_GRACE_MS 2000
 
 #define MAX_BUFSIZE (16u * 1024u * 1024u)
+
+/* Whether the listener is still open after a stop: POSIX shuts it down, Windows
+ * closes it (see request_stop). */
+#ifdef _WIN32
+#define EC_LISTENER_SURVIVES_STOP 0
+#else
+#define EC_LISTENER_SURVIVES_STOP 1
+#endif
 
 static atomic_int stop_requested;
 static ec_sock_t listener = EC_INVALID_SOCK;
@@ -274,6 +284,11 @@ static int start_stop_handler(void)
     }
     return 0;
 }
+
+static void stop_handler_finish(void)
+{
+    /* Returning from main ends the process, the handler thread included. */
+}
 #else
 static void set_log_binary(void)
 {
@@ -281,39 +296,76 @@ static void set_log_binary(void)
 }
 
 static sigset_t stop_signals;
+static pthread_t stop_th;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond;
+static int serve_done; /* under stop_lock: ec_serve has returned */
 
-/* Waits for a stop signal (blocked in every thread, so only sigwait sees it). */
+/* Waits for a stop signal (blocked in every thread, so only sigwait sees it), asks the
+ * model to stop, and ends the process if ec_serve has not returned within the grace
+ * period (threads blocked in recv on idle clients never look at the flag). */
 static void *stop_thread(void *arg)
 {
     int sig = 0;
+    struct timespec deadline;
     (void)arg;
     if (sigwait(&stop_signals, &sig) != 0)
         return NULL;
-    request_stop();
-    ec_sleep_ms(STOP_GRACE_MS);
-    fflush(stdout);
-    _exit(0);
+    pthread_mutex_lock(&stop_lock);
+    if (!serve_done) {
+        request_stop();
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += STOP_GRACE_MS / 1000;
+        while (!serve_done) {
+            if (pthread_cond_timedwait(&stop_cond, &stop_lock, &deadline) == ETIMEDOUT &&
+                !serve_done) {
+                fflush(stdout);
+                _exit(0);
+            }
+        }
+    }
+    pthread_mutex_unlock(&stop_lock);
+    return NULL;
 }
 
 static int start_stop_handler(void)
 {
-    pthread_t th;
+    pthread_condattr_t ca;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGHUP);
+    /* The grace period is measured on the monotonic clock, immune to clock changes. */
+    int rc = pthread_condattr_init(&ca);
+    if (rc == 0)
+        rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&stop_cond, &ca);
     /* Block before any model thread exists, so every thread inherits the mask and the
      * signal is delivered to sigwait() alone (pthread_sigmask(3), sigwait(3)). */
-    int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     if (rc == 0)
-        rc = pthread_create(&th, NULL, stop_thread, NULL);
+        rc = pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     if (rc == 0)
-        rc = pthread_detach(th);
+        rc = pthread_create(&stop_th, NULL, stop_thread, NULL);
     if (rc != 0) {
         ec_warn("cannot start the signal thread: %s", strerror(rc));
         return -1;
     }
     return 0;
+}
+
+/* Called once ec_serve has returned: lets the signal thread end and joins it. */
+static void stop_handler_finish(void)
+{
+    pthread_mutex_lock(&stop_lock);
+    serve_done = 1;
+    pthread_cond_signal(&stop_cond);
+    pthread_mutex_unlock(&stop_lock);
+    /* If the thread still sits in sigwait (the model returned on its own), a SIGTERM
+     * wakes it; it sees serve_done and leaves. Otherwise the signal stays pending,
+     * blocked, and dies with the process. */
+    pthread_kill(stop_th, SIGTERM);
+    pthread_join(stop_th, NULL);
 }
 #endif
 
@@ -362,9 +414,11 @@ int main(int argc, char **argv)
 
     rc = ec_serve(listener, &o);
     fflush(stdout);
-    if (ec_server_stopping())
-        return rc == 0 ? 0 : 1;
-    ec_sock_close(listener);
+    stop_handler_finish();
+    /* On Windows the console handler closed the listener already; closing a handle
+     * twice could close one that was reused meanwhile. */
+    if (!ec_server_stopping() || EC_LISTENER_SURVIVES_STOP)
+        ec_sock_close(listener);
     ec_net_cleanup();
     return rc == 0 ? 0 : 1;
 }
