@@ -69,11 +69,15 @@ int ec_err_from_os(int oscode)
     case ERROR_NETNAME_DELETED: /* what IOCP completions report for a reset peer */
         return -EC_ECONNRESET;
     case WSAECONNABORTED:
-    case WSA_OPERATION_ABORTED: /* an overlapped operation cancelled by closesocket */
+    case WSA_OPERATION_ABORTED:    /* an overlapped operation cancelled by closesocket */
+    case ERROR_CONNECTION_ABORTED: /* the same as a completion's GetLastError() */
+    case 676: /* ERROR_HANDLES_CLOSED: Wine 8.0's code for that cancel (notes W-ABORT) */
         return -EC_ECONNABORTED;
     case WSAECONNREFUSED:
+    case ERROR_CONNECTION_REFUSED: /* a ConnectEx completion */
         return -EC_ECONNREFUSED;
     case WSAETIMEDOUT:
+    case ERROR_SEM_TIMEOUT: /* a completion that timed out in the stack */
         return -EC_ETIMEDOUT;
     case WSAENOTCONN:
     case WSAESHUTDOWN:
@@ -170,11 +174,11 @@ const char *ec_os_strerror(int oscode, char *buf, size_t len)
         n--;
     text[n] = '\0';
     if (n == 0)
-        snprintf(text, sizeof text, "error");
+        snprintf(text, sizeof text, "unknown error");
 #else
     /* The XSI strerror_r (lib is built with _POSIX_C_SOURCE only) returns an int. */
     if (strerror_r(oscode, text, sizeof text) != 0)
-        snprintf(text, sizeof text, "error");
+        snprintf(text, sizeof text, "unknown error");
 #endif
     snprintf(buf, len, "%s (%d)", text, oscode);
     return buf;
