@@ -238,10 +238,12 @@ static int parse_args(int argc, char **argv, struct ec_server_opts *o)
     return 0;
 }
 
-/* Marks the server as stopping and wakes whatever waits on the listener. */
+/* Marks the server as stopping and wakes whatever waits on the listener, once: a
+ * second Ctrl-C must not close a handle number that may have been reused. */
 static void request_stop(void)
 {
-    atomic_store(&stop_requested, 1);
+    if (atomic_exchange(&stop_requested, 1) != 0)
+        return;
 #ifdef _WIN32
     /* Winsock has no shutdown for a listening socket; closing it makes a blocking
      * accept, select or WSAWaitForMultipleEvents return with an error. */
