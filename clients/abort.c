@@ -20,8 +20,8 @@ static const char options[] =
     "                       (default 0: the whole echo is still owed)\n"
     "  --rcvbuf N           mid-echo: receive buffer (default 8192), so the server still\n"
     "                       has echo to send when the reset comes\n"
-    "  --shutdown           half-close (FIN) before the reset: the server is then in\n"
-    "                       CLOSE_WAIT and its next send fails with EPIPE on Linux\n"
+    "  --shutdown           half-close (FIN) just before the reset: the server is then\n"
+    "                       in CLOSE_WAIT and its next send fails with EPIPE on Linux\n"
     "  --count K            reset K connections one after another (default 3)\n";
 
 enum at { AT_BEFORE_SEND, AT_MID_ECHO, AT_AFTER_ECHO };
@@ -51,11 +51,19 @@ static int abort_one(struct ec_cli *cli, enum at at, long long nsend, long long 
     snprintf(label, sizeof label, "abort%d", round);
     ec_conn_init(&c, label, &cli->tl);
     int rc = 0;
+    /* A small receive buffer for a reset mid-echo: the echo backs up in the server,
+     * not in our kernel. */
     if (at == AT_MID_ECHO)
         ec_conn_set_bufsizes(&c, rcvbuf, 0);
+    char why[64];
+    if (round > 0 && ec_cli_server_died(cli, 0, why, sizeof why)) {
+        ec_cli_fail(cli, EC_DIAG_DIED_AFTER_RESET, "the server survives the resets",
+                    "after %d reset(s) the server %s", round, why);
+        ec_conn_free(&c);
+        return -1;
+    }
     int crc = ec_conn_connect(&c, cli->host, cli->port, ec_cli_timeout(cli));
     if (crc < 0) {
-        char why[64];
         if (round > 0 && ec_cli_server_died(cli, ec_scale_ms(300), why, sizeof why))
             ec_cli_fail(cli, EC_DIAG_DIED_AFTER_RESET, "the server survives the resets",
                         "connect %d failed (%s); the server %s", round, ec_err_name(crc), why);
@@ -69,6 +77,13 @@ static int abort_one(struct ec_cli *cli, enum at at, long long nsend, long long 
         /* Send without reading, so that the server's echo backs up behind our small
          * receive buffer; read a part of it; reset while the rest is owed. */
         c.reading = 0;
+        /* With --shutdown, TCP_CORK holds the bytes (up to a full segment) until the
+         * shutdown tacks the FIN onto the last of them (tcp(7), tcp_send_fin): the
+         * server gets the data and the end at once, and the reset right after, while
+         * it is still reading and echoing. Its socket is then in CLOSE_WAIT, where an
+         * RST makes the next send fail with EPIPE (notes L4): SIGPIPE unless ignored. */
+        if (half_close)
+            ec_sock_set_cork(c.fd, 1);
         long long k = ec_conn_fill(&c, (size_t)nsend, cli->seed + (uint64_t)round, 100,
                                    ec_cli_timeout(cli));
         size_t want = (size_t)nread < c.sent_len ? (size_t)nread : c.sent_len;

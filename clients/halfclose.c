@@ -13,7 +13,9 @@
 
 static const char options[] =
     "  --size N             bytes sent before the half-close (default 4096, 4 x the\n"
-    "                       servers' default bufsize); k, M allowed\n";
+    "                       servers' default bufsize); k, M allowed\n"
+    "  --separate-fin       let the data leave before the FIN (default: TCP_CORK holds\n"
+    "                       the last bytes so the FIN rides on their segment)\n";
 
 int main(int argc, char **argv)
 {
@@ -24,11 +26,14 @@ int main(int argc, char **argv)
     cli.options = options;
     cli.example = "ec-halfclose --server \"echo-posix-epoll-et\" --size 64k";
     long long size = 4096;
+    int cork = 1;
     for (int i = 1; i < argc; i++) {
         if (ec_cli_parse_common(&cli, argc, argv, &i))
             continue;
         if (ec_cli_is(argv[i], "--size"))
             size = ec_cli_number(&cli, argc, argv, &i, 1, 64 * 1024 * 1024);
+        else if (strcmp(argv[i], "--separate-fin") == 0)
+            cork = 0;
         else
             ec_cli_usage_error(&cli, "%s: unknown option", argv[i]);
     }
@@ -45,15 +50,21 @@ int main(int argc, char **argv)
     if (ec_cli_connect(&cli, &c) == 0) {
         const unsigned char *piece = buf;
         struct ec_write_plan plan = {.kind = EC_PLAN_ASIS, .nodelay = -1};
+        /* Under TCP_CORK the kernel holds a partial segment (tcp(7)), and shutdown()
+         * tacks the FIN onto the last unsent one (tcp_send_fin), so the server sees the
+         * last bytes and the end in one event: the moment a server that closes on
+         * its half-close notice (EPOLLRDHUP, FD_CLOSE) drops the echo it owes. */
+        if (cork && ec_sock_set_cork(c.fd, 1) < 0)
+            cork = 0;
         double t0 = ec_cli_now_ms(&cli);
         /* The echo is drained while sending (c.reading), so a large N cannot deadlock
          * against a server blocked on its own send. */
         long long k = ec_conn_send(&c, &piece, &n, 1, &plan, ec_cli_timeout(&cli));
         int sr = ec_conn_shutdown_wr(&c);
         double t1 = ec_cli_now_ms(&cli);
-        ec_cli_say(&cli, "sent %zu of %zu bytes and half-closed%s%s (%.3f ms); %zu bytes of echo "
-                         "so far",
-                   c.sent_len, n, k < 0 || sr < 0 ? ": " : "",
+        ec_cli_say(&cli, "sent %zu of %zu bytes and half-closed%s%s%s (%.3f ms); %zu bytes of "
+                         "echo so far",
+                   c.sent_len, n, cork ? ", FIN with the last bytes (TCP_CORK)" : "", k < 0 || sr < 0 ? ": " : "",
                    k < 0 ? ec_err_name((int)k) : sr < 0 ? ec_err_name(sr) : "", t1 - t0,
                    c.recvd_len);
         enum ec_rx rx = ec_conn_recv_until(&c, c.sent_len, ec_cli_deadline(&cli, cli.timeout_ms));
