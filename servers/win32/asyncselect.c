@@ -302,7 +302,9 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         return 1;
     }
     SetWindowLongPtrA(sv.hwnd, GWLP_USERDATA, (LONG_PTR)&sv);
-    if (listen_events(&sv) == SOCKET_ERROR) {
+    if (listen_events(&sv) == SOCKET_ERROR && !ec_server_stopping()) {
+        /* (A stop right after the readiness line closes the listener first: then
+         * WSAAsyncSelect fails with WSAENOTSOCK and the loop below just ends.) */
         ec_warn("WSAAsyncSelect on the listener failed (%d)", WSAGetLastError());
         rc = 1;
     }

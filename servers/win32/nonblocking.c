@@ -163,6 +163,8 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     int r = ec_sock_set_nonblocking(listener, 1);
 
     if (r != 0) {
+        if (ec_server_stopping())
+            return 0; /* stopped before we began: the listener is closed already */
         ec_warn("ioctlsocket(FIONBIO) on the listener: %s", ec_err_name(r));
         return 1;
     }

@@ -141,6 +141,8 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     /* Nonblocking, as in 04-02: a client that resets between select() and accept()
      * must not block the loop in accept(). */
     if (ec_sock_set_nonblocking(listener, 1) != 0) {
+        if (ec_server_stopping())
+            return 0; /* stopped before we began: the listener is closed already */
         ec_warn("ioctlsocket(FIONBIO) on the listener failed (%d)", ec_sock_oserror());
         return 1;
     }
