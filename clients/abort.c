@@ -1,11 +1,8 @@
 /* abort.c - ec-abort: resets connections (SO_LINGER {1, 0}: RST, not FIN) before,
- * during or after an echo, then checks that a second, normal connection is served.
- *
- * An abortive close makes the server's next recv or send fail with ECONNRESET, or,
- * after the client's FIN, with EPIPE: a server that treats that as fatal, or that
- * lets SIGPIPE kill it (Linux raises it on a send to such a connection, notes L4),
- * stops serving everybody: died-after-reset; one that wedges: stall.
- */
+ * during or after an echo, then checks that a new, normal connection is served. A
+ * server that treats ECONNRESET/EPIPE as fatal, or dies of SIGPIPE (Linux raises it on
+ * a send after a reset, notes L4), serves nobody after: died-after-reset; one that
+ * wedges: stall. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +40,8 @@ static int check_before_reset(struct ec_cli *cli, struct ec_conn *c, size_t want
 
 /* One aborted connection. Returns 0, or -1 after recording a diagnosis (the echo
  * before the reset was wrong). */
-static int abort_one(struct ec_cli *cli, enum at at, long long nsend, long long nread,
-                     int rcvbuf, int half_close, int round)
+static int abort_one(struct ec_cli *cli, enum at at, long long nsend, long long nread, int rcvbuf,
+                     int half_close, int round)
 {
     struct ec_conn c;
     char label[16];
@@ -84,18 +81,18 @@ static int abort_one(struct ec_cli *cli, enum at at, long long nsend, long long 
          * RST makes the next send fail with EPIPE (notes L4): SIGPIPE unless ignored. */
         if (half_close)
             ec_sock_set_cork(c.fd, 1);
-        long long k = ec_conn_fill(&c, (size_t)nsend, cli->seed + (uint64_t)round, 100,
-                                   ec_cli_timeout(cli));
+        long long k =
+            ec_conn_fill(&c, (size_t)nsend, cli->seed + (uint64_t)round, 100, ec_cli_timeout(cli));
         size_t want = (size_t)nread < c.sent_len ? (size_t)nread : c.sent_len;
         c.reading = 1;
         enum ec_rx rx = ec_conn_recv_until(&c, want, ec_cli_deadline(cli, cli->timeout_ms));
-        ec_cli_say(cli, "%s: sent %zu bytes without reading (%s), read %zu of the echo%s%s",
-                   label, c.sent_len,
-                   k < 0                          ? ec_err_name((int)k)
+        ec_cli_say(cli, "%s: sent %zu bytes without reading (%s), read %zu of the echo%s%s", label,
+                   c.sent_len,
+                   k < 0                        ? ec_err_name((int)k)
                    : c.sent_len < (size_t)nsend ? "then the kernel took no more"
-                                                  : "all of them",
-                   c.recvd_len,
-                   rx == EC_RX_OK ? "" : ", then ", rx == EC_RX_OK ? "" : ec_rx_name(rx));
+                                                : "all of them",
+                   c.recvd_len, rx == EC_RX_OK ? "" : ", then ",
+                   rx == EC_RX_OK ? "" : ec_rx_name(rx));
         rc = check_before_reset(cli, &c, want, rx, round);
     } else if (at == AT_AFTER_ECHO) {
         unsigned char *buf = malloc((size_t)nsend);
@@ -115,7 +112,8 @@ static int abort_one(struct ec_cli *cli, enum at at, long long nsend, long long 
     if (half_close)
         ec_conn_shutdown_wr(&c);
     ec_conn_abort(&c);
-    ec_cli_say(cli, "%s: %sreset (SO_LINGER {1, 0})", label, half_close ? "half-closed, then " : "");
+    ec_cli_say(cli, "%s: %sreset (SO_LINGER {1, 0})", label,
+               half_close ? "half-closed, then " : "");
     ec_conn_free(&c);
     return rc;
 }
@@ -207,8 +205,10 @@ int main(int argc, char **argv)
     if (nread < 0)
         nread = 0;
     if (at == AT_MID_ECHO && nread >= nsend)
-        ec_cli_usage_error(&cli, "--read %lld: must be less than --send %lld for a reset "
-                                 "mid-echo", nread, nsend);
+        ec_cli_usage_error(&cli,
+                           "--read %lld: must be less than --send %lld for a reset "
+                           "mid-echo",
+                           nread, nsend);
     ec_cli_start(&cli);
 
     static const char *const at_names[] = {"before-send", "mid-echo", "after-echo"};

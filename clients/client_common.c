@@ -18,8 +18,8 @@
 #include "ec_sock.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
-#define READY_MS 5000
-#define STOP_GRACE_MS 2000
+#define READY_MS           5000
+#define STOP_GRACE_MS      2000
 
 void ec_cli_init(struct ec_cli *cli, const char *prog)
 {
@@ -194,8 +194,8 @@ static void start_server(struct ec_cli *cli)
     argv[n] = NULL;
     size_t o = 0;
     for (size_t k = 0; k < n && o < sizeof cli->server_cmd; k++)
-        o += (size_t)snprintf(cli->server_cmd + o, sizeof cli->server_cmd - o, "%s%s",
-                              k ? " " : "", argv[k]);
+        o += (size_t)snprintf(cli->server_cmd + o, sizeof cli->server_cmd - o, "%s%s", k ? " " : "",
+                              argv[k]);
     char err[512];
     rc = ec_server_start(&cli->srv, argv, 0, ec_scale_ms(READY_MS), err, sizeof err);
     free(argv);
@@ -393,8 +393,8 @@ int ec_cli_server_died(struct ec_cli *cli, int wait_ms, char *why, size_t whylen
     return 1;
 }
 
-void ec_cli_frame(struct ec_cli *cli, const unsigned char *payload, size_t len,
-                  unsigned char **out, size_t *outlen)
+void ec_cli_frame(struct ec_cli *cli, const unsigned char *payload, size_t len, unsigned char **out,
+                  size_t *outlen)
 {
     size_t cap = ec_frame_wire_len(&cli->framing, len) + 8;
     unsigned char *buf = malloc(cap);

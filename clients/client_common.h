@@ -18,26 +18,26 @@
 #include "steps.h"
 
 /* Exit statuses of every client. */
-#define EC_CLI_PASS 0
+#define EC_CLI_PASS       0
 #define EC_CLI_MISBEHAVED 1
-#define EC_CLI_USAGE 2
+#define EC_CLI_USAGE      2
 #define EC_CLI_CANNOT_RUN 77
 
 /* Diagnosis names: the conformance engine's vocabulary (DESIGN.md section 5 and the
  * strings conformance/engine.c gives), so a client and a fixture name the same fault
  * the same way. */
-#define EC_DIAG_ECHO_MISMATCH "echo-mismatch"
-#define EC_DIAG_TRUNCATED "truncated-echo"
+#define EC_DIAG_ECHO_MISMATCH         "echo-mismatch"
+#define EC_DIAG_TRUNCATED             "truncated-echo"
 #define EC_DIAG_LOST_AFTER_HALF_CLOSE "lost-after-half-close"
-#define EC_DIAG_STALL "stall"
-#define EC_DIAG_HOL "head-of-line-blocking"
-#define EC_DIAG_CAPACITY "capacity-limit" /* printed as capacity-limit:N */
-#define EC_DIAG_DIED_AFTER_RESET "died-after-reset"
-#define EC_DIAG_PREMATURE_CLOSE "premature-close"
-#define EC_DIAG_UNEXPECTED_RESET "unexpected-reset"
-#define EC_DIAG_FRAME_ERROR "frame-reassembly-error"
-#define EC_DIAG_CROSS_TALK "cross-talk"
-#define EC_DIAG_CONNECT_FAILED "connect-failed"
+#define EC_DIAG_STALL                 "stall"
+#define EC_DIAG_HOL                   "head-of-line-blocking"
+#define EC_DIAG_CAPACITY              "capacity-limit" /* printed as capacity-limit:N */
+#define EC_DIAG_DIED_AFTER_RESET      "died-after-reset"
+#define EC_DIAG_PREMATURE_CLOSE       "premature-close"
+#define EC_DIAG_UNEXPECTED_RESET      "unexpected-reset"
+#define EC_DIAG_FRAME_ERROR           "frame-reassembly-error"
+#define EC_DIAG_CROSS_TALK            "cross-talk"
+#define EC_DIAG_CONNECT_FAILED        "connect-failed"
 
 #define EC_CLI_MAX_METRICS 48
 
@@ -167,8 +167,8 @@ int ec_cli_server_died(struct ec_cli *cli, int wait_ms, char *why, size_t whylen
 /* Encodes payload as one frame of cli->framing into a new buffer (*out, *outlen;
  * the caller frees it). Returns 0, or exits 2 naming --framing when the payload
  * cannot be framed (too long, contains the delimiter, wrong fixed length). */
-void ec_cli_frame(struct ec_cli *cli, const unsigned char *payload, size_t len,
-                  unsigned char **out, size_t *outlen);
+void ec_cli_frame(struct ec_cli *cli, const unsigned char *payload, size_t len, unsigned char **out,
+                  size_t *outlen);
 
 /* Percentile p (0..100) of n sorted values (nearest rank). 0 when n is 0. */
 double ec_cli_percentile(const double *sorted, size_t n, double p);

@@ -1,11 +1,8 @@
-/* coalesce.c - ec-coalesce: several messages sent so that they reach the server as one
- * segment, then the echo checked byte for byte and, with --framing, frame by frame.
- *
- * The messages go out with MSG_MORE under TCP_CORK (the engine's "coalesce" write
- * plan): Linux holds partial segments until the cork is released (tcp(7)), so one
- * recv on the server side sees all of them. A server that assumes one recv is one
- * message answers wrongly; a framed server must split the frames itself.
- */
+/* coalesce.c - ec-coalesce: several messages sent with MSG_MORE under TCP_CORK (the
+ * engine's "coalesce" plan; Linux holds partial segments until the cork is released,
+ * tcp(7)), so they reach the server as one segment; the echo is checked byte for byte
+ * and, with --framing, frame by frame: a server that takes one recv for one message
+ * fails here. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,8 +131,9 @@ int main(int argc, char **argv)
         long long k = ec_conn_send(&c, (const unsigned char *const *)pieces, lens, n, &plan,
                                    ec_cli_timeout(&cli));
         double t1 = ec_cli_now_ms(&cli);
-        ec_cli_say(&cli, "sent %zu messages of %zu payload bytes (%s), %zu bytes in all, with "
-                         "MSG_MORE under TCP_CORK, released at once (%.3f ms)%s%s",
+        ec_cli_say(&cli,
+                   "sent %zu messages of %zu payload bytes (%s), %zu bytes in all, with "
+                   "MSG_MORE under TCP_CORK, released at once (%.3f ms)%s%s",
                    n, plen, cli.framing_spec, c.sent_len, t1 - t0, k < 0 ? "; send failed: " : "",
                    k < 0 ? ec_err_name((int)k) : "");
         enum ec_rx rx = ec_conn_recv_until(&c, c.sent_len, ec_cli_deadline(&cli, cli.timeout_ms));
@@ -143,10 +141,9 @@ int main(int argc, char **argv)
         ec_cli_say(&cli, "received %zu of %zu bytes of echo (%.3f ms after the send)%s%s",
                    c.recvd_len, c.sent_len, t2 - t1, rx == EC_RX_OK ? "" : ", then ",
                    rx == EC_RX_OK ? "" : ec_rx_name(rx));
-        if (ec_cli_check_echo(&cli, &c, 0, c.sent_len, rx, "the coalesced messages") == 0 &&
-            k < 0)
-            ec_cli_fail(&cli, k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET
-                                                  : EC_DIAG_PREMATURE_CLOSE,
+        if (ec_cli_check_echo(&cli, &c, 0, c.sent_len, rx, "the coalesced messages") == 0 && k < 0)
+            ec_cli_fail(&cli,
+                        k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
                         "all messages sent", "send failed (%s) after %zu of %zu bytes",
                         ec_err_name((int)k), c.sent_len, total);
         if (cli.framed) {

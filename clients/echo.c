@@ -1,11 +1,9 @@
-/* echo.c - ec-echo: the textbook's echo client (chapter 3, TCPClient) made exact.
- *
- * Like the textbook, it sends each line read from stdin (without its newline) and
- * reads the echo back with recvn of exactly the length sent. Unlike the textbook,
- * whose recvn returns the short count at end-of-file and whose client then prints
- * it as if all had come, a short echo is a failure here (truncated-echo), and so are
- * different bytes (echo-mismatch), a reset, or no answer in time (stall).
- */
+/* echo.c - ec-echo: the textbook's echo client (chapter 3, TCPClient) made exact. It
+ * sends each line of stdin (without its newline) and reads the echo back with recvn of
+ * exactly the length sent. The textbook's recvn returns a short count at end-of-file
+ * and its client prints it as if all had come; here that is truncated-echo, and
+ * different bytes, a reset or no answer in time are echo-mismatch, unexpected-reset,
+ * stall. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,16 +36,16 @@ static int echo_one(struct ec_cli *cli, struct ec_conn *c, const struct msg *m, 
     double t1 = ec_cli_now_ms(cli);
     size_t went = c->sent_len - from;
     ec_cli_say(cli, "%s: sent %zu of %zu bytes \"%s\" (%.3f ms)%s%s", what, went, m->n,
-               ec_cli_preview(m->p, m->n, 40, pv, sizeof pv), t1 - t0, k < 0 ? ", send failed: " : "",
-               k < 0 ? ec_err_name((int)k) : "");
+               ec_cli_preview(m->p, m->n, 40, pv, sizeof pv), t1 - t0,
+               k < 0 ? ", send failed: " : "", k < 0 ? ec_err_name((int)k) : "");
     /* recvn of exactly what went: the textbook's recvn(sock, buf, retval, 0). */
     enum ec_rx rx = ec_conn_recv_until(c, from + went, ec_cli_deadline(cli, cli->timeout_ms));
     double t2 = ec_cli_now_ms(cli);
     size_t got = c->recvd_len - from;
     if (got > went)
         got = went;
-    ec_cli_say(cli, "%s: received %zu of %zu bytes \"%s\" (%.3f ms after the send)%s%s", what,
-               got, went, ec_cli_preview(c->recvd + from, got, 40, pv, sizeof pv), t2 - t1,
+    ec_cli_say(cli, "%s: received %zu of %zu bytes \"%s\" (%.3f ms after the send)%s%s", what, got,
+               went, ec_cli_preview(c->recvd + from, got, 40, pv, sizeof pv), t2 - t1,
                rx == EC_RX_OK ? "" : ", then ", rx == EC_RX_OK ? "" : ec_rx_name(rx));
     if (ec_cli_check_echo(cli, c, from, went, rx, what) < 0)
         return -1;
@@ -62,8 +60,7 @@ static int echo_one(struct ec_cli *cli, struct ec_conn *c, const struct msg *m, 
 }
 
 /* Reads the messages: --message, --size, or the lines of stdin. Returns the count. */
-static size_t load_messages(struct ec_cli *cli, const char *text, long long size,
-                            struct msg **out)
+static size_t load_messages(struct ec_cli *cli, const char *text, long long size, struct msg **out)
 {
     struct msg *v = NULL;
     size_t n = 0, cap = 0;
@@ -164,8 +161,8 @@ int main(int argc, char **argv)
         }
         ec_conn_close(&c);
     }
-    ec_cli_say(&cli, "%zu message(s) echoed whole; %zu bytes sent, %zu received", done,
-               c.sent_len, c.recvd_len);
+    ec_cli_say(&cli, "%zu message(s) echoed whole; %zu bytes sent, %zu received", done, c.sent_len,
+               c.recvd_len);
     ec_cli_metric(&cli, "messages", (double)done);
     ec_cli_metric(&cli, "bytes_sent", (double)c.sent_len);
     ec_cli_metric(&cli, "bytes_received", (double)c.recvd_len);

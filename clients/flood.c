@@ -1,10 +1,8 @@
-/* flood.c - ec-flood: many connections. By default it opens N connections at a bounded
- * rate, keeps them all open, pings each as it arrives, and reports the first one that
- * is refused or not served (capacity-limit:K, K being the clients served before it).
- * With --churn it closes and reconnects at once, many times, so the server reuses
- * descriptors and records: each client must get its own bytes back (cross-talk) and
- * an answer (stall); with --server it also counts the server's descriptors (fd-leak:N).
- */
+/* flood.c - ec-flood: many connections. It opens N at a bounded rate, holds them all,
+ * pings each, and reports the first refused or not served (capacity-limit:K, K the
+ * clients served before it). With --churn it closes and reconnects at once, many times:
+ * each client must get its own bytes (cross-talk) and an answer (stall), and with
+ * --server the server's descriptors must come back (fd-leak:N). */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +23,8 @@ static const char options[] =
 struct flood {
     struct ec_cli *cli;
     struct ec_conn *c;
-    size_t n;        /* connections */
-    size_t size;     /* ping size */
+    size_t n;                /* connections */
+    size_t size;             /* ping size */
     unsigned char *payloads; /* n x size: this round's ping of each connection */
 };
 
@@ -109,8 +107,8 @@ static size_t ramp(struct flood *f, long long rate, long long duration_ms)
         char diag[48];
         snprintf(diag, sizeof diag, "%s:%zu", EC_DIAG_CAPACITY, served);
         if (rc < 0) {
-            ec_cli_fail(cli, diag, e, "refused at connect (%s) with %zu clients served", ec_err_name(rc),
-                        served);
+            ec_cli_fail(cli, diag, e, "refused at connect (%s) with %zu clients served",
+                        ec_err_name(rc), served);
             return served;
         }
         long long k = send_ping(f, i);
@@ -242,11 +240,14 @@ static long long churn(struct flood *f, long long rounds, int reset, int before)
             int woken = wake_and_count(cli, before);
             if (woken < now) {
                 char e[120];
-                snprintf(e, sizeof e, "round %lld: the server closes every connection when its "
-                                      "client leaves", r + 1);
+                snprintf(e, sizeof e,
+                         "round %lld: the server closes every connection when its "
+                         "client leaves",
+                         r + 1);
                 ec_cli_fail(cli, EC_DIAG_STALL, e,
                             "%d connections stayed open in the server after their clients left, "
-                            "until another client woke it", now - before);
+                            "until another client woke it",
+                            now - before);
             }
             before = -1;
         }
@@ -304,8 +305,10 @@ int main(int argc, char **argv)
     if (nconn < 0)
         nconn = rounds ? 4 : 100;
     if (fit_descriptors((size_t)nconn) < 0) {
-        fprintf(stderr, "ec-flood: cannot run here: %lld connections need more descriptors "
-                        "than RLIMIT_NOFILE allows (ulimit -Hn)\n", nconn);
+        fprintf(stderr,
+                "ec-flood: cannot run here: %lld connections need more descriptors "
+                "than RLIMIT_NOFILE allows (ulimit -Hn)\n",
+                nconn);
         return EC_CLI_CANNOT_RUN;
     }
     ec_cli_start(&cli);
@@ -369,8 +372,9 @@ int main(int argc, char **argv)
             }
         }
     } else {
-        ec_cli_say(&cli, "ramp: up to %zu connections at %lld/s within %lld ms, a %zu-byte ping "
-                         "each",
+        ec_cli_say(&cli,
+                   "ramp: up to %zu connections at %lld/s within %lld ms, a %zu-byte ping "
+                   "each",
                    f.n, rate, duration, f.size);
         double t0 = ec_cli_now_ms(&cli);
         size_t served = ramp(&f, rate, duration);

@@ -1,11 +1,8 @@
 /* halfclose.c - ec-halfclose: sends N bytes, shuts down its sending side (FIN), reads
- * until end-of-file, and reports how many bytes came back before the server closed.
- *
- * RFC 862 asks an echo server to send back every byte it receives; a half-close only
- * says that no more will come. A server that closes as soon as it notices the FIN
- * (EPOLLRDHUP, FD_CLOSE handled before the last FD_READ) loses the echo still owed:
- * lost-after-half-close. The end must be an orderly close (FIN), not a reset.
- */
+ * until end-of-file, and reports the bytes that came back before the server closed. RFC
+ * 862 wants every byte received sent back; a server that closes as soon as it sees the
+ * FIN (EPOLLRDHUP, FD_CLOSE before the last FD_READ) loses the echo it owes:
+ * lost-after-half-close. The end must be a FIN, not a reset. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,11 +59,15 @@ int main(int argc, char **argv)
         long long k = ec_conn_send(&c, &piece, &n, 1, &plan, ec_cli_timeout(&cli));
         int sr = ec_conn_shutdown_wr(&c);
         double t1 = ec_cli_now_ms(&cli);
-        ec_cli_say(&cli, "sent %zu of %zu bytes and half-closed%s%s%s (%.3f ms); %zu bytes of "
-                         "echo so far",
-                   c.sent_len, n, cork ? ", FIN with the last bytes (TCP_CORK)" : "", k < 0 || sr < 0 ? ": " : "",
-                   k < 0 ? ec_err_name((int)k) : sr < 0 ? ec_err_name(sr) : "", t1 - t0,
-                   c.recvd_len);
+        ec_cli_say(&cli,
+                   "sent %zu of %zu bytes and half-closed%s%s%s (%.3f ms); %zu bytes of "
+                   "echo so far",
+                   c.sent_len, n, cork ? ", FIN with the last bytes (TCP_CORK)" : "",
+                   k < 0 || sr < 0 ? ": " : "",
+                   k < 0    ? ec_err_name((int)k)
+                   : sr < 0 ? ec_err_name(sr)
+                            : "",
+                   t1 - t0, c.recvd_len);
         enum ec_rx rx = ec_conn_recv_until(&c, c.sent_len, ec_cli_deadline(&cli, cli.timeout_ms));
         if (ec_cli_check_echo(&cli, &c, 0, c.sent_len, rx, "the echo after the half-close") == 0) {
             /* All bytes are back: now the end must be an orderly close. */
@@ -81,8 +82,7 @@ int main(int argc, char **argv)
                             c.sent_len);
             else if (rx == EC_RX_TIMEOUT)
                 ec_cli_fail(&cli, EC_DIAG_STALL, "the server closes after the client's FIN",
-                            "no end-of-file within %d ms of the whole echo",
-                            ec_cli_timeout(&cli));
+                            "no end-of-file within %d ms of the whole echo", ec_cli_timeout(&cli));
             else if (rx == EC_RX_ERROR)
                 ec_cli_fail(&cli, EC_DIAG_UNEXPECTED_RESET, "an orderly close (FIN)",
                             "an error: %s", ec_err_name(c.err));
@@ -91,8 +91,9 @@ int main(int argc, char **argv)
             t_eof = ec_cli_now_ms(&cli) - t1;
         ec_cli_say(&cli, "received %zu of %zu bytes before the server %s%s", c.recvd_len,
                    c.sent_len,
-                   c.eof ? "closed (FIN)" : c.err == -EC_ECONNRESET ? "reset the connection"
-                                                                      : "went quiet",
+                   c.eof                     ? "closed (FIN)"
+                   : c.err == -EC_ECONNRESET ? "reset the connection"
+                                             : "went quiet",
                    c.eof ? "" : " (no end-of-file)");
         if (t_eof >= 0)
             ec_cli_say(&cli, "end-of-file %.3f ms after the half-close", t_eof);

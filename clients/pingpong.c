@@ -1,12 +1,8 @@
-/* pingpong.c - ec-pingpong: a latency client. One connection, one message at a time:
- * send it, wait for its whole echo, again; reports round trips per second and the
- * round-trip percentiles (p50, p90, p99, max). Every echo is checked byte for byte.
- *
- * A message longer than the server's recv buffer needs several recvs on the server:
- * an edge-triggered server that does not read to EAGAIN answers only part of it and
- * then waits for an event that never comes (stall). The figures are the base the
- * benchmark work builds on: pin client and server (taskset) and repeat for medians.
- */
+/* pingpong.c - ec-pingpong: a latency client. One connection, one message at a time,
+ * each echo waited for and checked; it reports round trips per second and p50, p90,
+ * p99 and max. A message longer than the server's buffer takes several recvs there: an
+ * edge-triggered server that does not read to EAGAIN answers part of it and waits
+ * (stall). The benchmark work builds on these figures. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,17 +66,17 @@ int main(int argc, char **argv)
             size_t from = c.sent_len;
             double a = ec_cli_now_ms(&cli);
             long long k = ec_conn_send(&c, &piece, &n, 1, &plan, ec_cli_timeout(&cli));
-            enum ec_rx rx = ec_conn_recv_until(&c, c.sent_len, ec_cli_deadline(&cli, cli.timeout_ms));
+            enum ec_rx rx =
+                ec_conn_recv_until(&c, c.sent_len, ec_cli_deadline(&cli, cli.timeout_ms));
             double b = ec_cli_now_ms(&cli);
             char what[48];
             snprintf(what, sizeof what, "round trip %zu", r + 1);
             if (ec_cli_check_echo(&cli, &c, from, c.sent_len - from, rx, what) < 0)
                 break;
             if (k < 0) {
-                ec_cli_fail(&cli, k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET
-                                                      : EC_DIAG_PREMATURE_CLOSE,
-                            "every message sent", "%s: send failed (%s)", what,
-                            ec_err_name((int)k));
+                ec_cli_fail(
+                    &cli, k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
+                    "every message sent", "%s: send failed (%s)", what, ec_err_name((int)k));
                 break;
             }
             if (c.recvd_len > c.sent_len) {

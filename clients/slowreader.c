@@ -1,12 +1,8 @@
-/* slowreader.c - ec-slowreader: a client with a small receive buffer that sends while
- * it does not read, until the kernel refuses more; then it drains and verifies every
- * byte. With --probe, a second connection pings throughout and its round trips show
- * whether one stuck client holds up the others (isolation).
- *
- * A server must neither lose bytes when its send is short or would block (a short
- * send's rest is still owed: truncated-echo) nor block its one thread on that send
- * (head-of-line-blocking: the pinger gets no answer while the slow reader is stuck).
- */
+/* slowreader.c - ec-slowreader: a small receive buffer, sends without reading until
+ * the kernel refuses more, holds, then drains and verifies every byte; with --probe a
+ * second connection pings throughout. A server must not lose the rest of a short send
+ * (truncated-echo) nor block its one thread on it (head-of-line-blocking: the pinger
+ * gets no answer while the slow reader is stuck). */
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,7 +14,8 @@ static const char options[] =
     "  --rcvbuf N           receive buffer of the slow connection (default 4096)\n"
     "  --max N              send at most N bytes (default 16M); k, M allowed\n"
     "  --settle MS          the kernel refused more for MS: the pipe is full (default 200)\n"
-    "  --hold MS            keep not reading this long after the pipe is full (default 500)\n"
+    "  --hold MS            keep not reading this long after the pipe is full (default:\n"
+    "                       twice the scaled --max-rtt, so a blocked probe shows)\n"
     "  --probe              a second connection pings throughout (isolation)\n"
     "  --interval MS        pause between two pings (default 10)\n"
     "  --max-rtt MS         a ping round trip above MS is head-of-line-blocking\n"
@@ -32,10 +29,10 @@ struct probe {
     struct ec_cli *cli;
     struct ec_conn c;
     int interval_ms;
-    int max_rtt_ms;   /* scaled */
+    int max_rtt_ms; /* scaled */
     pthread_mutex_t mu;
     int stop;
-    double *rtt;      /* ms of each completed ping */
+    double *rtt; /* ms of each completed ping */
     size_t n;
     double worst_at;  /* run time of the first ping over the bound, or -1 */
     double worst_rtt; /* its round trip (or how long it went unanswered) */
@@ -65,9 +62,9 @@ static void *probe_main(void *arg)
         size_t len = sizeof ping, from = p->c.sent_len;
         double t0 = ec_cli_now_ms(cli);
         long long s = ec_conn_send(&p->c, &piece, &len, 1, &plan, ec_cli_timeout(cli));
-        enum ec_rx rx = s < 0 ? EC_RX_ERROR
-                              : ec_conn_recv_until(&p->c, from + len,
-                                                   ec_cli_deadline(cli, cli->timeout_ms));
+        enum ec_rx rx =
+            s < 0 ? EC_RX_ERROR
+                  : ec_conn_recv_until(&p->c, from + len, ec_cli_deadline(cli, cli->timeout_ms));
         double rtt = ec_cli_now_ms(cli) - t0;
         pthread_mutex_lock(&p->mu);
         if (rx == EC_RX_OK)
@@ -97,8 +94,9 @@ static void judge_probe(struct ec_cli *cli, struct probe *p)
     ec_cli_sort(p->rtt, p->n);
     double p50 = ec_cli_percentile(p->rtt, p->n, 50), p90 = ec_cli_percentile(p->rtt, p->n, 90),
            p99 = ec_cli_percentile(p->rtt, p->n, 99), mx = p->n ? p->rtt[p->n - 1] : 0;
-    ec_cli_say(cli, "probe: %zu pings answered, round trip p50 %.3f ms, p90 %.3f, p99 %.3f, "
-                    "max %.3f (bound %d ms)%s%s",
+    ec_cli_say(cli,
+               "probe: %zu pings answered, round trip p50 %.3f ms, p90 %.3f, p99 %.3f, "
+               "max %.3f (bound %d ms)%s%s",
                p->n, p50, p90, p99, mx, p->max_rtt_ms, p->failed ? "; the probe ended: " : "",
                p->failed ? ec_rx_name(p->end) : "");
     ec_cli_metric(cli, "probe_pings", (double)p->n);
@@ -110,10 +108,9 @@ static void judge_probe(struct ec_cli *cli, struct probe *p)
         char e[96];
         snprintf(e, sizeof e, "every ping of the probe answered within %d ms", p->max_rtt_ms);
         if (p->failed && p->end != EC_RX_TIMEOUT)
-            ec_cli_fail(cli, p->end == EC_RX_EOF ? EC_DIAG_PREMATURE_CLOSE
-                                                 : EC_DIAG_UNEXPECTED_RESET,
-                        e, "the probe's connection ended (%s) at %.1f ms", ec_rx_name(p->end),
-                        p->worst_at);
+            ec_cli_fail(
+                cli, p->end == EC_RX_EOF ? EC_DIAG_PREMATURE_CLOSE : EC_DIAG_UNEXPECTED_RESET, e,
+                "the probe's connection ended (%s) at %.1f ms", ec_rx_name(p->end), p->worst_at);
         else
             ec_cli_fail(cli, EC_DIAG_HOL, e,
                         "a ping sent at %.1f ms, while the slow reader did not read, %s %.1f ms",
@@ -132,7 +129,7 @@ int main(int argc, char **argv)
                   "its round-trip percentiles (head-of-line-blocking above --max-rtt).";
     cli.options = options;
     cli.example = "ec-slowreader --server \"echo-posix-select\" --probe --max 4M";
-    long long rcvbuf = 4096, max = 16 * 1024 * 1024, settle = 200, hold = 500, interval = 10,
+    long long rcvbuf = 4096, max = 16 * 1024 * 1024, settle = 200, hold = -1, interval = 10,
               max_rtt = 250;
     int probe_on = 0;
     for (int i = 1; i < argc; i++) {
@@ -162,6 +159,8 @@ int main(int argc, char **argv)
     p.cli = &cli;
     p.interval_ms = (int)interval;
     p.max_rtt_ms = ec_scale_ms((int)max_rtt);
+    if (hold < 0)
+        hold = 2LL * p.max_rtt_ms;
     p.worst_at = -1;
     pthread_mutex_init(&p.mu, NULL);
     p.rtt = calloc(MAX_PINGS, sizeof *p.rtt);
@@ -183,22 +182,23 @@ int main(int argc, char **argv)
             return EC_CLI_CANNOT_RUN;
         }
         probe_running = 1;
-        ec_cli_say(&cli, "probe: pinging %d bytes every %lld ms on a second connection",
-                   PING_SIZE, interval);
+        ec_cli_say(&cli, "probe: pinging %d bytes every %lld ms on a second connection", PING_SIZE,
+                   interval);
     }
     if (!ec_cli_failed(&cli) && ec_cli_connect(&cli, &c) == 0) {
         /* Phase 1: send, never read, until the kernel takes nothing for settle ms. */
         c.reading = 0;
         double t0 = ec_cli_now_ms(&cli);
-        filled = ec_conn_fill(&c, (size_t)max, cli.seed, ec_scale_ms((int)settle),
-                              ec_cli_timeout(&cli));
+        filled =
+            ec_conn_fill(&c, (size_t)max, cli.seed, ec_scale_ms((int)settle), ec_cli_timeout(&cli));
         double t1 = ec_cli_now_ms(&cli);
-        ec_cli_say(&cli, "slow: receive buffer %lld, sent %zu bytes without reading in %.1f ms: "
-                         "%s",
+        ec_cli_say(&cli,
+                   "slow: receive buffer %lld, sent %zu bytes without reading in %.1f ms: "
+                   "%s",
                    rcvbuf, c.sent_len, t1 - t0,
-                   filled < 0                    ? ec_err_name((int)filled)
+                   filled < 0                  ? ec_err_name((int)filled)
                    : c.sent_len >= (size_t)max ? "all of --max (the kernel never refused)"
-                                                 : "then the kernel refused more");
+                                               : "then the kernel refused more");
         /* Phase 2: stay stuck a while, so the probe measures the server meanwhile. */
         if (hold > 0 && filled >= 0) {
             ec_cli_say(&cli, "slow: holding %lld ms without reading", hold);
@@ -222,8 +222,9 @@ int main(int argc, char **argv)
             struct ec_write_plan plan = {.kind = EC_PLAN_ASIS, .nodelay = 1};
             if (ec_conn_send(&c, &piece, &mlen, 1, &plan, ec_cli_timeout(&cli)) >= 0) {
                 rx = ec_conn_recv_until(&c, c.sent_len, ec_cli_deadline(&cli, cli.timeout_ms));
-                ec_cli_say(&cli, "slow: after the silence, sent a %zu-byte marker; %zu more "
-                                 "bytes came back",
+                ec_cli_say(&cli,
+                           "slow: after the silence, sent a %zu-byte marker; %zu more "
+                           "bytes came back",
                            mlen, c.recvd_len - before);
             }
         }
@@ -239,10 +240,10 @@ int main(int argc, char **argv)
         }
         ec_cli_check_echo(&cli, &c, 0, c.sent_len, rx, "the slow reader's echo");
         if (!ec_cli_failed(&cli) && filled < 0)
-            ec_cli_fail(&cli, filled == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET
-                                                       : EC_DIAG_PREMATURE_CLOSE,
-                        "the server accepts bytes until its buffers are full",
-                        "send failed (%s) after %zu bytes", ec_err_name((int)filled), c.sent_len);
+            ec_cli_fail(
+                &cli, filled == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
+                "the server accepts bytes until its buffers are full",
+                "send failed (%s) after %zu bytes", ec_err_name((int)filled), c.sent_len);
         ec_conn_close(&c);
     }
     if (probe_running) {

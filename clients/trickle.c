@@ -1,11 +1,7 @@
-/* trickle.c - ec-trickle: one message sent byte by byte (or --chunk N at a time) with a
- * gap between sends and TCP_NODELAY, so that the server's recv returns partial data.
- *
- * With Nagle's algorithm off (TCP_NODELAY, tcp(7)) and a pause between sends, each
- * send leaves as its own segment, and a server that assumes one recv holds a whole
- * message (or a whole frame, or a whole length header) is caught: the echo must still
- * be every byte in order, and with --framing every frame whole.
- */
+/* trickle.c - ec-trickle: one message sent byte by byte (or --chunk N at a time) with
+ * a gap between sends and TCP_NODELAY (Nagle off, tcp(7)), so each send leaves as its
+ * own segment and the server's recv returns partial data: a server that assumes one
+ * recv holds a whole message, frame or length header is caught. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +26,8 @@ int main(int argc, char **argv)
                   "echo is the whole message (with --framing, the whole frame).";
     cli.options = options;
     cli.wants_framing = 1;
-    cli.example = "ec-trickle --server \"echo-posix-epoll\" --framing line --message hello --gap 10";
+    cli.example =
+        "ec-trickle --server \"echo-posix-epoll\" --framing line --message hello --gap 10";
     const char *text = NULL;
     long long size = -1, chunk = 1, gap = 5;
     int nodelay = 1;
@@ -100,8 +97,9 @@ int main(int argc, char **argv)
     double t_send = 0;
     if (ec_cli_connect(&cli, &c) == 0) {
         char pv[96];
-        ec_cli_say(&cli, "sending %zu bytes \"%s\" in %zu sends of %lld byte(s), %lld ms apart, "
-                         "TCP_NODELAY %s",
+        ec_cli_say(&cli,
+                   "sending %zu bytes \"%s\" in %zu sends of %lld byte(s), %lld ms apart, "
+                   "TCP_NODELAY %s",
                    mlen, ec_cli_preview(msg, mlen, 40, pv, sizeof pv), sends, chunk, gap,
                    nodelay ? "on" : "off");
         double t0 = ec_cli_now_ms(&cli);
@@ -118,8 +116,8 @@ int main(int argc, char **argv)
                    c.recvd_len, c.sent_len, ec_cli_preview(c.recvd, c.recvd_len, 40, pv, sizeof pv),
                    t2 - t1, rx == EC_RX_OK ? "" : ", then ", rx == EC_RX_OK ? "" : ec_rx_name(rx));
         if (ec_cli_check_echo(&cli, &c, 0, c.sent_len, rx, "the trickled message") == 0 && k < 0)
-            ec_cli_fail(&cli, k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET
-                                                  : EC_DIAG_PREMATURE_CLOSE,
+            ec_cli_fail(&cli,
+                        k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
                         "the whole message sent", "send failed (%s) after %zu of %zu bytes",
                         ec_err_name((int)k), c.sent_len, mlen);
         ec_conn_close(&c);

@@ -84,9 +84,8 @@ int main(int argc, char **argv)
     regfree(&re);
     free(out);
     if (got != want || !match) {
-        fprintf(stderr, "ec-expect: wanted exit %ld and %s matching /%s/; got exit %d%s\n",
-                want, on_stderr ? "stderr" : "stdout", argv[i + 1], got,
-                match ? "" : " and no match");
+        fprintf(stderr, "ec-expect: wanted exit %ld and %s matching /%s/; got exit %d%s\n", want,
+                on_stderr ? "stderr" : "stdout", argv[i + 1], got, match ? "" : " and no match");
         return 1;
     }
     printf("ec-expect: exit %d and /%s/ as expected\n", got, argv[i + 1]);

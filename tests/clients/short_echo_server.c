@@ -1,11 +1,8 @@
-/* short_echo_server.c - a test server for the clients' tests: it closes mid-echo.
- *
- * Iterative: it accepts one client, reads what the client sent (one recv), sends back
- * only the first half of it, and closes in order (FIN). Since it read everything the
- * client sent, its close is a FIN, not an RST (RFC 9293 3.6.1: close with unread data
- * resets), so the client sees a short echo and then end-of-file: the case the
- * textbook's recvn accepts silently and ec-echo must report as truncated-echo.
- */
+/* short_echo_server.c - a test server for the clients' tests that closes mid-echo:
+ * iterative, it reads what a client sent first (one recv), sends back only half of it
+ * and closes in order. Having read everything, its close is a FIN, not an RST (RFC 9293
+ * 3.6.1), so the client sees a short echo then end-of-file: what the textbook's recvn
+ * accepts silently and ec-echo reports as truncated-echo. */
 #include <stdlib.h>
 
 #include "ec_server.h"
