@@ -560,7 +560,10 @@ int ec_cli_finish(struct ec_cli *cli)
             int sig = WIFSIGNALED(cli->srv.status);
             char d[48];
             const char *n = sig ? sigabbrev_np(WTERMSIG(cli->srv.status)) : NULL;
-            snprintf(d, sizeof d, sig ? "crash:SIG%s" : "server-exited", n ? n : "?");
+            if (sig)
+                snprintf(d, sizeof d, "crash:SIG%s", n ? n : "?");
+            else
+                snprintf(d, sizeof d, "server-exited:%d", WEXITSTATUS(cli->srv.status));
             ec_cli_fail(cli, d, "the server runs until it is told to stop", "it %s", why);
         } else if (!strstr(cli->actual, why)) {
             size_t o = strlen(cli->actual);
