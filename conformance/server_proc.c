@@ -340,6 +340,37 @@ void ec_server_free(struct ec_server_proc *s)
     s->nlines = 0;
 }
 
+long long ec_proc_demand_ms(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    unsigned long long total = 0;
+    int any = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sp[400];
+        snprintf(sp, sizeof sp, "%s/%s/schedstat", path, e->d_name);
+        FILE *f = fopen(sp, "r");
+        if (!f)
+            continue;
+        unsigned long long run = 0, wait = 0;
+        /* schedstat: time on the CPU (ns), time waiting on a run queue (ns), slices
+         * (Documentation/scheduler/sched-stats.rst). */
+        if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
+            total += run + wait;
+            any = 1;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return any ? (long long)(total / 1000000ull) : -1;
+}
+
 size_t ec_server_line_count(struct ec_server_proc *s)
 {
     pthread_mutex_lock(&s->mu);

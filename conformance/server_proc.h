@@ -66,6 +66,12 @@ const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len);
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 
+/* CPU demand of process pid in milliseconds: the time its threads ran plus the time
+ * they waited, runnable, for a CPU (sum of /proc/pid/task/<tid>/schedstat). Unlike CPU
+ * time it does not shrink when the machine is busy: a spinning thread demands 100% of
+ * the wall time whatever its share. -1 when schedstat is not available. */
+long long ec_proc_demand_ms(pid_t pid);
+
 /* The number of stdout lines captured so far (thread-safe). */
 size_t ec_server_line_count(struct ec_server_proc *s);
 
