@@ -6,6 +6,7 @@
 #include "client_common.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -96,10 +97,14 @@ long long ec_cli_number(struct ec_cli *cli, int argc, char **argv, int *i, long 
     long long x = strtoll(v, &end, 10);
     if (end == v || errno)
         ec_cli_usage_error(cli, "%s %s: not a number", name, v);
+    long long unit = 1;
     if (*end == 'k' || *end == 'K')
-        x *= 1024, end++;
+        unit = 1024, end++;
     else if (*end == 'm' || *end == 'M')
-        x *= 1024 * 1024, end++;
+        unit = 1024 * 1024, end++;
+    if (x > LLONG_MAX / unit || x < LLONG_MIN / unit)
+        ec_cli_usage_error(cli, "%s %s: out of range %lld..%lld", name, v, min, max);
+    x *= unit;
     if (*end)
         ec_cli_usage_error(cli, "%s %s: not a number", name, v);
     if (x < min || x > max)
@@ -251,12 +256,13 @@ void ec_cli_start(struct ec_cli *cli)
     }
     if (cli->server)
         start_server(cli);
+    snprintf(cli->addr, sizeof cli->addr, strchr(cli->host, ':') ? "[%s]:%u" : "%s:%u", cli->host,
+             cli->port);
     if (cli->have_srv)
-        ec_cli_say(cli, "started %s: listening %s:%u (pid %d)", cli->server_cmd, cli->host,
-                   cli->port, (int)cli->srv.pid);
-    ec_cli_say(cli, "%s against %s:%u, timeout %d ms (x%g), seed %llu", cli->prog, cli->host,
-               cli->port, ec_cli_timeout(cli), ec_timeout_multiplier(),
-               (unsigned long long)cli->seed);
+        ec_cli_say(cli, "started %s: listening %s (pid %d)", cli->server_cmd, cli->addr,
+                   (int)cli->srv.pid);
+    ec_cli_say(cli, "%s against %s, timeout %d ms (x%g), seed %llu", cli->prog, cli->addr,
+               ec_cli_timeout(cli), ec_timeout_multiplier(), (unsigned long long)cli->seed);
 }
 
 void ec_cli_metric(struct ec_cli *cli, const char *key, double value)
@@ -373,7 +379,7 @@ int ec_cli_connect(struct ec_cli *cli, struct ec_conn *c)
     int rc = ec_conn_connect(c, cli->host, cli->port, ec_cli_timeout(cli));
     if (rc < 0) {
         char e[120];
-        snprintf(e, sizeof e, "%s connects to %s:%u", c->label, cli->host, cli->port);
+        snprintf(e, sizeof e, "%s connects to %s", c->label, cli->addr);
         ec_cli_fail(cli, EC_DIAG_CONNECT_FAILED, e, "connect failed: %s", ec_err_name(rc));
     }
     return rc;
@@ -486,9 +492,7 @@ static void print_json(struct ec_cli *cli, double elapsed_ms)
     else
         fprintf(f, "null");
     fprintf(f, ",\"exit\":%d,\"target\":", cli->diagnosis[0] ? EC_CLI_MISBEHAVED : EC_CLI_PASS);
-    char t[128];
-    snprintf(t, sizeof t, "%s:%u", cli->host, cli->port);
-    json_str(f, t);
+    json_str(f, cli->addr);
     fprintf(f, ",\"server\":");
     if (cli->have_srv)
         json_str(f, cli->server_cmd);

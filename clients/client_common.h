@@ -74,6 +74,7 @@ struct ec_cli {
     /* The server reached. */
     char host[64];
     unsigned port;
+    char addr[80]; /* "A:P", or "[A]:P" for IPv6, for messages */
     struct ec_server_proc srv;
     int have_srv;
     char server_cmd[1024];

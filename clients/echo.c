@@ -145,8 +145,7 @@ int main(int argc, char **argv)
     ec_conn_init(&c, "c0", &cli.tl);
     size_t done = 0;
     if (ec_cli_connect(&cli, &c) == 0) {
-        ec_cli_say(&cli, "connected to %s:%u; %zu message(s) x %lld", cli.host, cli.port, nmsgs,
-                   repeat);
+        ec_cli_say(&cli, "connected to %s; %zu message(s) x %lld", cli.addr, nmsgs, repeat);
         for (long long r = 0; r < repeat && !ec_cli_failed(&cli); r++)
             for (size_t i = 0; i < nmsgs && !ec_cli_failed(&cli); i++)
                 if (echo_one(&cli, &c, &msgs[i], done + 1) == 0)
