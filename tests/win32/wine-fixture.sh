@@ -53,12 +53,12 @@ winenv() {
 wine_dir=$(dirname "$(readlink -f "$wine")")
 server_dir=$(dirname "$(readlink -f "$wineserver")")
 prefix_pids() {
-    for d in /proc/[0-9]*; do
+    # One grep over every environment (a process per /proc entry would take seconds
+    # on a loaded machine), then the program test on the few matches.
+    for f in $(grep -lzxF "WINEPREFIX=$prefix" /proc/[0-9]*/environ 2>/dev/null); do
+        d=${f%/environ}
         exe=$(readlink "$d/exe" 2>/dev/null) || continue
-        case $exe in "$wine_dir"/* | "$server_dir"/*) ;; *) continue ;; esac
-        if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF "WINEPREFIX=$prefix"; then
-            echo "${d#/proc/}"
-        fi
+        case $exe in "$wine_dir"/* | "$server_dir"/*) echo "${d#/proc/}" ;; esac
     done
 }
 
@@ -159,23 +159,33 @@ fi
 # was running.
 winenv "$wineserver" -k >/dev/null 2>&1
 winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
-# Processes killed by the server may take a moment to vanish, and a process that is not
-# our child gives no signal when it does: re-check a few times, bounded.
-i=0
+# Wine processes end on their own once their server is gone, but not at once, and a
+# process that is not our child gives no signal when it ends: look again, bounded
+# (up to 10 s). Whatever is still there then is killed, and only a process that
+# survives SIGKILL fails the cleanup.
+waited=0
+limit=$(awk -v t="$(scaled 10)" 'BEGIN { printf "%d", t * 10 }')
 while :; do
     left=$(prefix_pids)
     if [ -z "$left" ]; then
         echo "wine-fixture: wineserver stopped, no Wine process of $prefix left"
         exit 0
     fi
-    [ "$i" -ge 20 ] && break
-    sleep "$(scaled 0.1)"
-    i=$((i + 1))
+    [ "$waited" -ge "$limit" ] && break
+    sleep 0.1
+    waited=$((waited + 1))
 done
-echo "wine-fixture: Wine processes of $prefix still alive after 'wineserver -k';" \
-    "killing them:" >&2
+echo "wine-fixture: Wine processes of $prefix still alive $(scaled 10) s after" \
+    "'wineserver -k'; killing them:"
 for pid in $left; do
-    echo "  $pid $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" >&2
+    echo "  $pid $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")"
     kill -9 "$pid" 2>/dev/null
 done
-exit 1
+sleep 0.5
+left=$(prefix_pids)
+if [ -n "$left" ]; then
+    echo "wine-fixture: Wine processes of $prefix survive SIGKILL: $left" >&2
+    exit 1
+fi
+echo "wine-fixture: no Wine process of $prefix left"
+exit 0
