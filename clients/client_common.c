@@ -392,7 +392,7 @@ int ec_cli_server_died(struct ec_cli *cli, int wait_ms, char *why, size_t whylen
     int st = cli->srv.status;
     if (WIFSIGNALED(st)) {
         const char *n = sigabbrev_np(WTERMSIG(st));
-        snprintf(why, whylen, "killed by SIG%s", n ? n : "?");
+        snprintf(why, whylen, "was killed by SIG%s", n ? n : "?");
     } else {
         snprintf(why, whylen, "exited with status %d", WEXITSTATUS(st));
     }

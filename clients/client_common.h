@@ -162,7 +162,7 @@ int ec_cli_check_echo(struct ec_cli *cli, const struct ec_conn *c, size_t from, 
 int ec_cli_connect(struct ec_cli *cli, struct ec_conn *c);
 
 /* Whether the server started by --server has died (waiting up to wait_ms for it);
- * writes "killed by SIGPIPE" / "exited with status 3" into why. 0 with --target. */
+ * writes "was killed by SIGPIPE" / "exited with status 3" into why. 0 with --target. */
 int ec_cli_server_died(struct ec_cli *cli, int wait_ms, char *why, size_t whylen);
 
 /* Encodes payload as one frame of cli->framing into a new buffer (*out, *outlen;
