@@ -1,4 +1,5 @@
-/* abortive-close.c - faulty model: a poll() server that ends every connection with an RST.
+/* abortive-close.c - faulty model: a poll() server that ends every connection with an
+ * RST.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -9,7 +10,8 @@
  *   A correct server: closes gracefully (close() with the default linger: FIN after the
  *     pending data).
  *   Diagnosis: unexpected-reset in half-close-pending-echo (the echo arrives, then a
- *     reset instead of end-of-file).
+ *     reset instead of end-of-file) and in every other case that reads to end-of-file
+ *     (see the profile).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -20,7 +22,8 @@
 
 const struct ec_model ec_model = {
     "faulty-abortive-close",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that closes\nwith SO_LINGER {1, 0}: every connection ends with an RST instead of a FIN.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop that closes\n"
+    "with SO_LINGER {1, 0}: every connection ends with an RST instead of a FIN.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* blocking-send.c - faulty model: a single-threaded poll() loop that sends on blocking sockets.
+/* blocking-send.c - faulty model: a single-threaded poll() loop that sends on blocking
+ * sockets.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -12,7 +13,9 @@
  *     (ec_sock_set_nonblocking(s, 1)) and leaves the rest of the echo pending until
  *     POLLOUT.
  *   Diagnosis: head-of-line-blocking in slow-reader-isolation: while one client does
- *     not read, a fast pinger on another connection gets no answer.
+ *     not read, a fast pinger on another connection gets no answer. Each client socket
+ *     gets a 16 KiB SO_SNDBUF (CLIENT_SNDBUF, not a bug) so that the send blocks after
+ *     kilobytes.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -23,7 +26,8 @@
 
 const struct ec_model ec_model = {
     "faulty-blocking-send",
-    "FAULTY on purpose (gallery of known bugs): poll() loop whose client\nsockets stay blocking, so one slow reader blocks every client (head-of-line).",
+    "FAULTY on purpose (gallery of known bugs): poll() loop whose client\n"
+    "sockets stay blocking, so one slow reader blocks every client (head-of-line).",
     0,
 };
 

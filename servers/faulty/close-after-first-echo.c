@@ -1,4 +1,5 @@
-/* close-after-first-echo.c - faulty model: a poll() server that hangs up after its first echo.
+/* close-after-first-echo.c - faulty model: a poll() server that hangs up after its
+ * first echo.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -8,9 +9,9 @@
  *     the client sends after its first recv is never echoed.
  *   A correct server: keeps the connection open, reading and echoing, until the client
  *     closes.
- *   Diagnosis: premature-close in any case whose data takes more than one recv
- *     (large-64k, pipelined-requests, trickle-bytewise): end-of-file before the whole
- *     echo.
+ *   Diagnosis: premature-close (end-of-file before the whole echo) or unexpected-reset
+ *     (when bytes were still unread at the close, RFC 9293 3.6.1) in every case whose
+ *     data takes more than one recv; lost-after-half-close in half-close-pending-echo.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -21,7 +22,8 @@
 
 const struct ec_model ec_model = {
     "faulty-close-after-first-echo",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that closes the\nconnection once its first echo has gone out (one request per connection).",
+    "FAULTY on purpose (gallery of known bugs): poll() loop that closes the\n"
+    "connection once its first echo has gone out (one request per connection).",
     0,
 };
 

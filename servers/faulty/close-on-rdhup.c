@@ -1,4 +1,5 @@
-/* close-on-rdhup.c - faulty model: an epoll server that closes on the peer's half-close notice.
+/* close-on-rdhup.c - faulty model: an epoll server that closes on the peer's half-close
+ * notice.
  *
  * A small edge-triggered epoll echo server in the shape of the textbook's select
  * server: an array of SOCKETINFO-like records scanned in rounds, one recv or one send
@@ -25,7 +26,8 @@
 
 const struct ec_model ec_model = {
     "faulty-close-on-rdhup",
-    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\nthat closes on EPOLLRDHUP at once, dropping echo still owed after a half-close.",
+    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\n"
+    "that closes on EPOLLRDHUP at once, dropping echo still owed after a half-close.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* et-no-drain.c - faulty model: an edge-triggered epoll server that does not read to EAGAIN.
+/* et-no-drain.c - faulty model: an edge-triggered epoll server that does not read to
+ * EAGAIN.
  *
  * A small edge-triggered epoll echo server in the shape of the textbook's select
  * server: an array of SOCKETINFO-like records scanned in rounds, one recv or one send
@@ -13,9 +14,10 @@
  *     FD_READ (notes 1.5 rule 7).
  *   A correct server: keeps reading (one recv per round, for fairness) until recv says
  *     would-block, and only then waits for the next edge.
- *   Diagnosis: stall in any case where more than bufsize bytes arrive before the server
- *     reads (bufsize-plus-one, large-64k, coalesced-sends): the echo stops short and
- *     the client waits.
+ *   Diagnosis: stall in the cases where more than bufsize bytes arrive before the
+ *     server reads (bufsize-plus-one, large-64k, large-1m, large-unread-burst, ...):
+ *     the echo stops short and the client waits; lost-after-half-close in half-close-
+ *     pending-echo.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -26,7 +28,8 @@
 
 const struct ec_model ec_model = {
     "faulty-et-no-drain",
-    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop that\nforgets readability after one recv: bytes left in the socket wait for a new edge.",
+    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop that\n"
+    "forgets readability after one recv: bytes left in the socket wait for a new edge.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* fd-keyed-state.c - faulty model: a poll() server that reuses a descriptor's record without resetting it.
+/* fd-keyed-state.c - faulty model: a poll() server that reuses a descriptor's record
+ * without resetting it.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -11,8 +12,8 @@
  *     new client first, ahead of its own bytes.
  *   A correct server: starts every connection with a fresh record (ec_echo_free then
  *     ec_echo_init on reuse, or a reset when the old connection closes).
- *   Diagnosis: echo-mismatch or cross-talk in rst-during-large-echo (the client after
- *     the reset receives the tail owed to the reset one; see the profile).
+ *   Diagnosis: cross-talk in rst-during-large-echo: the client after the reset receives
+ *     the echo owed to the reset one.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -24,7 +25,8 @@
 
 const struct ec_model ec_model = {
     "faulty-fd-keyed-state",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that keeps one\nrecord per descriptor number and reuses it without a reset: old echo reaches new clients.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop that keeps one\n"
+    "record per descriptor number and reuses it without a reset: old echo reaches new clients.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* fd-leak-on-reset.c - faulty model: a poll() server that leaks the descriptor of a reset connection.
+/* fd-leak-on-reset.c - faulty model: a poll() server that leaks the descriptor of a
+ * reset connection.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -8,8 +9,8 @@
  *     calls close(), so every aborted client leaks one descriptor (and the kernel
  *     socket behind it).
  *   A correct server: closes the socket on every path that ends a connection.
- *   Diagnosis: fd-leak:N in no-fd-leak-after-storm (the server's descriptor count grows
- *     by the number of resets).
+ *   Diagnosis: fd-leak:N in no-fd-leak-after-storm (+40, one per resetting client) and
+ *     rst-during-large-echo (+1).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -20,7 +21,8 @@
 
 const struct ec_model ec_model = {
     "faulty-fd-leak-on-reset",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that does not\nclose the socket of a client that reset or failed: one descriptor leaks per reset.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop that does not\n"
+    "close the socket of a client that reset or failed: one descriptor leaks per reset.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* frame-per-recv.c - faulty model: a framed poll() server that assumes every recv ends on a frame boundary.
+/* frame-per-recv.c - faulty model: a framed poll() server that assumes every recv ends
+ * on a frame boundary.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -12,8 +13,9 @@
  *   A correct server: keeps one decoder per connection for its whole life, so a partial
  *     frame waits for its next bytes (ec_echo_received does exactly that).
  *   Diagnosis: frame-reassembly-error in the framed cases whose frames cross recv
- *     boundaries (len-prefix-header-split, coalesced-frames under a bytewise or random
- *     write plan).
+ *     boundaries (split-at-every-point, pipelined-requests, coalesced-frames-* under a
+ *     bytewise or random write plan), or stall / premature-close when a misread length
+ *     prefix waits for bytes or exceeds the maximum (len-prefix-header-split).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -24,7 +26,8 @@
 
 const struct ec_model ec_model = {
     "faulty-frame-per-recv",
-    "FAULTY on purpose (gallery of known bugs): poll() loop whose frame\ndecoder lives for one recv: a frame split across recvs is lost (framed modes only).",
+    "FAULTY on purpose (gallery of known bugs): poll() loop whose frame\n"
+    "decoder lives for one recv: a frame split across recvs is lost (framed modes only).",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* ignore-send-count.c - faulty model: a poll() server that ignores the count send() returns.
+/* ignore-send-count.c - faulty model: a poll() server that ignores the count send()
+ * returns.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -9,9 +10,10 @@
  *     Linux and Wine short-write), and the bytes not taken are silently dropped.
  *   A correct server: records only the count send() returned and waits for POLLOUT to
  *     send the rest (ec_echo_flush does exactly that).
- *   Diagnosis: truncated-echo (bytes missing from the echo) in large-unread-burst,
- *     where the client sends 1 MiB before it reads anything, so the server's send
- *     buffer fills.
+ *   Diagnosis: echo-mismatch (the echo jumps ahead where a short send dropped bytes) in
+ *     large-unread-burst, large-1m, slow-reader-isolation and fairness, stall in slow-
+ *     reader-no-loss. Each client socket gets a 16 KiB SO_SNDBUF (CLIENT_SNDBUF, not a
+ *     bug) so that short sends are frequent.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -22,7 +24,8 @@
 
 const struct ec_model ec_model = {
     "faulty-ignore-send-count",
-    "FAULTY on purpose (gallery of known bugs): poll() loop whose flush\nignores the count send() returns, so a short send loses the rest of the echo.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop whose flush\n"
+    "ignores the count send() returns, so a short send loses the rest of the echo.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* recvbytes-overflow.c - faulty model: the textbook's buf[retval] = '\0' one byte past a 1000-byte record buffer.
+/* recvbytes-overflow.c - faulty model: the textbook's buf[retval] = '\0' one byte past
+ * a 1000-byte record buffer.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -26,7 +27,8 @@
 
 const struct ec_model ec_model = {
     "faulty-recvbytes-overflow",
-    "FAULTY on purpose (gallery of known bugs): poll() loop with the textbook\nSOCKETINFO{buf[1000], recvbytes}: buf[retval] = 0 after a full recv truncates its echo.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop with the textbook\n"
+    "SOCKETINFO{buf[1000], recvbytes}: buf[retval] = 0 after a full recv truncates its echo.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* select-fd-setsize.c - faulty model: a select() server whose FD_SETSIZE check is off by one.
+/* select-fd-setsize.c - faulty model: a select() server whose FD_SETSIZE check is off
+ * by one.
  *
  * A small select() echo server after textbook 04-02: nonblocking sockets, a read set
  * and a write set rebuilt every round (a client is in the read set while it owes
@@ -8,10 +9,10 @@
  * such a descriptor is undefined behaviour). It is correct except for ONE bug:
  *   Bug: accept_clients() refuses a client whose descriptor is greater than FD_SETSIZE
  *     (the line marked BUG) instead of greater or equal, so descriptor 1024 is passed
- *     to FD_SET, one bit past the 1024-bit set. Built with _FORTIFY_SOURCE=2 (see
- *     servers/faulty/CMakeLists.txt), glibc checks every FD_SET and aborts with "bit
- *     out of range 0 - FD_SETSIZE on fd_set" (notes 4, L9); without it the write lands
- *     past the set on the stack.
+ *     to FD_SET, one bit past the 1024-bit set. This file defines _FORTIFY_SOURCE=2
+ *     (and servers/faulty/CMakeLists.txt adds -O2), so glibc checks every FD_SET and
+ *     aborts with "bit out of range 0 - FD_SETSIZE on fd_set" (notes 4, L9); without it
+ *     the write would land past the set on the stack.
  *   A correct server: refuses every descriptor >= FD_SETSIZE (logged refuse reason=fd-
  *     setsize), as posix-select does, or uses poll/epoll.
  *   Diagnosis: crash:SIGABRT in many-clients-1100, when the 1021st or so client gets
@@ -30,7 +31,8 @@
 
 const struct ec_model ec_model = {
     "faulty-select-fd-setsize",
-    "FAULTY on purpose (gallery of known bugs): select() loop that refuses\ndescriptors > FD_SETSIZE instead of >=: descriptor 1024 overflows the fd_set.",
+    "FAULTY on purpose (gallery of known bugs): select() loop that refuses\n"
+    "descriptors > FD_SETSIZE instead of >=: descriptor 1024 overflows the fd_set.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* serial-accept.c - faulty model: a "concurrent" poll() server that accepts only when no client is left.
+/* serial-accept.c - faulty model: a "concurrent" poll() server that accepts only when
+ * no client is left.
  *
  * A small poll() echo server: nonblocking sockets, one pending-echo record per
  * client, read only when everything read before has been sent back (the textbook's
@@ -22,7 +23,8 @@
 
 const struct ec_model ec_model = {
     "faulty-serial-accept",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that watches\nthe listener only while it has no client: it serves one client at a time.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop that watches\n"
+    "the listener only while it has no client: it serves one client at a time.",
     0,
 };
 

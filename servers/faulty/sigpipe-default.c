@@ -12,8 +12,10 @@
  *     with it.
  *   A correct server: ignores SIGPIPE (signal(SIGPIPE, SIG_IGN), as ec_net_init does)
  *     or sends with MSG_NOSIGNAL, and handles EPIPE like any send error.
- *   Diagnosis: died-after-reset (crash:SIGPIPE) in the cases where a client resets
- *     while echo is owed to it (see the profile).
+ *   Diagnosis: crash:SIGPIPE (died-after-reset) in rst-after-half-close, a case
+ *     proposed to the catalogue in conformance/GALLERY.md: Linux raises SIGPIPE only
+ *     for a reset that follows the FIN, or on a second send after a reset, which no
+ *     current case does.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -26,7 +28,8 @@
 
 const struct ec_model ec_model = {
     "faulty-sigpipe-default",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that restores the\ndefault SIGPIPE action and sends with plain send(): a send to a reset peer kills it.",
+    "FAULTY on purpose (gallery of known bugs): poll() loop that restores the\n"
+    "default SIGPIPE action and sends with plain send(): a send to a reset peer kills it.",
     0,
 };
 

@@ -1,4 +1,5 @@
-/* swap-remove-skip.c - faulty model: an edge-triggered server whose RemoveSocketInfo skips the moved record.
+/* swap-remove-skip.c - faulty model: an edge-triggered server whose RemoveSocketInfo
+ * skips the moved record.
  *
  * A small edge-triggered epoll echo server in the shape of the textbook's select
  * server: an array of SOCKETINFO-like records scanned in rounds, one recv or one send
@@ -14,8 +15,8 @@
  *     until some other event wakes the loop.
  *   A correct server: looks at slot i again after a removal (i-- before continue), as
  *     the textbook should have.
- *   Diagnosis: stall for the client whose record was moved, in the multi-client cases
- *     where one client leaves while the last one still has bytes to be read (see the
+ *   Diagnosis: stall for the client whose record was moved, every time in churn-handle-
+ *     reuse and fd-exhaustion, and in some runs of other multi-client cases (see the
  *     profile).
  */
 #include <fcntl.h>
@@ -27,7 +28,8 @@
 
 const struct ec_model ec_model = {
     "faulty-swap-remove-skip",
-    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\nwhose swap-remove skips the record moved into the freed slot: its client can stall.",
+    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\n"
+    "whose swap-remove skips the record moved into the freed slot: its client can stall.",
     0,
 };
 

@@ -21,7 +21,8 @@
 
 const struct ec_model ec_model = {
     "faulty-zero-timeout-poll",
-    "FAULTY on purpose (gallery of known bugs): poll() loop called with a\nzero timeout: it never sleeps, so it burns a core while idle (busy-poll).",
+    "FAULTY on purpose (gallery of known bugs): poll() loop called with a\n"
+    "zero timeout: it never sleeps, so it burns a core while idle (busy-poll).",
     0,
 };
 

@@ -38,6 +38,10 @@ const struct ec_model ec_model = {
 #define ACCEPT_TIMER_ID 1
 #define ACCEPT_BACKOFF_MS 100 /* out of handles: FD_ACCEPT off this long */
 #define STOP_POLL_MS 100      /* the loop looks at the stop flag at least this often */
+/* SO_SNDBUF of each client socket. Not a bug: a small send buffer only makes the echo
+ * meet WSAEWOULDBLOCK after kilobytes owed to a peer that does not read, where Wine on
+ * Linux (autotuned buffers up to 4 MiB) would need megabytes. */
+#define CLIENT_SNDBUF 16384
 
 /* The textbook's SOCKETINFO, without recvdelayed. */
 struct conn {
@@ -158,6 +162,7 @@ static void on_accept(struct server *sv)
         return;
     }
     c->sock = s;
+    ec_sock_set_bufsizes(s, 0, CLIENT_SNDBUF);
     c->msg = WM_CLIENT_FIRST + sv->next_msg;
     sv->next_msg = (sv->next_msg + 1) % WM_CLIENT_COUNT;
     sv->conns[sv->n++] = c;
