@@ -159,7 +159,9 @@ static void conn_start(struct server *sv, ec_sock_t s, const char *peer)
 
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
-    struct server sv;
+    /* Static: a client thread that outlives the bounded wait at stop still reaches it
+     * while the process ends. */
+    static struct server sv;
     int r = ec_sock_set_nonblocking(listener, 1);
 
     if (r != 0) {

@@ -179,7 +179,9 @@ static void stop_clients(struct server *sv)
 
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
-    struct server sv;
+    /* Static: a client thread that outlives the bounded wait at stop still reaches it
+     * while the process ends. */
+    static struct server sv;
 
     sv.o = o;
     sv.live = NULL;
