@@ -49,14 +49,14 @@ const struct ec_model ec_model = {
 /* The listener's message (05-01's WM_SOCKET). Clients get numbers from the WM_APP
  * range, a new one per connection, so a message left in the queue by a closed socket
  * cannot be taken for the socket that reuses its handle value. */
-#define WM_LISTENER (WM_USER + 1)
+#define WM_LISTENER     (WM_USER + 1)
 #define WM_CLIENT_FIRST WM_APP
 #define WM_CLIENT_COUNT 0x3FFFu /* WM_APP..0xBFFE: numbers free for applications */
 
 /* After a shortage (WSAEMFILE, WSAENOBUFS) in accept(), FD_ACCEPT is switched off for
  * this long (a timer turns it on again): the pending connection would otherwise post
  * FD_ACCEPT again at once, a message storm. */
-#define ACCEPT_TIMER_ID 1
+#define ACCEPT_TIMER_ID   1
 #define ACCEPT_BACKOFF_MS 100
 
 /* Longest wait of the message loop before it looks at the stop flag again. */
@@ -315,8 +315,8 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 
         while (!ec_server_stopping() && PeekMessageA(&m, NULL, 0, 0, PM_REMOVE))
             DispatchMessageA(&m);
-        if (MsgWaitForMultipleObjectsEx(0, NULL, STOP_POLL_MS, QS_ALLINPUT,
-                                        MWMO_INPUTAVAILABLE) == WAIT_FAILED) {
+        if (MsgWaitForMultipleObjectsEx(0, NULL, STOP_POLL_MS, QS_ALLINPUT, MWMO_INPUTAVAILABLE) ==
+            WAIT_FAILED) {
             ec_warn("MsgWaitForMultipleObjectsEx failed (%lu)", (unsigned long)GetLastError());
             rc = 1;
         }

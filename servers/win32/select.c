@@ -48,8 +48,8 @@ struct conn {
 struct server {
     ec_sock_t listener;
     const struct ec_server_opts *o;
-    int n;                              /* nTotalSockets */
-    struct conn *conns[MAX_CLIENTS];    /* SocketInfoArray, dense: slots 0..n-1 */
+    int n;                           /* nTotalSockets */
+    struct conn *conns[MAX_CLIENTS]; /* SocketInfoArray, dense: slots 0..n-1 */
 };
 
 /* Accepts one client (select said the listener is readable) and adds it, or refuses

@@ -43,10 +43,10 @@ const struct ec_model ec_model = {
  * here they are on the heap so that the accept loop can reach the socket at stop. */
 struct conn {
     ec_sock_t sock;
-    struct ec_echo echo;       /* the pending echo (buf, recvbytes, sendbytes) */
-    struct conn *prev, *next;  /* in the live list, under the server's lock */
+    struct ec_echo echo;      /* the pending echo (buf, recvbytes, sendbytes) */
+    struct conn *prev, *next; /* in the live list, under the server's lock */
     struct server *sv;
-    int closed_at_stop;        /* under the lock: stop_clients closed the socket */
+    int closed_at_stop; /* under the lock: stop_clients closed the socket */
 };
 
 /* What the accept loop and the client threads share. */
