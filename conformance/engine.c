@@ -20,15 +20,15 @@
 #include "ec_sock.h"
 
 #define DEFAULT_STEP_MS 2000
-#define READY_MS 10000
-#define STOP_GRACE_MS 2000
-#define THREAD_STACK (256 * 1024)
-#define TIMELINE_CAP 20000
+#define READY_MS        10000
+#define STOP_GRACE_MS   2000
+#define THREAD_STACK    (256 * 1024)
+#define TIMELINE_CAP    20000
 
 const char *ec_verdict_name(enum ec_verdict v)
 {
-    static const char *const n[] = {"PASS",  "PASS-NONSTRICT", "XFAIL",       "UNSUPPORTED",
-                                    "XPASS", "FAIL",           "TIMEOUT",     "ERROR",
+    static const char *const n[] = {"PASS",        "PASS-NONSTRICT", "XFAIL",   "UNSUPPORTED",
+                                    "XPASS",       "FAIL",           "TIMEOUT", "ERROR",
                                     "not checked", "not reached"};
     return (unsigned)v < sizeof n / sizeof n[0] ? n[v] : "?";
 }
@@ -318,8 +318,7 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
     const unsigned char *act = c->recvd ? c->recvd + base : exp;
     char e[200], a[200];
     if (diff < got) {
-        snprintf(e, sizeof e, "%zu bytes of echo, byte %zu = 0x%02x", want, base + diff,
-                 exp[diff]);
+        snprintf(e, sizeof e, "%zu bytes of echo, byte %zu = 0x%02x", want, base + diff, exp[diff]);
         snprintf(a, sizeof a, "byte %zu = 0x%02x (%zu of %zu bytes received so far)", base + diff,
                  act[diff], got, want);
         const struct ec_alt *alt = alternative(st, EC_OC_MISMATCH);
@@ -337,8 +336,8 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
         return 0;
     }
     /* The stream ended or stalled before all bytes came. */
-    enum ec_outcome oc = rx == EC_RX_EOF     ? EC_OC_EOF
-                         : rx == EC_RX_RESET ? EC_OC_RESET
+    enum ec_outcome oc = rx == EC_RX_EOF       ? EC_OC_EOF
+                         : rx == EC_RX_RESET   ? EC_OC_RESET
                          : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
                                                : EC_OC_RESET;
     const struct ec_alt *alt = alternative(st, oc);
@@ -353,19 +352,20 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
     enum ec_verdict v = EC_V_FAIL;
     if (rx == EC_RX_EOF) {
         snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
-        diag = c->wr_shut ? "lost-after-half-close"
+        diag = c->wr_shut      ? "lost-after-half-close"
                : framed && got ? "frame-reassembly-error"
-               : got ? "truncated-echo"
-                     : "premature-close";
+               : got           ? "truncated-echo"
+                               : "premature-close";
     } else if (rx == EC_RX_RESET || rx == EC_RX_ERROR) {
         snprintf(a, sizeof a, "%zu bytes, then %s%s", got,
                  rx == EC_RX_RESET ? "a reset (RST)" : "an error: ",
                  rx == EC_RX_RESET ? "" : ec_err_name(c->err));
         diag = c->wr_shut ? "lost-after-half-close" : "unexpected-reset";
     } else {
-        snprintf(a, sizeof a, "%zu bytes after %d ms, then nothing", got,
-                 (int)(ec_clock_ms() - (deadline - ec_scale_ms(st->deadline_ms ? st->deadline_ms
-                                                                               : DEFAULT_STEP_MS))));
+        snprintf(
+            a, sizeof a, "%zu bytes after %d ms, then nothing", got,
+            (int)(ec_clock_ms() -
+                  (deadline - ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS))));
         v = timeout_verdict(cut);
         diag = st->diagnosis[0] ? st->diagnosis
                : framed && got  ? "frame-reassembly-error"
@@ -411,8 +411,8 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         /* The wire length of the next nframes frames of what we sent: the echo of
          * whole frames, decoded with the fixture's framing. */
         if (fr->kind == EC_FRAMING_RAW) {
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error",
-                        "a framed fixture", "\"frames\" with framing raw");
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "a framed fixture",
+                        "\"frames\" with framing raw");
             return -1;
         }
         struct ec_decoder d;
@@ -447,8 +447,9 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         enum ec_rx rx = EC_RX_OK;
         int rc = -1;
         for (;;) {
-            int m = pcre2_match(st->re, (PCRE2_SPTR)(c->recvd ? c->recvd + c->recv_pos : (unsigned char *)""),
-                                c->recvd_len - c->recv_pos, 0, 0, md, NULL);
+            int m = pcre2_match(
+                st->re, (PCRE2_SPTR)(c->recvd ? c->recvd + c->recv_pos : (unsigned char *)""),
+                c->recvd_len - c->recv_pos, 0, 0, md, NULL);
             if (m >= 0) {
                 c->recv_pos += (size_t)pcre2_get_ovector_pointer(md)[1];
                 rc = 0;
@@ -461,7 +462,9 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         pcre2_match_data_free(md);
         if (rc == 0)
             return 0;
-        enum ec_outcome oc = rx == EC_RX_EOF ? EC_OC_EOF : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT : EC_OC_RESET;
+        enum ec_outcome oc = rx == EC_RX_EOF       ? EC_OC_EOF
+                             : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
+                                                   : EC_OC_RESET;
         const struct ec_alt *alt = alternative(st, oc);
         if (alt) {
             in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
@@ -486,8 +489,9 @@ static int exec_end(struct inst *in, const struct ec_step *st)
 {
     struct ec_conn *c = &in->c;
     int cut = 0;
-    int64_t deadline = st->kind == EC_ST_EXPECT_SILENCE ? ec_clock_ms() + st->ms
-                                                        : step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    int64_t deadline = st->kind == EC_ST_EXPECT_SILENCE
+                           ? ec_clock_ms() + st->ms
+                           : step_deadline(in, st, DEFAULT_STEP_MS, &cut);
     enum ec_rx rx;
     if (c->recv_pos < c->recvd_len)
         rx = EC_RX_DATA; /* bytes already here that no expectation consumed */
@@ -498,9 +502,9 @@ static int exec_end(struct inst *in, const struct ec_step *st)
                                                        : EC_RX_TIMEOUT;
     if (rx == want)
         return 0;
-    enum ec_outcome oc = rx == EC_RX_EOF     ? EC_OC_EOF
-                         : rx == EC_RX_RESET ? EC_OC_RESET
-                         : rx == EC_RX_DATA  ? EC_OC_DATA
+    enum ec_outcome oc = rx == EC_RX_EOF       ? EC_OC_EOF
+                         : rx == EC_RX_RESET   ? EC_OC_RESET
+                         : rx == EC_RX_DATA    ? EC_OC_DATA
                          : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
                                                : EC_OC_RESET;
     const struct ec_alt *alt = alternative(st, oc);
@@ -515,7 +519,8 @@ static int exec_end(struct inst *in, const struct ec_step *st)
     };
     char e[200], a[200];
     snprintf(e, sizeof e, "%s%s", wanted[st->kind],
-             st->kind == EC_ST_EXPECT_SILENCE ? " during the quiet period" : " within the deadline");
+             st->kind == EC_ST_EXPECT_SILENCE ? " during the quiet period"
+                                              : " within the deadline");
     const char *diag;
     enum ec_verdict v = EC_V_FAIL;
     switch (rx) {
@@ -596,12 +601,12 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
                      cpu_pct, (long long)dt);
             ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
             if (pct > st->max_cpu_percent) {
-                snprintf(e, sizeof e,
-                         "server CPU demand at most %d%% while it has nothing to do",
+                snprintf(e, sizeof e, "server CPU demand at most %d%% while it has nothing to do",
                          st->max_cpu_percent);
                 snprintf(a, sizeof a,
                          "%d%% (ran or waited to run %lld ms, of which %lld ms on a CPU, in "
-                         "%lld ms)", pct, d1 - d0, c1 - c0, (long long)dt);
+                         "%lld ms)",
+                         pct, d1 - d0, c1 - c0, (long long)dt);
                 set_failure(in, st, EC_V_FAIL, EC_OC_DATA, "busy-poll", e, a);
                 return -1;
             }
@@ -675,7 +680,9 @@ static int exec_send(struct inst *in, const struct ec_step *st)
         long long k = ec_conn_send(c, (const unsigned char *const *)bufs, lens, n, &plan,
                                    left > 0 ? left : 0);
         if (k < 0) {
-            enum ec_outcome oc = k == -EC_ETIMEDOUT ? EC_OC_TIMEOUT : k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF;
+            enum ec_outcome oc = k == -EC_ETIMEDOUT    ? EC_OC_TIMEOUT
+                                 : k == -EC_ECONNRESET ? EC_OC_RESET
+                                                       : EC_OC_EOF;
             const struct ec_alt *alt = alternative(st, oc);
             if (alt) {
                 in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
@@ -689,7 +696,8 @@ static int exec_send(struct inst *in, const struct ec_step *st)
                 set_failure(in, st, timeout_verdict(cut), oc,
                             st->diagnosis[0] ? st->diagnosis : "stall",
                             "the kernel to accept every byte within the deadline "
-                            "(the server reads)", a);
+                            "(the server reads)",
+                            a);
             else
                 set_failure(in, st, EC_V_FAIL, oc,
                             k == -EC_ECONNRESET ? "unexpected-reset" : "premature-close",
@@ -736,8 +744,8 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         return exec_send(in, st);
     case EC_ST_FILL: {
         int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
-        long long k = ec_conn_fill(c, st->max, st->seed + (uint64_t)in->idx, ec_scale_ms(st->settle_ms),
-                                   (int)(d - ec_clock_ms()));
+        long long k = ec_conn_fill(c, st->max, st->seed + (uint64_t)in->idx,
+                                   ec_scale_ms(st->settle_ms), (int)(d - ec_clock_ms()));
         if (k >= 0) {
             in->filled = k;
             return 0;
@@ -772,7 +780,9 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         snprintf(e, sizeof e, "%zu bytes", st->n);
         snprintf(a, sizeof a, "%zu bytes, then %s", c->recvd_len - c->recv_pos, ec_rx_name(rx));
         set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL,
-                    rx == EC_RX_EOF ? EC_OC_EOF : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT : EC_OC_RESET,
+                    rx == EC_RX_EOF       ? EC_OC_EOF
+                    : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
+                                          : EC_OC_RESET,
                     rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : "stall")
                     : rx == EC_RX_EOF   ? "truncated-echo"
                                         : "unexpected-reset",
@@ -1213,8 +1223,8 @@ static int check_log(struct run *r)
             const struct ec_srv_line *l = &r->srv.lines[line];
             if (l->is_err)
                 continue;
-            if (pcre2_match(fx->log[i].re, (PCRE2_SPTR)l->text, strlen(l->text), 0, 0, md,
-                            NULL) >= 0) {
+            if (pcre2_match(fx->log[i].re, (PCRE2_SPTR)l->text, strlen(l->text), 0, 0, md, NULL) >=
+                0) {
                 found = 1;
                 line++;
                 break;
@@ -1270,10 +1280,13 @@ int ec_replay(const struct ec_replay_opts *o)
         free(r);
         return 2;
     }
-    r->seed = o->seed_set ? o->seed : (uint64_t)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u;
+    r->seed =
+        o->seed_set ? o->seed : (uint64_t)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u;
     if (plan_passes(r) < 0) {
-        fprintf(stderr, "echoconf: --plan %s: unknown plan (fixture, as-is, bytewise, random, "
-                        "split@K, coalesce)\n", o->plan);
+        fprintf(stderr,
+                "echoconf: --plan %s: unknown plan (fixture, as-is, bytewise, random, "
+                "split@K, coalesce)\n",
+                o->plan);
         ec_fixture_free(&r->fx);
         free(r);
         return 2;
@@ -1287,8 +1300,7 @@ int ec_replay(const struct ec_replay_opts *o)
                  "the case lowers RLIMIT_NOFILE of the server process, which under Wine is "
                  "the Wine loader with descriptors of its own: it would test Wine, not the "
                  "server");
-    if (r->unsupported_reason[0] ||
-        (o->target && r->fx.needs_server) ||
+    if (r->unsupported_reason[0] || (o->target && r->fx.needs_server) ||
         (r->fx.needs_fds && !r->obs_fds) || (r->fx.needs_cpu && !r->obs_cpu)) {
         if (!r->unsupported_reason[0])
             snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s",
@@ -1338,8 +1350,7 @@ int ec_replay(const struct ec_replay_opts *o)
         for (int i = 0; i < n; i++)
             free(argv[i]);
         if (rc < 0) {
-            snprintf(r->harness_error, sizeof r->harness_error, "cannot start the server: %s",
-                     err);
+            snprintf(r->harness_error, sizeof r->harness_error, "cannot start the server: %s", err);
             r->have_srv = 1; /* its lines may explain why */
             r->final = EC_V_ERROR;
             ec__report(r);

@@ -30,18 +30,18 @@ const char *ec_verdict_name(enum ec_verdict v);
 int ec_verdict_exit(enum ec_verdict v);
 
 struct ec_replay_opts {
-    const char *fixture;     /* fixtures/<case>.json */
-    const char *server;      /* command line of the server (split on blanks, "quotes") */
-    const char *target;      /* or HOST:PORT of a running server */
-    const char *plan;        /* one plan only: fixture, as-is, bytewise, random, split@K,
-                              * coalesce; NULL = the whole sweep */
-    uint64_t seed;           /* seed of the random plan */
+    const char *fixture; /* fixtures/<case>.json */
+    const char *server;  /* command line of the server (split on blanks, "quotes") */
+    const char *target;  /* or HOST:PORT of a running server */
+    const char *plan;    /* one plan only: fixture, as-is, bytewise, random, split@K,
+                          * coalesce; NULL = the whole sweep */
+    uint64_t seed;       /* seed of the random plan */
     int seed_set;
-    const char *json_out;    /* write the result as JSON here */
+    const char *json_out; /* write the result as JSON here */
     int verbose;
-    const char *model;       /* model id, for the report and the profile */
-    const char *family;      /* posix | win32 | faulty (observation defaults) */
-    const char *profile;     /* profile file; NULL = <profile_dir>/<model>.json if any */
+    const char *model;   /* model id, for the report and the profile */
+    const char *family;  /* posix | win32 | faulty (observation defaults) */
+    const char *profile; /* profile file; NULL = <profile_dir>/<model>.json if any */
     const char *profile_dir;
 };
 

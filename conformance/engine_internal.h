@@ -17,7 +17,7 @@
 /* Sends longer than this keep their plan in the bytewise pass, and only sends up to
  * EC_SWEEP_SPLIT_MAX bytes are split at every point. */
 #define EC_SWEEP_BYTEWISE_MAX 4096
-#define EC_SWEEP_SPLIT_MAX 32
+#define EC_SWEEP_SPLIT_MAX    32
 
 /* The first failure of one connection instance, with its evidence. */
 struct failure {

@@ -45,10 +45,10 @@ static int fail(struct ld *l, const char *path, const char *fmt, ...)
 }
 
 static const char *const step_names[EC_ST_COUNT] = {
-    "connect",      "send",         "fill",           "expect",         "recvn",
-    "expect_eof",   "expect_reset", "expect_silence", "shutdown_wr",    "close",
-    "abort",        "pause",        "rcvbuf",         "sndbuf",         "stop_reading",
-    "resume_reading", "barrier",    "handoff",        "observe"};
+    "connect",        "send",         "fill",           "expect",      "recvn",
+    "expect_eof",     "expect_reset", "expect_silence", "shutdown_wr", "close",
+    "abort",          "pause",        "rcvbuf",         "sndbuf",      "stop_reading",
+    "resume_reading", "barrier",      "handoff",        "observe"};
 
 const char *ec_step_name(enum ec_step_kind k)
 {
@@ -73,12 +73,26 @@ enum ec_path ec_step_path(enum ec_step_kind k)
 
 /* The diagnosis vocabulary (DESIGN.md section 5, plus the engine's own for server
  * exits and log expectations). Names ending in ':' take a suffix. */
-static const char *const vocabulary[] = {
-    "echo-mismatch",    "truncated-echo",      "lost-after-half-close", "stall",
-    "serialized-clients", "head-of-line-blocking", "capacity-limit:",    "died-after-reset",
-    "fd-leak:",         "busy-poll",           "crash:",                "premature-close",
-    "unexpected-reset", "frame-reassembly-error", "cross-talk",         "unfair-starvation",
-    "server-exited:",   "log-mismatch",        "unexpected-data",       "connect-failed"};
+static const char *const vocabulary[] = {"echo-mismatch",
+                                         "truncated-echo",
+                                         "lost-after-half-close",
+                                         "stall",
+                                         "serialized-clients",
+                                         "head-of-line-blocking",
+                                         "capacity-limit:",
+                                         "died-after-reset",
+                                         "fd-leak:",
+                                         "busy-poll",
+                                         "crash:",
+                                         "premature-close",
+                                         "unexpected-reset",
+                                         "frame-reassembly-error",
+                                         "cross-talk",
+                                         "unfair-starvation",
+                                         "server-exited:",
+                                         "log-mismatch",
+                                         "unexpected-data",
+                                         "connect-failed"};
 
 int ec_diagnosis_known(const char *name)
 {
@@ -168,8 +182,8 @@ static int get_bool(struct ld *l, const cJSON *obj, const char *path, const char
     return 0;
 }
 
-static int get_str(struct ld *l, const cJSON *obj, const char *path, const char *field,
-                   char *out, size_t outlen, int required)
+static int get_str(struct ld *l, const cJSON *obj, const char *path, const char *field, char *out,
+                   size_t outlen, int required)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
     char p[EC_PATH_MAX + 40];
@@ -192,8 +206,7 @@ static int get_diagnosis(struct ld *l, const cJSON *obj, const char *path, const
     if (*out && !ec_diagnosis_known(out)) {
         char p[EC_PATH_MAX + 40];
         sub(p, sizeof p, path, field);
-        return fail(l, p, "\"%s\" is not a diagnosis of the vocabulary (fixtures/README.md)",
-                    out);
+        return fail(l, p, "\"%s\" is not a diagnosis of the vocabulary (fixtures/README.md)", out);
     }
     return 0;
 }
@@ -238,9 +251,10 @@ static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct 
         return 0;
     }
     if (!cJSON_IsObject(v))
-        return fail(l, path, "a payload is a string or an object with text, hex, repeat, "
-                             "pattern or frame");
-    static const char *const fields[] = {"text", "hex",  "repeat",       "pattern", "size",
+        return fail(l, path,
+                    "a payload is a string or an object with text, hex, repeat, "
+                    "pattern or frame");
+    static const char *const fields[] = {"text", "hex",   "repeat",       "pattern", "size",
                                          "seed", "frame", "per_instance", "comment", NULL};
     if (check_fields(l, v, path, fields) < 0)
         return -1;
@@ -293,8 +307,7 @@ static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct 
             int hi = hexval((unsigned char)s[i]);
             int lo = s[i + 1] ? hexval((unsigned char)s[i + 1]) : -1;
             if (hi < 0 || lo < 0)
-                return fail(l, p, "not hex at character %zu (pairs of 0-9a-f, spaces allowed)",
-                            i);
+                return fail(l, p, "not hex at character %zu (pairs of 0-9a-f, spaces allowed)", i);
             pl->bytes[pl->len++] = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
@@ -384,8 +397,8 @@ static int parse_plan(struct ld *l, const cJSON *v, const char *path, struct ec_
             return fail(l, path, "unknown write plan \"%s\"", v->valuestring);
         strcpy(kind, v->valuestring);
     } else if (cJSON_IsObject(v)) {
-        static const char *const fields[] = {"kind", "chunks", "seed",  "max_chunk", "split_at",
-                                             "gap_ms", "nodelay", "fixed", "comment",  NULL};
+        static const char *const fields[] = {"kind",   "chunks",  "seed",  "max_chunk", "split_at",
+                                             "gap_ms", "nodelay", "fixed", "comment",   NULL};
         if (check_fields(l, v, path, fields) < 0 ||
             get_str(l, v, path, "kind", kind, sizeof kind, 1) < 0)
             return -1;
@@ -444,8 +457,10 @@ static int parse_plan(struct ld *l, const cJSON *v, const char *path, struct ec_
         if (p->nchunks == 0)
             return fail(l, path, "a \"chunks\" plan needs \"chunks\": [sizes]");
     } else
-        return fail(l, path, "unknown write plan kind \"%s\" (as-is, chunks, bytewise, random, "
-                             "split, coalesce)", kind);
+        return fail(l, path,
+                    "unknown write plan kind \"%s\" (as-is, chunks, bytewise, random, "
+                    "split, coalesce)",
+                    kind);
     if (p->kind == EC_PLAN_BYTEWISE && p->nodelay < 0)
         p->nodelay = 1; /* bytewise means one segment per byte: Nagle must not merge them */
     return 0;
@@ -482,8 +497,10 @@ static int parse_alts(struct ld *l, const cJSON *v, const char *path, struct ec_
         char q[EC_PATH_MAX + 60];
         if (found < 0) {
             sub(q, sizeof q, p, "outcome");
-            return fail(l, q, "unknown outcome \"%s\" (eof, reset, timeout, data, refused, "
-                              "mismatch)", oc);
+            return fail(l, q,
+                        "unknown outcome \"%s\" (eof, reset, timeout, data, refused, "
+                        "mismatch)",
+                        oc);
         }
         alt->outcome = (enum ec_outcome)found;
         if (strcmp(gr, "pass") == 0)
@@ -770,8 +787,8 @@ static int parse_group(struct ld *l, const cJSON *v, const char *path, struct ec
     g->spawn = 1;
     if (!cJSON_IsObject(v))
         return fail(l, path, "a connection is an object with \"steps\"");
-    static const char *const fields[] = {"name",     "spawn",   "serial", "stop_after_failure",
-                                         "on_fail", "steps",   "comment", NULL};
+    static const char *const fields[] = {"name",    "spawn", "serial",  "stop_after_failure",
+                                         "on_fail", "steps", "comment", NULL};
     if (check_fields(l, v, path, fields) < 0 ||
         get_str(l, v, path, "name", g->name, sizeof g->name, 1) < 0 ||
         get_intv(l, v, path, "spawn", 1, 5000, &g->spawn) < 0 ||
@@ -814,10 +831,10 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
 {
     if (!cJSON_IsObject(root))
         return fail(l, "$", "a fixture is a JSON object");
-    static const char *const fields[] = {"name",        "requirement", "tags",      "framing",
-                                         "server_args", "budget_ms",   "sweep",     "rlimit_nofile",
-                                         "requires",    "connections", "server_log", "comment",
-                                         NULL};
+    static const char *const fields[] = {
+        "name",  "requirement",   "tags",     "framing",     "server_args", "budget_ms",
+        "sweep", "rlimit_nofile", "requires", "connections", "server_log",  "comment",
+        NULL};
     if (check_fields(l, root, "$", fields) < 0 ||
         get_str(l, root, "$", "name", fx->name, sizeof fx->name, 1) < 0)
         return -1;

@@ -61,7 +61,14 @@ enum ec_path { EC_PATH_DATA, EC_PATH_CLOSE, EC_PATH_SERVER };
 enum ec_path ec_step_path(enum ec_step_kind k);
 
 /* Outcome classes an alternative can name. */
-enum ec_outcome { EC_OC_EOF, EC_OC_RESET, EC_OC_TIMEOUT, EC_OC_DATA, EC_OC_REFUSED, EC_OC_MISMATCH };
+enum ec_outcome {
+    EC_OC_EOF,
+    EC_OC_RESET,
+    EC_OC_TIMEOUT,
+    EC_OC_DATA,
+    EC_OC_REFUSED,
+    EC_OC_MISMATCH
+};
 
 /* One acceptable outcome besides the step's own expectation. */
 struct ec_alt {
@@ -93,7 +100,7 @@ struct ec_step {
     struct ec_payload data; /* EC_EX_DATA */
     pcre2_code *re;         /* EC_EX_REGEX */
     char *re_src;
-    size_t nframes;         /* EC_EX_FRAMES: whole frames of echo */
+    size_t nframes; /* EC_EX_FRAMES: whole frames of echo */
     /* recvn */
     size_t n;
     int compare; /* recvn: compare with the echo */
@@ -145,10 +152,10 @@ struct ec_fixture {
     size_t nserver_args;
     int budget_ms;
     int sweep;
-    int rlimit_nofile;    /* 0: leave the server's limit alone */
-    int needs_server;     /* requires: "server" (cannot run against --target) */
-    int needs_fds;        /* requires: "fds" (descriptor counts are the point) */
-    int needs_cpu;        /* requires: "cpu" (CPU time is the point) */
+    int rlimit_nofile; /* 0: leave the server's limit alone */
+    int needs_server;  /* requires: "server" (cannot run against --target) */
+    int needs_fds;     /* requires: "fds" (descriptor counts are the point) */
+    int needs_cpu;     /* requires: "cpu" (CPU time is the point) */
     struct ec_group *groups;
     size_t ngroups;
     struct ec_logexp *log;

@@ -102,8 +102,8 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
     if (!root)
         return bad(err, errlen, file, "$", "malformed JSON");
     int rc = -1;
-    static const char *const top[] = {"model", "comment", "observations", "deviations",
-                                      "unsupported", NULL};
+    static const char *const top[] = {"model",      "comment",     "observations",
+                                      "deviations", "unsupported", NULL};
     if (!cJSON_IsObject(root)) {
         bad(err, errlen, file, "$", "a profile is a JSON object");
         goto out;

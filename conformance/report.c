@@ -12,9 +12,10 @@
 
 #include "ec_sock.h"
 #include "engine_internal.h"
+#include "steps.h"
 
 #define TIMELINE_LINES 40
-#define LOG_LINES 15
+#define LOG_LINES      15
 
 static void hexdump(const char *tag, const unsigned char *b, size_t n, long long off,
                     long long mark)
@@ -180,8 +181,13 @@ void ec__report(struct run *r)
         printf("server: %s (pid %d, %s:%u)\n", r->server_cmd, (int)r->srv.pid, r->host, r->port);
     else if (o->target)
         printf("target: %s (not started by echoconf: log and process expectations are not "
-               "checked)\n", o->target);
+               "checked)\n",
+               o->target);
     printf("requirement: %s\n", r->fx.requirement);
+    if (ec_scale_ms(1000) != 1000)
+        printf("deadlines: x%.2f (ECHOCONF_TIMEOUT_MULTIPLIER or --timeout-multiplier%s)\n",
+               (double)ec_scale_ms(1000) / 1000.0,
+               o->family && strcmp(o->family, "win32") == 0 ? ", and x3 for Wine" : "");
 
     if (r->final == EC_V_UNSUPPORTED) {
         printf("verdict: UNSUPPORTED (%s)\n", r->unsupported_reason);
@@ -201,8 +207,7 @@ void ec__report(struct run *r)
     printf("plans (%zu of %zu run, seed %llu):", r->passes_run, r->npasses,
            (unsigned long long)r->seed);
     for (size_t i = 0; i < r->passes_run; i++)
-        printf(" %s%s%s", r->passes[i].plan_name,
-               r->passes[i].verdict == EC_V_PASS ? "" : "=",
+        printf(" %s%s%s", r->passes[i].plan_name, r->passes[i].verdict == EC_V_PASS ? "" : "=",
                r->passes[i].verdict == EC_V_PASS ? "" : ec_verdict_name(r->passes[i].verdict));
     printf("\n");
 
@@ -230,13 +235,13 @@ void ec__report(struct run *r)
     } else {
         printf("  server:       not checked (--target)");
     }
-    printf("\n  server log:   %s\n", r->log_v == EC_V_NOT_RUN ? "no expectations" : path_text(r->log_v));
+    printf("\n  server log:   %s\n",
+           r->log_v == EC_V_NOT_RUN ? "no expectations" : path_text(r->log_v));
     for (size_t i = 0; i < r->passes_run; i++)
         for (size_t k = 0; k < r->passes[i].nobs; k++)
             if (r->o->verbose || fp == &r->passes[i])
                 printf("  observation %s (%s): fds %d, cpu %lld ms\n", r->passes[i].obs[k].name,
-                       r->passes[i].plan_name, r->passes[i].obs[k].fds,
-                       r->passes[i].obs[k].cpu_ms);
+                       r->passes[i].plan_name, r->passes[i].obs[k].fds, r->passes[i].obs[k].cpu_ms);
     if (r->server_note[0])
         printf("  note: %s\n", r->server_note);
     if (r->dev)
@@ -282,7 +287,8 @@ void ec__report(struct run *r)
         } else if (r->log_v == EC_V_FAIL && r->log_failed) {
             const struct ec_logexp *le = &r->fx.log[r->log_failed - 1];
             printf("Expected: a server log line matching /%s/ (%s), after the lines matched "
-                   "before it\n", le->src, le->path);
+                   "before it\n",
+                   le->src, le->path);
             printf("Actual: no such line\n");
         }
         print_log_tail(r);

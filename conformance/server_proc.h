@@ -27,15 +27,15 @@ struct ec_server_proc {
     pthread_cond_t cv;
     struct ec_srv_line *lines;
     size_t nlines, cap;
-    int ready;            /* the readiness line was read */
-    char host[64];        /* from "listening A:P" */
+    int ready;     /* the readiness line was read */
+    char host[64]; /* from "listening A:P" */
     unsigned port;
-    int exited;           /* waitpid returned */
-    int status;           /* its wait status */
+    int exited; /* waitpid returned */
+    int status; /* its wait status */
     int64_t exit_ms;
     int stop_requested;
-    int killed;           /* SIGKILL was needed */
-    int stopped;          /* ec_server_stop ran: pipes closed, reader joined */
+    int killed;  /* SIGKILL was needed */
+    int stopped; /* ec_server_stop ran: pipes closed, reader joined */
 };
 
 /* Starts argv (argv[0] is searched in PATH) with stdin from /dev/null, stdout and

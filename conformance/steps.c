@@ -5,10 +5,11 @@
  */
 #include "steps.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "ec_sock.h"
 
@@ -26,7 +26,8 @@
 
 /* ---- time ------------------------------------------------------------------------ */
 
-static double g_multiplier_flag; /* 0: not set by a flag */
+static double g_multiplier_flag;     /* 0: not set by a flag */
+static double g_family_factor = 1.0; /* ec_set_timeout_family_factor */
 
 int64_t ec_clock_ms(void)
 {
@@ -62,11 +63,17 @@ double ec_timeout_multiplier(void)
     return EC_DEFAULT_TIMEOUT_MULTIPLIER;
 }
 
+void ec_set_timeout_family_factor(double f)
+{
+    if (f > 0)
+        g_family_factor = f;
+}
+
 int ec_scale_ms(int ms)
 {
     if (ms <= 0)
         return ms;
-    double v = (double)ms * ec_timeout_multiplier();
+    double v = (double)ms * ec_timeout_multiplier() * g_family_factor;
     if (v > 2.0e9)
         v = 2.0e9;
     return v < 1 ? 1 : (int)v;
@@ -331,8 +338,9 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
     char txt[40] = "";
     if (getsockname(fd, (struct sockaddr *)&me, &ml) == 0)
         snprintf(txt, sizeof txt, "local port %u",
-                 (unsigned)ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
-                                                         : ((struct sockaddr_in6 *)&me)->sin6_port));
+                 (unsigned)ntohs(me.ss_family == AF_INET
+                                     ? ((struct sockaddr_in *)&me)->sin_port
+                                     : ((struct sockaddr_in6 *)&me)->sin6_port));
     note(c, "connect", -1, 0, txt);
     return 0;
 }
@@ -621,8 +629,7 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
     return total;
 }
 
-long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms,
-                       int timeout_ms)
+long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms, int timeout_ms)
 {
     if (c->fd < 0)
         return -EC_ECLOSED;

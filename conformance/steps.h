@@ -89,12 +89,12 @@ const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len);
 
 /* Outcome classes of a receive-side wait. */
 enum ec_rx {
-    EC_RX_OK = 0,   /* the wanted bytes (or event) arrived */
-    EC_RX_EOF,      /* the peer closed in order (FIN) first */
-    EC_RX_RESET,    /* the connection was reset (ECONNRESET) */
-    EC_RX_ERROR,    /* another socket error; see conn->err */
-    EC_RX_TIMEOUT,  /* the deadline passed first */
-    EC_RX_DATA      /* unexpected bytes arrived (silence and EOF waits) */
+    EC_RX_OK = 0,  /* the wanted bytes (or event) arrived */
+    EC_RX_EOF,     /* the peer closed in order (FIN) first */
+    EC_RX_RESET,   /* the connection was reset (ECONNRESET) */
+    EC_RX_ERROR,   /* another socket error; see conn->err */
+    EC_RX_TIMEOUT, /* the deadline passed first */
+    EC_RX_DATA     /* unexpected bytes arrived (silence and EOF waits) */
 };
 
 /* Name of an outcome class: "ok", "eof", "reset", "error", "timeout", "data". */
@@ -109,14 +109,14 @@ struct ec_conn {
     int rcvbuf, sndbuf;     /* requested before connect (0: kernel default) */
     unsigned char *sent;    /* every byte sent, in order */
     size_t sent_len, sent_cap;
-    unsigned char *recvd;   /* every byte received, in order */
+    unsigned char *recvd; /* every byte received, in order */
     size_t recvd_len, recvd_cap;
-    size_t recv_pos;        /* bytes of recvd already consumed by expectations */
-    int reading;            /* drain incoming bytes while sending and waiting */
-    int eof;                /* the peer's FIN was seen */
-    int err;                /* negative class of a receive or send error, 0 if none */
-    int wr_shut;            /* we half-closed */
-    int closed;             /* we closed or aborted; fd is -1 */
+    size_t recv_pos; /* bytes of recvd already consumed by expectations */
+    int reading;     /* drain incoming bytes while sending and waiting */
+    int eof;         /* the peer's FIN was seen */
+    int err;         /* negative class of a receive or send error, 0 if none */
+    int wr_shut;     /* we half-closed */
+    int closed;      /* we closed or aborted; fd is -1 */
 };
 
 /* Prepares c (no socket yet). label names it in the timeline; tl may be NULL. */
@@ -147,8 +147,7 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
 /* Sends seeded pattern bytes until the kernel refuses more for settle_ms, or max
  * bytes went, or timeout_ms passed; never reads. Returns the bytes sent (>= 0) or a
  * negative class on a socket error. */
-long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms,
-                       int timeout_ms);
+long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms, int timeout_ms);
 
 /* Receives until c->recvd_len >= want or the deadline (absolute, ec_now_ms clock).
  * Returns EC_RX_OK, EC_RX_EOF, EC_RX_RESET, EC_RX_ERROR or EC_RX_TIMEOUT. */
@@ -188,7 +187,12 @@ double ec_timeout_multiplier(void);
 /* Overrides the multiplier (the --timeout-multiplier flag); values <= 0 are ignored. */
 void ec_set_timeout_multiplier(double m);
 
-/* ms scaled by the multiplier (at least 1 when ms > 0). */
+/* A factor on top of the multiplier for a whole family of servers (1 by default): the
+ * engine uses 3 for win32 models, whose every socket call goes through the wineserver
+ * and which run several times slower than native servers on a loaded machine. */
+void ec_set_timeout_family_factor(double f);
+
+/* ms scaled by the multiplier and the family factor (at least 1 when ms > 0). */
 int ec_scale_ms(int ms);
 
 /* Monotonic milliseconds (same clock as the deadlines above). */

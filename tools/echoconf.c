@@ -23,21 +23,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: echoconf replay --fixture F (--server \"CMD ARGS\" | --target HOST:PORT)\n"
-            "                       [--plan P] [--seed S] [--json OUT] [--verbose]\n"
-            "                       [--timeout-multiplier X] [--model ID] [--family F]\n"
-            "                       [--profile FILE | --profile-dir DIR]\n"
-            "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
-            "       echoconf validate FIXTURE...\n"
-            "       echoconf skip --reason TEXT [--model ID] [--case NAME] [--json OUT]\n"
-            "\n"
-            "replay runs one fixture: it starts the server with --port 0 --framing <the\n"
-            "fixture's> and the fixture's server arguments, or talks to a running --target.\n"
-            "Plans: fixture, as-is, bytewise, random, split@K, coalesce (default: the sweep).\n"
-            "Exit status: 0 PASS / PASS-NONSTRICT / XFAIL, 1 FAIL / XPASS / TIMEOUT,\n"
-            "2 ERROR or bad usage, 77 UNSUPPORTED or skipped.\n"
-            "ECHOCONF_TIMEOUT_MULTIPLIER (or --timeout-multiplier) scales every deadline.\n");
+    fprintf(f, "usage: echoconf replay --fixture F (--server \"CMD ARGS\" | --target HOST:PORT)\n"
+               "                       [--plan P] [--seed S] [--json OUT] [--verbose]\n"
+               "                       [--timeout-multiplier X] [--model ID] [--family F]\n"
+               "                       [--profile FILE | --profile-dir DIR]\n"
+               "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
+               "       echoconf validate FIXTURE...\n"
+               "       echoconf skip --reason TEXT [--model ID] [--case NAME] [--json OUT]\n"
+               "\n"
+               "replay runs one fixture: it starts the server with --port 0 --framing <the\n"
+               "fixture's> and the fixture's server arguments, or talks to a running --target.\n"
+               "Plans: fixture, as-is, bytewise, random, split@K, coalesce (default: the sweep).\n"
+               "Exit status: 0 PASS / PASS-NONSTRICT / XFAIL, 1 FAIL / XPASS / TIMEOUT,\n"
+               "2 ERROR or bad usage, 77 UNSUPPORTED or skipped.\n"
+               "ECHOCONF_TIMEOUT_MULTIPLIER (or --timeout-multiplier) scales every deadline.\n");
 }
 
 /* mkdir -p of the directory part of path. */
@@ -115,8 +114,7 @@ static int cmd_replay(int argc, char **argv)
             char *end;
             double m = strtod(argv[++i], &end);
             if (*end || m <= 0) {
-                fprintf(stderr, "echoconf: --timeout-multiplier %s: a positive number\n",
-                        argv[i]);
+                fprintf(stderr, "echoconf: --timeout-multiplier %s: a positive number\n", argv[i]);
                 return 2;
             }
             ec_set_timeout_multiplier(m);
@@ -138,6 +136,8 @@ static int cmd_replay(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (o.family && strcmp(o.family, "win32") == 0)
+        ec_set_timeout_family_factor(3.0); /* Wine: see ec_set_timeout_family_factor */
     if (o.json_out)
         make_parent(o.json_out);
     fflush(stdout);
@@ -196,8 +196,10 @@ static int cmd_skip(int argc, char **argv)
             /* The same shape as a replay's JSON, so the matrix reads both alike; the
              * reason is plain text without quotes or backslashes in practice, and is
              * escaped anyway. */
-            fprintf(f, "{\"case\": \"%s\", \"model\": \"%s\", \"verdict\": \"SKIPPED\", "
-                       "\"reason\": \"", cs, model);
+            fprintf(f,
+                    "{\"case\": \"%s\", \"model\": \"%s\", \"verdict\": \"SKIPPED\", "
+                    "\"reason\": \"",
+                    cs, model);
             for (const char *p = reason; *p; p++) {
                 if (*p == '"' || *p == '\\')
                     fputc('\\', f);

@@ -59,9 +59,9 @@ static char symbol(const char *v)
     static const struct {
         const char *name;
         char sym;
-    } map[] = {{"PASS", '.'},  {"PASS-NONSTRICT", '~'}, {"XFAIL", 'x'},       {"XPASS", '!'},
-               {"FAIL", 'F'},  {"TIMEOUT", 'T'},        {"ERROR", 'E'},       {"UNSUPPORTED", '-'},
-               {"SKIPPED", 's'}};
+    } map[] = {{"PASS", '.'},  {"PASS-NONSTRICT", '~'}, {"XFAIL", 'x'},
+               {"XPASS", '!'}, {"FAIL", 'F'},           {"TIMEOUT", 'T'},
+               {"ERROR", 'E'}, {"UNSUPPORTED", '-'},    {"SKIPPED", 's'}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, v) == 0)
             return map[i].sym;
@@ -125,8 +125,9 @@ int ec_cli_matrix(int argc, char **argv)
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
         else {
-            fprintf(stderr, "echoconf matrix: unknown option %s\n"
-                            "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n",
+            fprintf(stderr,
+                    "echoconf matrix: unknown option %s\n"
+                    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n",
                     a);
             return 2;
         }
@@ -139,8 +140,10 @@ int ec_cli_matrix(int argc, char **argv)
     snprintf(path, sizeof path, "%s/conformance/manifest.tsv", build);
     char *man = read_file(path);
     if (!man) {
-        fprintf(stderr, "echoconf matrix: %s: %s (configure and build first: cmake --preset "
-                        "default && cmake --build --preset default)\n", path, strerror(errno));
+        fprintf(stderr,
+                "echoconf matrix: %s: %s (configure and build first: cmake --preset "
+                "default && cmake --build --preset default)\n",
+                path, strerror(errno));
         return 2;
     }
     struct model *models = calloc(256, sizeof *models);
@@ -207,7 +210,8 @@ int ec_cli_matrix(int argc, char **argv)
         snprintf(path, sizeof path, "%s/conformance-results", build);
         mkdir(path, 0777);
         printf("echoconf matrix: running %zu models x %zu cases with ctest -j%d in %s "
-               "(log: %s)\n", nm, nc, jobs, build, logf);
+               "(log: %s)\n",
+               nm, nc, jobs, build, logf);
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
@@ -221,8 +225,7 @@ int ec_cli_matrix(int argc, char **argv)
         }
         free(names);
         int st = 0;
-        if (pid < 0 || waitpid(pid, &st, 0) < 0 ||
-            (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
             fprintf(stderr, "echoconf matrix: cannot run ctest (%s)\n", EC_CTEST_COMMAND);
             free(models);
             free(cases);
@@ -308,8 +311,8 @@ int ec_cli_matrix(int argc, char **argv)
     if (!any)
         printf("  none\n");
     printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
-           "--output-on-failure\n", nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0,
-           build);
+           "--output-on-failure\n",
+           nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
     free(cells);
     free(models);
     free(cases);

@@ -16,28 +16,29 @@
 #include <unistd.h>
 
 enum mode {
-    M_GOOD,        /* a correct echo server (control) */
-    M_MISMATCH,    /* flips one bit of the 100th byte it echoes */
-    M_TRUNCATE,    /* echoes half of the first read, then closes */
-    M_HALFCLOSE,   /* on the client's FIN, closes without sending what is pending */
-    M_SILENT,      /* reads and never answers */
-    M_CRASH,       /* dies by SIGSEGV on the first data */
-    M_DIE_ON_RESET,/* exits (status 3) when a client resets its connection */
-    M_EXIT,        /* exits (status 4) after its first client leaves */
-    M_LEAK,        /* shuts a client's socket down but never closes it */
-    M_SPIN,        /* never sleeps: polls with a zero timeout */
-    M_CLOSE_NOW,   /* accepts and closes at once */
-    M_RESET,       /* answers the first data with an RST */
-    M_REFRAME,     /* treats each read as a len32 frame and re-encodes it */
-    M_NOLOG,       /* a correct echo, but logs no frame lines */
-    M_EXTRA,       /* after the client's FIN, sends one byte more than it got */
-    M_CROSSFEED,   /* echoes each client's bytes to the next client */
-    M_NO_LISTEN    /* closes its listener right after the readiness line */
+    M_GOOD,         /* a correct echo server (control) */
+    M_MISMATCH,     /* flips one bit of the 100th byte it echoes */
+    M_TRUNCATE,     /* echoes half of the first read, then closes */
+    M_HALFCLOSE,    /* on the client's FIN, closes without sending what is pending */
+    M_SILENT,       /* reads and never answers */
+    M_CRASH,        /* dies by SIGSEGV on the first data */
+    M_DIE_ON_RESET, /* exits (status 3) when a client resets its connection */
+    M_EXIT,         /* exits (status 4) after its first client leaves */
+    M_LEAK,         /* shuts a client's socket down but never closes it */
+    M_SPIN,         /* never sleeps: polls with a zero timeout */
+    M_CLOSE_NOW,    /* accepts and closes at once */
+    M_RESET,        /* answers the first data with an RST */
+    M_REFRAME,      /* treats each read as a len32 frame and re-encodes it */
+    M_NOLOG,        /* a correct echo, but logs no frame lines */
+    M_EXTRA,        /* after the client's FIN, sends one byte more than it got */
+    M_CROSSFEED,    /* echoes each client's bytes to the next client */
+    M_NO_LISTEN     /* closes its listener right after the readiness line */
 };
 
-static const char *const names[] = {
-    "good", "mismatch", "truncate", "halfclose", "silent", "crash", "die-on-reset", "exit",
-    "leak", "spin", "close-now", "reset", "reframe", "nolog", "extra", "crossfeed", "no-listen"};
+static const char *const names[] = {"good",      "mismatch",     "truncate", "halfclose", "silent",
+                                    "crash",     "die-on-reset", "exit",     "leak",      "spin",
+                                    "close-now", "reset",        "reframe",  "nolog",     "extra",
+                                    "crossfeed", "no-listen"};
 
 #define MAXC 256
 

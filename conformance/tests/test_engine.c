@@ -16,14 +16,14 @@
 #include "server_proc.h"
 #include "steps.h"
 
-#define CHECK_EQ(a, b)                                                                         \
-    do {                                                                                       \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
-        if (va_ != vb_) {                                                                      \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, \
-                    #b, va_, vb_);                                                             \
-            exit(1);                                                                           \
-        }                                                                                      \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        if (va_ != vb_) {                                                                          \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b,  \
+                    va_, vb_);                                                                     \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int g_argc;
@@ -67,8 +67,8 @@ static int write_plan_chunks_are_separate_sends(void)
     CHECK_EQ(peer >= 0, 1);
     const unsigned char *piece = (const unsigned char *)"abcdefgh";
     size_t len = 8;
-    struct ec_write_plan p = {.kind = EC_PLAN_CHUNKS, .chunks = {1, 1, 3}, .nchunks = 3,
-                              .nodelay = 1};
+    struct ec_write_plan p = {
+        .kind = EC_PLAN_CHUNKS, .chunks = {1, 1, 3}, .nchunks = 3, .nodelay = 1};
     CHECK_EQ(ec_conn_send(&c, &piece, &len, 1, &p, 2000), 8);
     char buf[16];
     size_t got = 0;
