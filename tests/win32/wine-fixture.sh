@@ -116,14 +116,46 @@ start_desktop() {
     return 0
 }
 
+# Stops every Wine process of the prefix: `wineserver -k` kills them all and the
+# server, `wineserver -w` waits for the server's exit. Processes killed that way end
+# soon after, but a process that is not our child gives no signal when it ends, so
+# they are looked for again, bounded (10 s). A process whose server died without -k
+# (killed from outside) never ends by itself: with no server running, what is left is
+# killed at once. Returns 1 only if a process survives SIGKILL.
+stop_all() {
+    if winenv "$wineserver" -k >/dev/null 2>&1; then
+        winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
+        waited=0
+        limit=$(awk -v t="$(scaled 10)" 'BEGIN { printf "%d", t * 10 }')
+        while [ -n "$(prefix_pids)" ] && [ "$waited" -lt "$limit" ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+    fi
+    left=$(prefix_pids)
+    [ -z "$left" ] && return 0
+    echo "wine-fixture: Wine processes of $prefix left without a wineserver; killing them:"
+    for pid in $left; do
+        printf '  %s %s\n' "$pid" "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")"
+        kill -9 "$pid" 2>/dev/null
+    done
+    sleep 0.5
+    left=$(prefix_pids)
+    if [ -n "$left" ]; then
+        echo "wine-fixture: Wine processes of $prefix survive SIGKILL: $left" >&2
+        return 1
+    fi
+    return 0
+}
+
 if [ "$mode" = setup ]; then
     if [ -n "$desktop" ] && [ ! -f "$desktop" ]; then
         echo "wine-fixture: $desktop is missing: build the project first" >&2
         exit 1
     fi
-    # A server left by an interrupted earlier run would not be persistent: stop it.
-    winenv "$wineserver" -k >/dev/null 2>&1
-    winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
+    # Whatever an interrupted earlier run left (a server that would not be persistent,
+    # or processes whose server was killed) goes first.
+    stop_all || exit 1
     : >"$log"
     # wineserver needs the directory to exist (it chdirs into the prefix).
     mkdir -p "$prefix" || exit 1
@@ -154,38 +186,7 @@ if [ "$mode" = setup ]; then
     exit 0
 fi
 
-# cleanup: `wineserver -k` kills every process of the prefix, then the server exits;
-# `wineserver -w` waits for that exit. Status 1 from either only means that no server
-# was running.
-winenv "$wineserver" -k >/dev/null 2>&1
-winenv timeout "$(scaled 15)" "$wineserver" -w >/dev/null 2>&1
-# Wine processes end on their own once their server is gone, but not at once, and a
-# process that is not our child gives no signal when it ends: look again, bounded
-# (up to 10 s). Whatever is still there then is killed, and only a process that
-# survives SIGKILL fails the cleanup.
-waited=0
-limit=$(awk -v t="$(scaled 10)" 'BEGIN { printf "%d", t * 10 }')
-while :; do
-    left=$(prefix_pids)
-    if [ -z "$left" ]; then
-        echo "wine-fixture: wineserver stopped, no Wine process of $prefix left"
-        exit 0
-    fi
-    [ "$waited" -ge "$limit" ] && break
-    sleep 0.1
-    waited=$((waited + 1))
-done
-echo "wine-fixture: Wine processes of $prefix still alive $(scaled 10) s after" \
-    "'wineserver -k'; killing them:"
-for pid in $left; do
-    echo "  $pid $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")"
-    kill -9 "$pid" 2>/dev/null
-done
-sleep 0.5
-left=$(prefix_pids)
-if [ -n "$left" ]; then
-    echo "wine-fixture: Wine processes of $prefix survive SIGKILL: $left" >&2
-    exit 1
-fi
-echo "wine-fixture: no Wine process of $prefix left"
+# cleanup
+stop_all || exit 1
+echo "wine-fixture: wineserver stopped, no Wine process of $prefix left"
 exit 0
