@@ -1098,8 +1098,10 @@ static void grade_pass(struct pass *ps)
             struct inst *in = &ps->insts[i];
             if (in->g == fi->g) {
                 /* Admitted: it got past its hand-off (what failed later is another
-                 * story, told by the first failure). */
-                if (in->idx < fi->idx && in->ran && !in->skipped &&
+                 * story, told by the first failure). In a serial group only the
+                 * instances before the failing one count: they were held at the time;
+                 * in a concurrent group every admitted instance does. */
+                if ((!fi->g->serial || in->idx < fi->idx) && in->ran && !in->skipped &&
                     (!in->f.set || !before_handoff(in)))
                     served++;
             } else if (in->ran && !in->f.set && in->c.sent_len + in->c.recvd_len > 0) {
