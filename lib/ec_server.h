@@ -8,6 +8,7 @@
 #ifndef EC_SERVER_H
 #define EC_SERVER_H
 
+#include "ec_accept.h"
 #include "ec_echo.h"
 #include "ec_framing.h"
 #include "ec_log.h"

@@ -15,7 +15,6 @@
  * EPOLL_CTL_MOD (which queues a ready socket again, fs/eventpoll.c ep_modify).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -44,10 +43,10 @@ struct conn {
 
 struct server {
     const struct ec_server_opts *o;
-    int ep;             /* the epoll instance */
-    ec_sock_t listener; /* registered with data.ptr == NULL */
-    int spare;          /* reserve descriptor, given up to refuse a client on EMFILE */
-    int paused;         /* out of descriptors: accepting waits until a client leaves */
+    int ep;                 /* the epoll instance */
+    ec_sock_t listener;     /* registered with data.ptr == NULL */
+    struct ec_acceptor acc; /* accept with a reserve descriptor for EMFILE */
+    int paused;             /* out of descriptors: accepting waits until a client leaves */
     struct conn *conns;
     int nconns;
 };
@@ -73,9 +72,7 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     s->nconns--;
     ec_echo_free(&c->echo);
     free(c);
-    if (s->spare < 0)
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->paused && s->spare >= 0) {
+    if (ec_acceptor_release(&s->acc) && s->paused) {
         /* The clients that waited in the backlog made no new edge: post one. */
         s->paused = 0;
         repost(s, s->listener, NULL, EPOLLIN | EPOLLET);
@@ -155,54 +152,35 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
     ec_log_accept(peer);
     return;
 refuse:
-    ec_log_refuse(peer, why);
-    ec_sock_close(sock);
+    ec_refuse(sock, peer, why);
     if (c != NULL)
         ec_echo_free(&c->echo);
     free(c);
 }
 
-/* Out of descriptors. The listener must still drain its backlog (no new notice comes
- * for clients already waiting): give up the spare, accept and close the client, take
- * the spare back. accept(2) takes a descriptor before it looks at the queue, so EMFILE
- * does not even mean that a client waits. Returns 0 when a client was refused (accept
- * on), or 1 when the backlog is empty or accepting must wait for a client to leave. */
-static int refuse_no_descriptors(struct server *s)
-{
-    ec_sock_t sock;
-    char peer[EC_ADDRSTRLEN];
-    int r = -EC_EMFILE;
-    if (s->spare >= 0) {
-        close(s->spare);
-        r = ec_accept(s->listener, &sock, peer);
-        if (r == 0) {
-            ec_log_refuse(peer, "no-descriptors");
-            ec_sock_close(sock);
-        }
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    if (s->spare < 0)
-        s->paused = 1;
-    return r != 0 || s->paused;
-}
-
 /* Accepts until EAGAIN (one edge may stand for many clients), at most ACCEPT_BUDGET.
- * Returns 0 to go on, or 1 when the listener failed. */
+ * Out of descriptors the backlog must still drain, as no new notice comes for clients
+ * already waiting: the acceptor refuses them with its reserve descriptor, and without
+ * one accepting waits until a client leaves. Returns 0 to go on, or 1 when the
+ * listener failed. */
 static int on_listener(struct server *s)
 {
     for (int i = 0; i < ACCEPT_BUDGET; i++) {
         ec_sock_t sock;
         char peer[EC_ADDRSTRLEN];
-        int r = ec_accept(s->listener, &sock, peer);
-        if (r == 0)
+        int r = ec_acceptor_accept(&s->acc, &sock, peer);
+        if (r == 0) {
             conn_admit(s, sock, peer);
-        else if (r == -EC_EWOULDBLOCK)
+        } else if (r == -EC_EWOULDBLOCK || r == -EC_ENOMEM) {
             return 0;
-        else if ((r == -EC_EMFILE || r == -EC_ENOMEM) && refuse_no_descriptors(s))
+        } else if (r == -EC_EMFILE) {
+            s->paused = 1; /* conn_close posts the listener again */
             return 0;
-        else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
+        } else if (r == -EC_EINVAL) { /* not listening any more: the stop shut it down */
             return 1;
-        /* Else aborted, or a network error that accept(2) says to treat like EAGAIN. */
+        }
+        /* Else a client refused for want of descriptors, aborted, or a network error
+         * that accept(2) says to treat like EAGAIN. */
     }
     repost(s, s->listener, NULL, EPOLLIN | EPOLLET);
     return 0;
@@ -214,7 +192,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     struct epoll_event evs[MAX_EVENTS];
     int rc = 1;
 
-    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&s.acc, listener);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
     if (s.ep < 0 || ec_sock_set_nonblocking(listener, 1) < 0 ||
@@ -254,8 +232,7 @@ out:
     }
     if (s.ep >= 0)
         close(s.ep);
-    if (s.spare >= 0)
-        close(s.spare);
+    ec_acceptor_close(&s.acc);
     return rc;
 }
 

@@ -13,7 +13,6 @@
  * ever-readable listener cannot spin the loop (notes B3).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -38,10 +37,10 @@ struct conn {
 
 struct server {
     const struct ec_server_opts *o;
-    int ep;             /* the epoll instance */
-    ec_sock_t listener; /* registered with data.ptr == NULL */
-    int spare;          /* reserve descriptor, given up to refuse a client on EMFILE */
-    int paused;         /* listener interest removed until a descriptor frees up */
+    int ep;                 /* the epoll instance */
+    ec_sock_t listener;     /* registered with data.ptr == NULL */
+    struct ec_acceptor acc; /* accept with a reserve descriptor for EMFILE */
+    int paused;             /* listener interest removed until a descriptor frees up */
     struct conn *conns;
     int nconns;
 };
@@ -76,9 +75,7 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     s->nconns--;
     ec_echo_free(&c->echo);
     free(c);
-    if (s->spare < 0)
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->paused && s->spare >= 0) {
+    if (ec_acceptor_release(&s->acc) && s->paused) {
         s->paused = 0;
         watch(s, s->listener, NULL, EPOLLIN);
     }
@@ -147,47 +144,29 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
     ec_log_accept(peer);
     return;
 refuse:
-    ec_log_refuse(peer, why);
-    ec_sock_close(sock);
+    ec_refuse(sock, peer, why);
     if (c != NULL)
         ec_echo_free(&c->echo);
     free(c);
 }
 
-/* Out of descriptors: the pending client keeps the listener readable, so a
- * level-triggered loop would spin. Give up the spare, accept and close the client,
- * take the spare back; if that is impossible, stop listening until a client leaves. */
-static void refuse_no_descriptors(struct server *s)
-{
-    ec_sock_t sock;
-    char peer[EC_ADDRSTRLEN];
-    if (s->spare >= 0) {
-        close(s->spare);
-        s->spare = -1;
-        if (ec_accept(s->listener, &sock, peer) == 0) {
-            ec_log_refuse(peer, "no-descriptors");
-            ec_sock_close(sock);
-        }
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    if (s->spare < 0)
-        listener_pause(s);
-}
-
-/* One accept per notice. Returns 0 to go on, or 1 when the listener failed. */
+/* One accept per notice. Out of descriptors, the waiting client keeps the listener
+ * readable, so a level-triggered loop would spin: the acceptor refuses it with its
+ * reserve descriptor, and without one the listener is paused until a client leaves.
+ * Returns 0 to go on, or 1 when the listener failed. */
 static int on_listener(struct server *s)
 {
     ec_sock_t sock;
     char peer[EC_ADDRSTRLEN];
-    int r = ec_accept(s->listener, &sock, peer);
+    int r = ec_acceptor_accept(&s->acc, &sock, peer);
     if (r == 0)
         conn_admit(s, sock, peer);
-    else if (r == -EC_EMFILE || r == -EC_ENOMEM)
-        refuse_no_descriptors(s);
+    else if (r == -EC_EMFILE)
+        listener_pause(s);
     else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
         return 1;
-    /* Anything else (aborted, the network errors that accept(2) says to treat like
-     * EAGAIN) cost only that one client. */
+    /* Anything else (a client refused for want of descriptors, aborted, the network
+     * errors that accept(2) says to treat like EAGAIN) cost only that one client. */
     return 0;
 }
 
@@ -197,7 +176,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     struct epoll_event evs[MAX_EVENTS];
     int rc = 1;
 
-    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&s.acc, listener);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
     if (s.ep < 0 || ec_sock_set_nonblocking(listener, 1) < 0 ||
@@ -241,8 +220,7 @@ out:
     }
     if (s.ep >= 0)
         close(s.ep);
-    if (s.spare >= 0)
-        close(s.spare);
+    ec_acceptor_close(&s.acc);
     return rc;
 }
 

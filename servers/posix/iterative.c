@@ -15,8 +15,6 @@
  * a client being served holds the only thread in recv(), so then the process ends
  * after server_main's grace period, which closes every socket.
  */
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "ec_server.h"
 
@@ -43,51 +41,6 @@ struct conn {
     } state;
     int reason; /* why it closed: 0 = eof, else a negative class for ec_log_close() */
 };
-
-/* A spare descriptor held open so that EMFILE can be answered: close it, accept the
- * waiting client, refuse it, reopen the spare (the classic reserve-descriptor trick;
- * without it the client stays in the backlog and a readiness loop would spin). */
-static int reserve_fd = -1;
-
-static void reserve_take(void)
-{
-    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-static void reserve_release(void)
-{
-    if (reserve_fd >= 0) {
-        close(reserve_fd);
-        reserve_fd = -1;
-    }
-}
-
-/* Out of descriptors: frees the spare, accepts the waiting client, refuses it and
- * takes the spare back. Linux fails accept() with EMFILE before it looks at the queue
- * (__sys_accept4 reserves the descriptor first), so a client is accepted this way
- * only if one is waiting: a blocking accept with the spare freed would take the next
- * client to come even once descriptors are free again. With nobody waiting, waits
- * (bounded) for one to come, then the caller tries a normal accept again. */
-static void refuse_without_descriptors(ec_sock_t listener)
-{
-    char peer[EC_ADDRSTRLEN];
-    ec_sock_t s;
-
-    if (reserve_fd < 0) {
-        ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare: only a bounded wait is left */
-        return;
-    }
-    if (ec_wait(listener, EC_READABLE, 0) <= 0) {
-        ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
-        return;
-    }
-    reserve_release();
-    if (ec_accept(listener, &s, peer) == 0) {
-        ec_log_refuse(peer, "no-descriptors");
-        ec_sock_close(s);
-    }
-    reserve_take();
-}
 
 /* Blocks until the whole pending echo is sent (ec_sendn finishes partial sends). */
 static void conn_flush(struct conn *c)
@@ -123,8 +76,7 @@ static void conn_serve(ec_sock_t s, const char *peer, const struct ec_server_opt
     struct conn c = {.sock = s, .state = CONN_RECEIVING};
 
     if (ec_echo_init(&c.echo, peer, &o->framing, o->bufsize) != 0) {
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "no-memory");
         return;
     }
     ec_log_accept(peer);
@@ -143,22 +95,28 @@ static void conn_serve(ec_sock_t s, const char *peer, const struct ec_server_opt
  * client and serving it to the end before accepting the next. Returns 0 once stopping. */
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
-    reserve_take();
+    struct ec_acceptor acc; /* the reserve-descriptor answer to EMFILE */
+
+    ec_acceptor_init(&acc, listener);
     while (!ec_server_stopping()) {
         char peer[EC_ADDRSTRLEN];
         ec_sock_t s;
-        int r = ec_accept(listener, &s, peer);
+        int r = ec_acceptor_accept(&acc, &s, peer);
 
         if (r == 0) {
             conn_serve(s, peer, o);
+        } else if (r == -EC_EWOULDBLOCK) {
+            /* Out of descriptors with nobody waiting (EMFILE is reported before the
+             * queue is looked at): wait, bounded, for a client, then accept again. */
+            ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
         } else if (r == -EC_EMFILE) {
-            refuse_without_descriptors(listener);
+            ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare to refuse with: only a bounded wait */
         } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET &&
                    !ec_server_stopping()) {
             ec_warn("accept: %s; retrying in %d ms", ec_err_name(r), ACCEPT_BACKOFF_MS);
             ec_sleep_ms(ACCEPT_BACKOFF_MS);
         }
     }
-    reserve_release();
+    ec_acceptor_close(&acc);
     return 0;
 }

@@ -14,9 +14,7 @@
  * would-block no longer drops the client (04-01 broke out on any send error, B6);
  * nothing is written past buf (buf[recvByte] = '\0', B1).
  */
-#include <fcntl.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "ec_server.h"
 
@@ -44,26 +42,8 @@ struct server {
     const struct ec_server_opts *o;
     struct conn **conns;
     size_t n, cap;
-    int reserve_fd; /* spare descriptor for the EMFILE answer */
+    struct ec_acceptor acc; /* accept with a reserve descriptor for EMFILE */
 };
-
-/* Out of descriptors: frees the spare, accepts the waiting client, refuses it and
- * takes the spare back, so the client is answered instead of waiting in the backlog.
- * A busy loop cannot spin any harder, so no extra backoff is needed here. */
-static void refuse_without_descriptors(struct server *sv)
-{
-    char peer[EC_ADDRSTRLEN];
-    ec_sock_t s;
-
-    if (sv->reserve_fd < 0)
-        return;
-    close(sv->reserve_fd);
-    if (ec_accept(sv->listener, &s, peer) == 0) {
-        ec_log_refuse(peer, "no-descriptors");
-        ec_sock_close(s);
-    }
-    sv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
 
 /* Adds a freshly accepted client, or refuses it. */
 static void conn_add(struct server *sv, ec_sock_t s, const char *peer)
@@ -71,8 +51,7 @@ static void conn_add(struct server *sv, ec_sock_t s, const char *peer)
     struct conn *c = NULL;
 
     if (sv->o->max_clients > 0 && sv->n >= (size_t)sv->o->max_clients) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "max-clients");
         return;
     }
     if (sv->n == sv->cap) {
@@ -87,8 +66,7 @@ static void conn_add(struct server *sv, ec_sock_t s, const char *peer)
         c = calloc(1, sizeof *c);
     if (c == NULL || ec_echo_init(&c->echo, peer, &sv->o->framing, sv->o->bufsize) != 0) {
         free(c);
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "no-memory");
         return;
     }
     c->sock = s;
@@ -137,12 +115,15 @@ static int conn_on_readable(struct conn *c)
     return conn_flush(c);
 }
 
-/* One turn of the busy loop: try accept once, then try every client once. */
+/* One turn of the busy loop: try accept once, then try every client once. Out of
+ * descriptors, the acceptor refuses the waiting client with its reserve descriptor
+ * rather than leave it in the backlog; a busy loop cannot spin any harder, so no
+ * backoff is needed either way. */
 static void serve_turn(struct server *sv)
 {
     char peer[EC_ADDRSTRLEN];
     ec_sock_t s;
-    int r = ec_accept(sv->listener, &s, peer);
+    int r = ec_acceptor_accept(&sv->acc, &s, peer);
 
     if (r == 0) {
         /* Linux accept() does not pass O_NONBLOCK on (accept(2) NOTES, notes T9). */
@@ -150,8 +131,6 @@ static void serve_turn(struct server *sv)
             conn_add(sv, s, peer);
         else
             ec_sock_close(s);
-    } else if (r == -EC_EMFILE) {
-        refuse_without_descriptors(sv);
     }
     for (size_t i = 0; i < sv->n;) {
         struct conn *c = sv->conns[i];
@@ -178,13 +157,12 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         ec_warn("cannot make the listener nonblocking: %s", ec_err_name(r));
         return 1;
     }
-    sv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&sv.acc, listener);
     while (!ec_server_stopping())
         serve_turn(&sv);
     for (size_t i = 0; i < sv.n; i++)
         conn_close(sv.conns[i], -EC_ECONNABORTED);
     free(sv.conns);
-    if (sv.reserve_fd >= 0)
-        close(sv.reserve_fd);
+    ec_acceptor_close(&sv.acc);
     return 0;
 }

@@ -11,10 +11,8 @@
  * the count. Running out of descriptors refuses the waiting client (reserve trick).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "ec_server.h"
 
@@ -46,9 +44,9 @@ struct server {
     const struct ec_server_opts *o;
     struct pollfd *pfds;
     struct conn **conns;
-    size_t n, cap;         /* entries in use (listener included) and allocated */
-    int reserve_fd;        /* spare descriptor for the EMFILE answer */
-    int64_t listen_resume; /* ec_now_ms() before which the listener is left out */
+    size_t n, cap;          /* entries in use (listener included) and allocated */
+    struct ec_acceptor acc; /* accept with a reserve descriptor for EMFILE */
+    int64_t listen_resume;  /* ec_now_ms() before which the listener is left out */
 };
 
 /* Makes room for one more entry. Returns 0 or -1 (out of memory). */
@@ -78,8 +76,7 @@ static void conn_add(struct server *sv, ec_sock_t s, const char *peer)
     struct conn *c = NULL;
 
     if (sv->o->max_clients > 0 && sv->n - 1 >= (size_t)sv->o->max_clients) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "max-clients");
         return;
     }
     if (server_grow(sv) == 0)
@@ -89,8 +86,7 @@ static void conn_add(struct server *sv, ec_sock_t s, const char *peer)
         if (c != NULL)
             ec_echo_free(&c->echo);
         free(c);
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "no-memory");
         return;
     }
     c->sock = s;
@@ -116,34 +112,23 @@ static void conn_remove(struct server *sv, size_t i, int reason)
     sv->pfds[i] = sv->pfds[sv->n];
 }
 
-/* The listener is readable: accepts the waiting clients. On EMFILE the spare
- * descriptor is freed to accept and refuse one client; if that cannot help, the
- * listener is left out for a while so poll does not spin on it. */
+/* The listener is readable: accepts the waiting clients. Out of descriptors, the
+ * acceptor refuses a waiting client with its reserve descriptor; if that cannot help,
+ * the listener is left out for a while, so poll does not spin on it. */
 static void listener_on_readable(struct server *sv)
 {
     for (int k = 0; k < ACCEPT_BATCH; k++) {
         char peer[EC_ADDRSTRLEN];
         ec_sock_t s;
-        int r = ec_accept(sv->listener, &s, peer);
+        int r = ec_acceptor_accept(&sv->acc, &s, peer);
 
         if (r == 0) {
             conn_add(sv, s, peer);
             continue;
         }
-        if (r == -EC_EMFILE && sv->reserve_fd >= 0) {
-            /* Linux reports EMFILE before it looks at the queue, so this accept may
-             * also find nobody (would-block): then the batch is over. */
-            close(sv->reserve_fd);
-            r = ec_accept(sv->listener, &s, peer);
-            if (r == 0) {
-                ec_log_refuse(peer, "no-descriptors");
-                ec_sock_close(s);
-            }
-            sv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (r == 0 && sv->reserve_fd >= 0)
-                continue;
-        }
-        if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+        if (r == -EC_ECONNABORTED) /* refused for want of descriptors, or aborted */
+            continue;
+        if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNRESET)
             sv->listen_resume = ec_now_ms() + ACCEPT_BACKOFF_MS;
         return;
     }
@@ -203,7 +188,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     sv.pfds[0] = (struct pollfd){.fd = listener, .events = POLLIN};
     sv.conns[0] = NULL;
     sv.n = 1;
-    sv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&sv.acc, listener);
     while (!ec_server_stopping()) {
         int64_t now = ec_now_ms();
         int timeout = -1, ready;
@@ -242,7 +227,6 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         conn_remove(&sv, sv.n - 1, -EC_ECONNABORTED);
     free(sv.pfds);
     free(sv.conns);
-    if (sv.reserve_fd >= 0)
-        close(sv.reserve_fd);
+    ec_acceptor_close(&sv.acc);
     return rc;
 }

@@ -17,11 +17,9 @@
  * the moved client (B2); nfds is recomputed every round; EMFILE no longer spins (B3).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
-#include <unistd.h>
 
 #include "ec_server.h"
 
@@ -52,8 +50,8 @@ struct server {
     const struct ec_server_opts *o;
     struct conn *conns[FD_SETSIZE - 1]; /* one slot fewer: the listener is in rset too */
     int n;
-    int reserve_fd;        /* spare descriptor for the EMFILE answer */
-    int64_t listen_resume; /* ec_now_ms() before which the listener is left out */
+    struct ec_acceptor acc; /* accept with a reserve descriptor for EMFILE */
+    int64_t listen_resume;  /* ec_now_ms() before which the listener is left out */
 };
 
 /* The textbook's AddSocketInfo, with the refusals it lacked. Returns 0, or -1 if the
@@ -63,13 +61,11 @@ static int conn_add(struct server *sv, ec_sock_t s, const char *peer)
     struct conn *c;
 
     if (s >= FD_SETSIZE || sv->n >= FD_SETSIZE - 1) {
-        ec_log_refuse(peer, "fd-setsize");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "fd-setsize");
         return -1;
     }
     if (sv->o->max_clients > 0 && sv->n >= sv->o->max_clients) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "max-clients");
         return -1;
     }
     c = calloc(1, sizeof *c);
@@ -78,8 +74,7 @@ static int conn_add(struct server *sv, ec_sock_t s, const char *peer)
         if (c != NULL)
             ec_echo_free(&c->echo);
         free(c);
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "no-memory");
         return -1;
     }
     c->sock = s;
@@ -104,34 +99,23 @@ static void conn_remove(struct server *sv, int i, int reason)
     memmove(&sv->conns[i], &sv->conns[i + 1], (size_t)(sv->n - i) * sizeof sv->conns[0]);
 }
 
-/* The listener is readable: accepts the waiting clients. On EMFILE the spare
- * descriptor is freed to accept and refuse one client; if that cannot help, the
- * listener is left out of the read set for a while, so select does not spin on it. */
+/* The listener is readable: accepts the waiting clients. Out of descriptors, the
+ * acceptor refuses a waiting client with its reserve descriptor; if that cannot help,
+ * the listener is left out of the read set for a while, so select does not spin on it. */
 static void listener_on_readable(struct server *sv)
 {
     for (int k = 0; k < ACCEPT_BATCH; k++) {
         char peer[EC_ADDRSTRLEN];
         ec_sock_t s;
-        int r = ec_accept(sv->listener, &s, peer);
+        int r = ec_acceptor_accept(&sv->acc, &s, peer);
 
         if (r == 0) {
             conn_add(sv, s, peer);
             continue;
         }
-        if (r == -EC_EMFILE && sv->reserve_fd >= 0) {
-            /* Linux reports EMFILE before it looks at the queue, so this accept may
-             * also find nobody (would-block): then the batch is over. */
-            close(sv->reserve_fd);
-            r = ec_accept(sv->listener, &s, peer);
-            if (r == 0) {
-                ec_log_refuse(peer, "no-descriptors");
-                ec_sock_close(s);
-            }
-            sv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (r == 0 && sv->reserve_fd >= 0)
-                continue;
-        }
-        if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET)
+        if (r == -EC_ECONNABORTED) /* refused for want of descriptors, or aborted */
+            continue;
+        if (r != -EC_EWOULDBLOCK && r != -EC_EINTR && r != -EC_ECONNRESET)
             sv->listen_resume = ec_now_ms() + ACCEPT_BACKOFF_MS;
         return;
     }
@@ -182,7 +166,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         ec_warn("the listener (fd %d) cannot be watched by select()", listener);
         return 1;
     }
-    sv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&sv.acc, listener);
     while (!ec_server_stopping()) {
         fd_set rset, wset;
         struct timeval tv, *timeout = NULL;
@@ -230,7 +214,6 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     }
     while (sv.n > 0)
         conn_remove(&sv, sv.n - 1, -EC_ECONNABORTED);
-    if (sv.reserve_fd >= 0)
-        close(sv.reserve_fd);
+    ec_acceptor_close(&sv.acc);
     return rc;
 }

@@ -46,10 +46,10 @@ struct conn {
 struct server {
     const struct ec_server_opts *o;
     ec_sock_t listener;
-    int sfd;             /* signalfd: the message queue */
-    int spare;           /* reserve descriptor, given up to refuse a client on EMFILE */
-    int paused;          /* out of descriptors: accepting waits until a client leaves */
-    struct conn **by_fd; /* GetSocketInfo(wParam): the record of each descriptor */
+    int sfd;                /* signalfd: the message queue */
+    struct ec_acceptor acc; /* accept with a reserve descriptor for EMFILE */
+    int paused;             /* out of descriptors: accepting waits until a client leaves */
+    struct conn **by_fd;    /* GetSocketInfo(wParam): the record of each descriptor */
     int cap, nconns;
     int posted[POST_MAX]; /* PostMessage: descriptors to serve again without a signal */
     int post_head, post_count;
@@ -83,9 +83,7 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     s->nconns--;
     ec_echo_free(&c->echo);
     free(c);
-    if (s->spare < 0)
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->paused && s->spare >= 0) {
+    if (ec_acceptor_release(&s->acc) && s->paused) {
         s->paused = 0;
         post(s, s->listener); /* the waiting clients raised their signals long ago */
     }
@@ -175,38 +173,16 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
     conn_serve(s, c, ANY_BAND);
     return;
 refuse:
-    ec_log_refuse(peer, why);
-    ec_sock_close(sock);
+    ec_refuse(sock, peer, why);
     if (c != NULL)
         ec_echo_free(&c->echo);
     free(c);
 }
 
-/* Out of descriptors. The listener must still drain its backlog (no new notice comes
- * for clients already waiting): give up the spare, accept and close the client, take
- * the spare back. accept(2) takes a descriptor before it looks at the queue, so EMFILE
- * does not even mean that a client waits. Returns 0 when a client was refused (accept
- * on), or 1 when the backlog is empty or accepting must wait for a client to leave. */
-static int refuse_no_descriptors(struct server *s)
-{
-    ec_sock_t sock;
-    char peer[EC_ADDRSTRLEN];
-    int r = -EC_EMFILE;
-    if (s->spare >= 0) {
-        close(s->spare);
-        r = ec_accept(s->listener, &sock, peer);
-        if (r == 0) {
-            ec_log_refuse(peer, "no-descriptors");
-            ec_sock_close(sock);
-        }
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    if (s->spare < 0)
-        s->paused = 1;
-    return r != 0 || s->paused;
-}
-
-/* Accepts until would-block, at most ACCEPT_BUDGET. Returns 1 when the listener failed. */
+/* Accepts until would-block, at most ACCEPT_BUDGET. Out of descriptors the backlog
+ * must still drain, as no new signal comes for clients already waiting: the acceptor
+ * refuses them with its reserve descriptor, and without one accepting waits until a
+ * client leaves. Returns 1 when the listener failed. */
 static int on_listener(struct server *s)
 {
     if (s->paused)
@@ -214,16 +190,19 @@ static int on_listener(struct server *s)
     for (int i = 0; i < ACCEPT_BUDGET; i++) {
         ec_sock_t sock;
         char peer[EC_ADDRSTRLEN];
-        int r = ec_accept(s->listener, &sock, peer);
-        if (r == 0)
+        int r = ec_acceptor_accept(&s->acc, &sock, peer);
+        if (r == 0) {
             conn_admit(s, sock, peer);
-        else if (r == -EC_EWOULDBLOCK)
+        } else if (r == -EC_EWOULDBLOCK || r == -EC_ENOMEM) {
             return 0;
-        else if ((r == -EC_EMFILE || r == -EC_ENOMEM) && refuse_no_descriptors(s))
+        } else if (r == -EC_EMFILE) {
+            s->paused = 1; /* conn_close posts the listener again */
             return 0;
-        else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
+        } else if (r == -EC_EINVAL) { /* not listening any more: the stop shut it down */
             return 1;
-        /* Else aborted, or a network error that accept(2) says to treat like EAGAIN. */
+        }
+        /* Else a client refused for want of descriptors, aborted, or a network error
+         * that accept(2) says to treat like EAGAIN. */
     }
     post(s, s->listener);
     return 0;
@@ -276,7 +255,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     sigset_t set;
     int rc = 1;
 
-    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&s.acc, listener);
     sigemptyset(&set);
     sigaddset(&set, SIG_NOTICE);
     sigaddset(&set, SIGIO);
@@ -317,8 +296,7 @@ out:
     free(s.by_fd);
     if (s.sfd >= 0)
         close(s.sfd);
-    if (s.spare >= 0)
-        close(s.spare);
+    ec_acceptor_close(&s.acc);
     return rc;
 }
 

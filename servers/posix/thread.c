@@ -10,11 +10,9 @@
  * never wrote past buf (B1); an accept error no longer ends the process (B3), and
  * running out of descriptors refuses the waiting client (reserve-descriptor trick).
  */
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ec_server.h"
 
@@ -52,50 +50,6 @@ static struct {
     struct conn *head;
     int live;
 } g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
-
-/* Spare descriptor for the EMFILE answer (see refuse_without_descriptors). */
-static int reserve_fd = -1;
-
-static void reserve_take(void)
-{
-    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-static void reserve_release(void)
-{
-    if (reserve_fd >= 0) {
-        close(reserve_fd);
-        reserve_fd = -1;
-    }
-}
-
-/* Out of descriptors: frees the spare, accepts the waiting client, refuses it and
- * takes the spare back (client threads only close descriptors, so the spare's number
- * is ours to reuse). Linux fails accept() with EMFILE before it looks at the queue
- * (__sys_accept4 reserves the descriptor first), so a client is accepted this way
- * only if one is waiting: a blocking accept with the spare freed would take the next
- * client to come even once descriptors are free again. With nobody waiting, waits
- * (bounded) for one to come, then the caller tries a normal accept again. */
-static void refuse_without_descriptors(ec_sock_t listener)
-{
-    char peer[EC_ADDRSTRLEN];
-    ec_sock_t s;
-
-    if (reserve_fd < 0) {
-        ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare: only a bounded wait is left */
-        return;
-    }
-    if (ec_wait(listener, EC_READABLE, 0) <= 0) {
-        ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
-        return;
-    }
-    reserve_release();
-    if (ec_accept(listener, &s, peer) == 0) {
-        ec_log_refuse(peer, "no-descriptors");
-        ec_sock_close(s);
-    }
-    reserve_take();
-}
 
 /* One blocking recv(): data becomes pending echo, 0 (the peer's FIN, everything
  * before it already echoed) or an error closes the connection. */
@@ -162,8 +116,7 @@ static void conn_start(ec_sock_t s, const char *peer, const struct ec_server_opt
     pthread_mutex_lock(&g.lock);
     if (o->max_clients > 0 && g.live >= o->max_clients) {
         pthread_mutex_unlock(&g.lock);
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "max-clients");
         return;
     }
     pthread_mutex_unlock(&g.lock);
@@ -171,8 +124,7 @@ static void conn_start(ec_sock_t s, const char *peer, const struct ec_server_opt
     c = calloc(1, sizeof *c);
     if (c == NULL || ec_echo_init(&c->echo, peer, &o->framing, o->bufsize) != 0) {
         free(c);
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "no-memory");
         return;
     }
     c->sock = s;
@@ -182,8 +134,7 @@ static void conn_start(ec_sock_t s, const char *peer, const struct ec_server_opt
     pthread_mutex_lock(&g.lock);
     if (pthread_create(&tid, attr, conn_thread, c) != 0) {
         pthread_mutex_unlock(&g.lock);
-        ec_log_refuse(peer, "no-threads");
-        ec_sock_close(s);
+        ec_refuse(s, peer, "no-threads");
         ec_echo_free(&c->echo);
         free(c);
         return;
@@ -224,20 +175,25 @@ static void stop_clients(void)
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 {
     pthread_attr_t attr;
+    struct ec_acceptor acc; /* the reserve-descriptor answer to EMFILE */
 
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
-    reserve_take();
+    ec_acceptor_init(&acc, listener);
     while (!ec_server_stopping()) {
         char peer[EC_ADDRSTRLEN];
         ec_sock_t s;
-        int r = ec_accept(listener, &s, peer);
+        int r = ec_acceptor_accept(&acc, &s, peer);
 
         if (r == 0) {
             conn_start(s, peer, o, &attr);
+        } else if (r == -EC_EWOULDBLOCK) {
+            /* Out of descriptors with nobody waiting (EMFILE is reported before the
+             * queue is looked at): wait, bounded, for a client, then accept again. */
+            ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
         } else if (r == -EC_EMFILE) {
-            refuse_without_descriptors(listener);
+            ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare to refuse with: only a bounded wait */
         } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET &&
                    !ec_server_stopping()) {
             ec_warn("accept: %s; retrying in %d ms", ec_err_name(r), ACCEPT_BACKOFF_MS);
@@ -245,7 +201,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         }
     }
     stop_clients();
-    reserve_release();
+    ec_acceptor_close(&acc);
     pthread_attr_destroy(&attr);
     return 0;
 }

@@ -166,14 +166,12 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
 {
     struct conn *c = NULL;
     if (s->o->max_clients > 0 && s->nconns >= s->o->max_clients) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(sock);
+        ec_refuse(sock, peer, "max-clients");
         return;
     }
     if ((c = calloc(1, sizeof *c)) == NULL ||
         ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(sock);
+        ec_refuse(sock, peer, "no-memory");
         if (c != NULL)
             ec_echo_free(&c->echo);
         free(c);
@@ -204,8 +202,7 @@ static int on_accept(struct server *s, int res)
             s->acc.refusing = 0;
             s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
             if (s->spare < 0) {
-                ec_log_refuse(peer, "no-descriptors");
-                ec_sock_close(res);
+                ec_refuse(res, peer, "no-descriptors");
                 s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
             } else {
                 conn_admit(s, res, peer);

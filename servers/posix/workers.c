@@ -15,7 +15,6 @@
  * Limits exposed: RLIMIT_NOFILE; fairness comes from epoll's FIFO ready list.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,12 +41,12 @@ struct conn {
 
 struct server {
     const struct ec_server_opts *o;
-    int ep;               /* the shared epoll instance: the completion port */
-    int stop;             /* eventfd, level-triggered and never read: wakes every worker */
-    ec_sock_t listener;   /* registered with data.ptr == NULL */
-    pthread_mutex_t lock; /* guards the fields below */
-    int spare;            /* reserve descriptor, given up to refuse a client on EMFILE */
-    int paused;           /* the listener is left disarmed until a client leaves */
+    int ep;                 /* the shared epoll instance: the completion port */
+    int stop;               /* eventfd, level-triggered and never read: wakes every worker */
+    ec_sock_t listener;     /* registered with data.ptr == NULL */
+    pthread_mutex_t lock;   /* guards the fields below */
+    struct ec_acceptor acc; /* its reserve descriptor, given up to refuse on EMFILE */
+    int paused;             /* the listener is left disarmed until a client leaves */
     struct conn *conns;
     int nconns;
 };
@@ -74,9 +73,7 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    if (s->spare < 0)
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->paused && s->spare >= 0) {
+    if (ec_acceptor_release(&s->acc) && s->paused) {
         s->paused = 0;
         arm(s, s->listener, NULL, EPOLLIN);
     }
@@ -121,15 +118,13 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
     int full = s->o->max_clients > 0 && s->nconns >= s->o->max_clients;
     pthread_mutex_unlock(&s->lock);
     if (full) {
-        ec_log_refuse(peer, "max-clients");
-        ec_sock_close(sock);
+        ec_refuse(sock, peer, "max-clients");
         return;
     }
     struct conn *c = calloc(1, sizeof *c);
     if (!c || ec_sock_set_nonblocking(sock, 1) < 0 ||
         ec_echo_init(&c->echo, peer, &s->o->framing, s->o->bufsize) < 0) {
-        ec_log_refuse(peer, "no-memory");
-        ec_sock_close(sock);
+        ec_refuse(sock, peer, "no-memory");
         free(c);
         return;
     }
@@ -148,51 +143,34 @@ static void conn_admit(struct server *s, ec_sock_t sock, const char *peer)
         conn_close(s, c, -EC_ENOMEM); /* ENOMEM or ENOSPC (max_user_watches) */
 }
 
-/* Out of descriptors: give up the spare, accept and close the client, take the spare
- * back, all under the lock so that a closing worker cannot grab the freed slot.
- * accept(2) takes a descriptor before it looks at the queue, so EMFILE does not even
- * mean that a client waits. Returns 0 when a client was refused (accept on), 1 when
- * the backlog is empty, or 2 when accepting must wait for a client to leave. */
-static int refuse_no_descriptors(struct server *s)
-{
-    ec_sock_t sock;
-    char peer[EC_ADDRSTRLEN];
-    int r = -EC_EMFILE;
-    pthread_mutex_lock(&s->lock);
-    if (s->spare >= 0) {
-        close(s->spare);
-        r = ec_accept(s->listener, &sock, peer);
-        if (r == 0) {
-            ec_log_refuse(peer, "no-descriptors");
-            ec_sock_close(sock);
-        }
-        s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    int paused = s->paused = s->spare < 0;
-    if (paused) /* armed for nothing but EPOLLHUP, so a stop still wakes a worker */
-        arm(s, s->listener, NULL, 0);
-    pthread_mutex_unlock(&s->lock);
-    return paused ? 2 : r != 0;
-}
-
 /* Accepts until would-block (at most ACCEPT_BUDGET), then re-arms the listener.
- * Returns 0 to go on, or 1 when the listener failed. */
+ * Each accept runs under the lock: out of descriptors, the acceptor gives its spare up
+ * to refuse a waiting client, and a closing worker must not grab the freed slot (nor
+ * retake the spare) meanwhile. Without a spare the listener is armed for nothing but
+ * EPOLLHUP, so a stop still wakes a worker, until a client leaves. Returns 0 to go on,
+ * or 1 when the listener failed. */
 static int on_listener(struct server *s)
 {
     for (int i = 0; i < ACCEPT_BUDGET; i++) {
         ec_sock_t sock;
         char peer[EC_ADDRSTRLEN];
-        int r = ec_accept(s->listener, &sock, peer);
-        int rr = r == -EC_EMFILE || r == -EC_ENOMEM ? refuse_no_descriptors(s) : 0;
+        pthread_mutex_lock(&s->lock);
+        int r = ec_acceptor_accept(&s->acc, &sock, peer);
+        if (r == -EC_EMFILE) {
+            s->paused = 1;
+            arm(s, s->listener, NULL, 0);
+        }
+        pthread_mutex_unlock(&s->lock);
         if (r == 0)
             conn_admit(s, sock, peer);
         else if (r == -EC_EINVAL) /* not listening any more: the stop shut it down */
             return 1;
-        else if (rr == 2)
+        else if (r == -EC_EMFILE)
             return 0; /* paused: conn_close re-arms it for EPOLLIN */
-        else if (r == -EC_EWOULDBLOCK || rr == 1)
+        else if (r == -EC_EWOULDBLOCK || r == -EC_ENOMEM)
             break;
-        /* Else aborted, or a network error that accept(2) says to treat like EAGAIN. */
+        /* Else a client refused for want of descriptors, aborted, or a network error
+         * that accept(2) says to treat like EAGAIN. */
     }
     arm(s, s->listener, NULL, EPOLLIN);
     return 0;
@@ -236,7 +214,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     int started = 0;
 
     pthread_mutex_init(&s.lock, NULL);
-    s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ec_acceptor_init(&s.acc, listener);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     s.stop = eventfd(0, EFD_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = NULL};
@@ -264,8 +242,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         close(s.ep);
     if (s.stop >= 0)
         close(s.stop);
-    if (s.spare >= 0)
-        close(s.spare);
+    ec_acceptor_close(&s.acc);
     pthread_mutex_destroy(&s.lock);
     return started > 0 && ec_server_stopping() ? 0 : 1;
 }
