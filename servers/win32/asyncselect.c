@@ -4,16 +4,17 @@
  * posts msg to a window, wParam = the socket and lParam = the event and its error,
  * once per event until the call that re-enables it (recv for FD_READ, accept for
  * FD_ACCEPT; FD_WRITE only after a send failed with WSAEWOULDBLOCK). The window is a
- * message-only one (HWND_MESSAGE: no desktop needed) and one thread runs the GetMessage
- * loop; SOCKETINFO holds the pending echo plus `recvdelayed`: an FD_READ that came while
- * an echo was pending is not followed by another (rule 1 of notes 1.5), so the server
- * posts FD_READ to itself once the echo has gone (PostMessage re-arming).
+ * message-only one (HWND_MESSAGE: never shown, no display needed) and one thread runs
+ * the message loop. SOCKETINFO holds the pending echo plus `recvdelayed`: an FD_READ
+ * that came while an echo was pending is not followed by another (rule 1 of notes
+ * 1.5), so the server posts FD_READ to itself once the echo has gone (PostMessage
+ * re-arming).
  * Limits: none of its own (05-01's SocketInfoArray[FD_SETSIZE] was a copy of the select
  * server's; messages have no such limit); --max-clients refuses beyond N clients.
  * Textbook bugs fixed (notes section 3):
  *  - stale messages (B9): messages stay queued after closesocket, and Windows reuses
- *    handle values at once (W8 A5), so 05-01 crashed on a NULL SOCKETINFO or acted on
- *    the wrong client. Here every connection gets its own message number, and a
+ *    handle values at once (W8 A5), so 05-01 indexed SocketInfoArray[-1] (GetSocketInfo's
+ *    "not found") or acted on the wrong client. Here every connection gets its own message number, and a
  *    message whose (socket, number) pair is not a live connection is dropped;
  *  - WSAEWOULDBLOCK from recv (a spurious or duplicate FD_READ) or send is never an
  *    error (B6); a short send is retried until WSAEWOULDBLOCK, the only case that
@@ -30,8 +31,8 @@
  * before the stop flag is set and main() would close the listener a second time.
  * (An event set by server_main at stop, waited on here, would make it immediate.)
  * Wine 8.0: FD_CLOSE comes only after all data was read (W-CLOSE), a reset gives
- * FD_CLOSE with error 0 and recv() 0 (W-RSTERR, W-RST), so a reset is logged as
- * reason=eof there; on Windows it is logged as reason=aborted or reset.
+ * FD_CLOSE with error 0 and recv() 0 (W-RSTERR, W-RST), so a reset is often logged
+ * as reason=eof there; on Windows it is logged as reason=aborted or reset.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@
 const struct ec_model ec_model = {
     "win32-asyncselect",
     "WSAAsyncSelect: FD_ACCEPT/READ/WRITE/CLOSE as messages to a message-only window,\n"
-    "one GetMessage loop, recvdelayed + PostMessage re-arming FD_READ (textbook 05-01).\n"
+    "one message loop, recvdelayed + PostMessage re-arming FD_READ (textbook 05-01).\n"
     "No limit of its own; stale messages for closed or reused handles are dropped.",
     0,
 };
