@@ -14,8 +14,9 @@
  * Textbook bugs fixed (notes section 3):
  *  - stale messages (B9): messages stay queued after closesocket, and Windows reuses
  *    handle values at once (W8 A5), so 05-01 indexed SocketInfoArray[-1] (GetSocketInfo's
- *    "not found") or acted on the wrong client. Here every connection gets its own message number, and a
- *    message whose (socket, number) pair is not a live connection is dropped;
+ *    "not found") or acted on the wrong client. Here every connection gets its own
+ *    message number, and a message whose (socket, number) pair is not a live
+ *    connection is dropped;
  *  - WSAEWOULDBLOCK from recv (a spurious or duplicate FD_READ) or send is never an
  *    error (B6); a short send is retried until WSAEWOULDBLOCK, the only case that
  *    brings FD_WRITE (B12);
