@@ -8,14 +8,15 @@
  * (read XOR write: SOCKETINFO's recvbytes > sendbytes picks the set), so it is read
  * only after everything read before went back.
  * Limit it exposes: FD_SETSIZE. The listener and the clients share one read set, so at
- * most 63 clients: the 64th is accepted and refused (reason=fd-setsize), where 04-02
- * printed a message and the textbook's FD_SET silently drops any socket past 64 (MinGW
- * _fd_types.h: `if (fd_count < FD_SETSIZE)`), leaving that client unserved (notes B7).
+ * most 63 clients: the 64th is accepted and refused (reason=fd-setsize), as 04-02's
+ * AddSocketInfo refuses past FD_SETSIZE - 1. Letting it in would lose it silently:
+ * FD_SET ignores a socket once the set holds 64 (MinGW _fd_types.h: `if (fd_count <
+ * FD_SETSIZE)`), and that client would never be served (notes B7).
  * Textbook bugs fixed: RemoveSocketInfo shifted the array down and the loop went on
  * with i + 1, skipping the client moved into slot i for a round (B2); here the last
  * client moves into slot i and slot i is visited again. WSAEWOULDBLOCK from send() or
- * recv() is not an error (B6), short sends keep the rest in SOCKETINFO (W-SHORT under
- * Wine), and buf[retval] = '\0' no longer writes past the buffer (B1).
+ * recv() stays a non-error as in 04-02 (B6), short sends keep the rest in SOCKETINFO
+ * (W-SHORT under Wine), and buf[retval] = '\0' no longer writes past the buffer (B1).
  * Stopping: server_main closes the listener; select() then reports it (a closed socket
  * is readable, Wine's test_select) or fails, and the loop sees the stop flag.
  * Wine 8.0: a reset peer reads as a graceful EOF (notes 2.2 W-RST), logged reason=eof.
