@@ -11,9 +11,10 @@
  * failed try yields the processor (SwitchToThread) so that on a small machine the
  * clients and other servers still get to run; the loop stays a busy loop.
  * Limits: a core per busy thread; --max-clients refuses beyond N live clients.
- * Textbook bugs fixed: 04-01 left send()'s WSAEWOULDBLOCK unhandled and ignored its
- * count (a short send lost the rest, notes B12: nonblocking sends complete short under
- * Wine and Linux, W-SHORT); here both are retried until every byte has gone.
+ * Textbook bugs fixed: 04-01 dropped the client when send() failed with WSAEWOULDBLOCK
+ * (the book says it leaves that case out) and ignored send()'s count (a short send
+ * lost the rest, notes B12: nonblocking sends complete short under Wine and Linux,
+ * W-SHORT); here both are retried until every byte has gone.
  * buf[recvByte] = '\0' wrote past the stack buffer (B1); nothing is terminated here.
  * Stopping: every loop checks the stop flag on each turn.
  */
