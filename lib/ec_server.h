@@ -29,12 +29,27 @@ struct ec_server_opts {
     int quiet;                 /* --quiet */
 };
 
-/* What each model file defines besides ec_serve(). */
+/* What each model file defines besides ec_serve(). Members after default_workers are
+ * optional: a model that does not use them leaves them out of its positional
+ * initializer, and C sets them to zero (C11 6.7.9p21). */
 struct ec_model {
     const char *id;      /* "posix-epoll" */
     const char *summary; /* two or three lines for --help: the API, the limit it exposes */
     int default_workers; /* 0: the model has no --workers option; -1: two per CPU */
+    /* NULL, or a check that the model can run on this system at all (a kernel
+     * interface it needs, a permission). server_main calls it before listening; a
+     * non-zero return, with a reason in why (len bytes), makes it print "echo-<id>:
+     * cannot run here: <why>" and exit 77 (ctest's SKIP_RETURN_CODE) without ever
+     * printing the readiness line. */
+    int (*probe)(char *why, size_t len);
 };
+
+/* Leaving the optional members out is what -Wextra's -Wmissing-field-initializers
+ * flags, in every file that defines a model; the warning is off for them so that the
+ * three-member initializers of existing models stay valid under ECHOCONF_WERROR. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
 
 extern const struct ec_model ec_model;
 

@@ -32,6 +32,10 @@
  * neighbours use 2), distinct from 1, a failure at run time. */
 #define EXIT_USAGE 2
 
+/* Exit status of a model that cannot run on this system (ec_model.probe failed): the
+ * "skipped" code of ctest's SKIP_RETURN_CODE and of automake's test drivers. */
+#define EXIT_CANNOT_RUN 77
+
 /* How long a stopping server may take to return from ec_serve before the process
  * ends anyway (threads blocked in recv on an idle client never see the flag). */
 #define STOP_GRACE_MS 2000
@@ -400,6 +404,14 @@ int main(int argc, char **argv)
     if (rc < 0) {
         ec_warn("cannot start the socket layer: %s", ec_err_name(rc));
         return 1;
+    }
+    if (ec_model.probe != NULL) {
+        char why[256] = "";
+        if (ec_model.probe(why, sizeof why) != 0) {
+            ec_warn("cannot run here: %s", why[0] != '\0' ? why : "the model's probe failed");
+            ec_net_cleanup();
+            return EXIT_CANNOT_RUN;
+        }
     }
     rc = ec_listen(o.bind, o.port, SOMAXCONN, &listener, err, sizeof err);
     if (rc < 0) {

@@ -1,15 +1,28 @@
 /* stub_model.c - the smallest echo model, linked with server_main.c to test the server
  * front (options, readiness line, stop signals) without depending on a real model.
  * Blocking and iterative, as textbook example 02-03. With STUB_WORKERS it claims worker
- * threads (two per CPU by default) and reports the count it was given.
+ * threads (two per CPU by default) and reports the count it was given; with
+ * STUB_UNAVAILABLE its probe fails, so it must never listen.
  */
+#include <stdio.h>
+
 #include "ec_server.h"
 
-#ifdef STUB_WORKERS
+#if defined(STUB_WORKERS)
 const struct ec_model ec_model = {"unit-stub-workers",
                                   "Test stub with a --workers option; serves one client at a "
                                   "time.",
                                   -1};
+#elif defined(STUB_UNAVAILABLE)
+/* A probe that always fails, as posix-uring's does on a kernel without io_uring. */
+static int probe_never(char *why, size_t len)
+{
+    snprintf(why, len, "the stub's probe always fails");
+    return 1;
+}
+
+const struct ec_model ec_model = {"unit-stub-unavailable",
+                                  "Test stub whose probe says it cannot run here.", 0, probe_never};
 #else
 const struct ec_model ec_model = {"unit-stub", "Test stub: blocking, one client at a time.", 0};
 #endif

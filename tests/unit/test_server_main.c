@@ -360,6 +360,25 @@ TEST(server_main_reports_a_port_in_use_with_exit_1)
     ec_sock_close(l);
 }
 
+TEST(server_main_exits_77_before_listening_when_the_probe_fails)
+{
+    struct child c;
+    static const char *const args[] = {"--port", "0", NULL};
+    static const char *const help[] = {"--help", NULL};
+    child_start(&c, STUB_UNAVAILABLE_EXE, args);
+    ASSERT_EQ(child_finish(&c, ec_test_timeout_ms(2000)), 77);
+    if (strstr(c.errbuf,
+               "echo-unit-stub-unavailable: cannot run here: the stub's probe always fails\n") ==
+        NULL)
+        FAIL("stderr does not give the probe's reason: \"%s\"", c.errbuf);
+    /* The readiness line never appears, so nobody mistakes the skip for a server. */
+    ASSERT(strstr(c.outbuf, "listening") == NULL);
+    /* --help does not depend on the probe. */
+    child_start(&c, STUB_UNAVAILABLE_EXE, help);
+    ASSERT_EQ(child_finish(&c, ec_test_timeout_ms(2000)), 0);
+    ASSERT(strstr(c.outbuf, "unit-stub-unavailable") != NULL);
+}
+
 EC_TEST_MAIN(EC_TEST_ENTRY(server_main_prints_readiness_line_with_the_real_port),
              EC_TEST_ENTRY(server_main_brackets_ipv6_in_the_readiness_line),
              EC_TEST_ENTRY(server_main_accepts_both_option_forms),
@@ -368,4 +387,5 @@ EC_TEST_MAIN(EC_TEST_ENTRY(server_main_prints_readiness_line_with_the_real_port)
              EC_TEST_ENTRY(server_main_workers_default_to_two_per_cpu),
              EC_TEST_ENTRY(server_main_stops_on_sigint_sigterm_and_sighup),
              EC_TEST_ENTRY(server_main_exits_after_the_grace_period_when_a_client_stays),
-             EC_TEST_ENTRY(server_main_reports_a_port_in_use_with_exit_1))
+             EC_TEST_ENTRY(server_main_reports_a_port_in_use_with_exit_1),
+             EC_TEST_ENTRY(server_main_exits_77_before_listening_when_the_probe_fails))
