@@ -663,9 +663,12 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
         if (w == 0)
             break; /* the kernel refused more for settle_ms: the pipe is full */
     }
-    char txt[40];
-    snprintf(txt, sizeof txt, "full after %lld bytes", total);
-    note(c, "fill", total, 0, txt);
+    /* Say why it stopped: a full connection is the point; reaching max or the
+     * deadline means the connection could take more. */
+    note(c, "fill", total, 0,
+         (size_t)total >= max        ? "stopped at max, not full"
+         : ec_clock_ms() >= deadline ? "stopped at the deadline"
+                                     : "full: the kernel refused more");
     return total;
 }
 
