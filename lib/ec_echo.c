@@ -153,3 +153,19 @@ int ec_echo_flush_all(struct ec_echo *e, ec_sock_t s)
     }
     return 0;
 }
+
+int ec_echo_serve_blocking(struct ec_echo *e, ec_sock_t s)
+{
+    for (;;) {
+        ptrdiff_t n = ec_recv(s, e->rbuf, e->bufsize, 0);
+        if (n == -EC_EINTR)
+            continue;
+        if (n <= 0)
+            return (int)n; /* 0: the peer's FIN, and nothing is owed */
+        int r = ec_echo_received(e, NULL, (size_t)n);
+        if (r == 0)
+            r = ec_echo_flush_all(e, s);
+        if (r < 0)
+            return r;
+    }
+}

@@ -58,4 +58,12 @@ ptrdiff_t ec_echo_flush(struct ec_echo *e, ec_sock_t s);
  * Returns 0 or a negative class. */
 int ec_echo_flush_all(struct ec_echo *e, ec_sock_t s);
 
+/* The blocking per-client loop of textbook 02-03 and 03-01: recv, echo all of it
+ * back (ec_echo_flush_all), recv again, until the client leaves. Returns the close
+ * reason for ec_log_close: 0 after the peer's FIN (every byte before it was echoed,
+ * so a half-closed peer got all its echo), or a negative class (reset, a send error,
+ * -EC_ETOOLONG for an oversized frame). e must be initialised for s; neither the log
+ * of the close nor closing s is done here. */
+int ec_echo_serve_blocking(struct ec_echo *e, ec_sock_t s);
+
 #endif

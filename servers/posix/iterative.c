@@ -30,65 +30,25 @@ const struct ec_model ec_model = {
  * cannot cure (ENOBUFS, a descriptor shortage that outlived the trick...). */
 #define ACCEPT_BACKOFF_MS 100
 
-/* One client, the only one: what the textbook keeps in main()'s local variables. */
-struct conn {
-    ec_sock_t sock;
-    struct ec_echo echo; /* the pending echo (buf, recvbytes, sendbytes) */
-    enum {
-        CONN_RECEIVING, /* blocked in recv(): everything received so far was echoed */
-        CONN_ECHOING,   /* blocked in send(): what the last recv() gave goes back */
-        CONN_CLOSED     /* the peer left (EOF, reset or error): log and close */
-    } state;
-    int reason; /* why it closed: 0 = eof, else a negative class for ec_log_close() */
-};
-
-/* Blocks until the whole pending echo is sent (ec_sendn finishes partial sends). */
-static void conn_flush(struct conn *c)
-{
-    c->reason = ec_echo_flush_all(&c->echo, c->sock);
-    c->state = c->reason == 0 ? CONN_RECEIVING : CONN_CLOSED;
-}
-
-/* One blocking recv(): data becomes pending echo (CONN_ECHOING); 0 is the peer's FIN
- * and, since everything before it was already echoed, the connection ends gracefully
- * (half-close honoured); an error ends it with that error. */
-static void conn_on_readable(struct conn *c)
-{
-    ptrdiff_t n = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
-    int r;
-
-    if (n > 0) {
-        r = ec_echo_received(&c->echo, NULL, (size_t)n);
-        c->state = r == 0 ? CONN_ECHOING : CONN_CLOSED;
-        c->reason = r;
-    } else if (n == 0) {
-        c->state = CONN_CLOSED;
-        c->reason = 0;
-    } else if (n != -EC_EINTR) {
-        c->state = CONN_CLOSED;
-        c->reason = (int)n;
-    }
-}
-
-/* Serves one client from accept to close: the textbook's inner while(1). */
+/* Serves one client from accept to close: the textbook's inner while(1), a blocking
+ * recv() and then send() of everything it gave, until recv() returns 0 (the peer's
+ * FIN: all before it was echoed, so a half-close is honoured) or fails. That loop is
+ * ec_echo_serve_blocking (ec_echo.h), shared with posix-thread: the two models differ
+ * only in where it runs, here in the one thread that also accepts (02-03 vs 03-01). */
 static void conn_serve(ec_sock_t s, const char *peer, const struct ec_server_opts *o)
 {
-    struct conn c = {.sock = s, .state = CONN_RECEIVING};
+    struct ec_echo echo; /* the pending echo: the textbook's buf, recvbytes, sendbytes */
+    int reason;
 
-    if (ec_echo_init(&c.echo, peer, &o->framing, o->bufsize) != 0) {
+    if (ec_echo_init(&echo, peer, &o->framing, o->bufsize) != 0) {
         ec_refuse(s, peer, "no-memory");
         return;
     }
     ec_log_accept(peer);
-    while (c.state != CONN_CLOSED) {
-        if (c.state == CONN_RECEIVING)
-            conn_on_readable(&c);
-        else
-            conn_flush(&c);
-    }
-    ec_log_close(peer, c.reason);
+    reason = ec_echo_serve_blocking(&echo, s); /* blocks until the client leaves */
+    ec_log_close(peer, reason);
     ec_sock_close(s);
-    ec_echo_free(&c.echo);
+    ec_echo_free(&echo);
 }
 
 /* The model (contract: ec_server.h): the textbook's outer while(1), accepting one

@@ -32,12 +32,6 @@ const struct ec_model ec_model = {
 struct conn {
     ec_sock_t sock;
     struct ec_echo echo; /* the pending echo (buf, recvbytes, sendbytes) */
-    enum {
-        CONN_RECEIVING, /* the thread is blocked in recv(): nothing is owed to the peer */
-        CONN_ECHOING,   /* the thread is blocked in send() until the echo has all gone */
-        CONN_CLOSED     /* EOF, reset or error: log, unlink, close, free, thread ends */
-    } state;
-    int reason; /* 0 = eof, else a negative class for ec_log_close() */
     struct conn *prev, *next;
 };
 
@@ -51,39 +45,15 @@ static struct {
     int live;
 } g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
 
-/* One blocking recv(): data becomes pending echo, 0 (the peer's FIN, everything
- * before it already echoed) or an error closes the connection. */
-static void conn_on_readable(struct conn *c)
-{
-    ptrdiff_t n = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
-
-    if (n > 0) {
-        c->reason = ec_echo_received(&c->echo, NULL, (size_t)n);
-        c->state = c->reason == 0 ? CONN_ECHOING : CONN_CLOSED;
-    } else if (n != -EC_EINTR) {
-        c->reason = (int)n; /* 0: eof */
-        c->state = CONN_CLOSED;
-    }
-}
-
-/* Blocks until the whole pending echo is sent (partial sends finished by ec_sendn). */
-static void conn_flush(struct conn *c)
-{
-    c->reason = ec_echo_flush_all(&c->echo, c->sock);
-    c->state = c->reason == 0 ? CONN_RECEIVING : CONN_CLOSED;
-}
-
-/* The thread: the textbook's ComThread loop, then the close. */
+/* The thread: the textbook's ComThread loop, a blocking recv() and then send()
+ * of everything it gave until the client leaves, then the close. The loop is
+ * ec_echo_serve_blocking (ec_echo.h), shared with posix-iterative: what makes this
+ * model is only that it runs in a thread of its own per client (03-01 vs 02-03). */
 static void *conn_thread(void *arg)
 {
     struct conn *c = arg;
+    int reason = ec_echo_serve_blocking(&c->echo, c->sock);
 
-    while (c->state != CONN_CLOSED) {
-        if (c->state == CONN_RECEIVING)
-            conn_on_readable(c);
-        else
-            conn_flush(c);
-    }
     pthread_mutex_lock(&g.lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -94,7 +64,7 @@ static void *conn_thread(void *arg)
     pthread_mutex_unlock(&g.lock);
 
     /* A stop shuts the socket down under us; say so rather than "eof". */
-    ec_log_close(c->echo.peer, ec_server_stopping() ? -EC_ECONNABORTED : c->reason);
+    ec_log_close(c->echo.peer, ec_server_stopping() ? -EC_ECONNABORTED : reason);
     ec_sock_close(c->sock);
     ec_echo_free(&c->echo);
     free(c);
@@ -128,7 +98,6 @@ static void conn_start(ec_sock_t s, const char *peer, const struct ec_server_opt
         return;
     }
     c->sock = s;
-    c->state = CONN_RECEIVING;
     ec_log_accept(peer);
 
     pthread_mutex_lock(&g.lock);

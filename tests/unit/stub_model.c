@@ -31,26 +31,11 @@ const struct ec_model ec_model = {"unit-stub", "Test stub: blocking, one client 
 static void serve_client(ec_sock_t c, const char *peer, const struct ec_server_opts *o)
 {
     struct ec_echo e;
-    int why = 0;
     if (ec_echo_init(&e, peer, &o->framing, o->bufsize) < 0) {
         ec_sock_close(c);
         return;
     }
-    for (;;) {
-        ptrdiff_t r = ec_recv(c, e.rbuf, e.bufsize, 0);
-        if (r == -EC_EINTR)
-            continue;
-        if (r <= 0) {
-            why = (int)r;
-            break;
-        }
-        why = ec_echo_received(&e, NULL, (size_t)r);
-        if (why == 0)
-            why = ec_echo_flush_all(&e, c);
-        if (why < 0)
-            break;
-    }
-    ec_log_close(peer, why);
+    ec_log_close(peer, ec_echo_serve_blocking(&e, c));
     ec_echo_free(&e);
     ec_sock_close(c);
 }

@@ -177,6 +177,51 @@ TEST(echo_flush_all_sends_everything_over_a_socket)
     ec_sock_close(s);
 }
 
+TEST(echo_serve_blocking_echoes_until_the_peer_half_closes)
+{
+    ec_sock_t c, s;
+    struct ec_echo e;
+    struct ec_framing f = spec("raw");
+    unsigned char back[16];
+    tcp_pair(&c, &s);
+    ec_log_set_quiet(1);
+    /* A small buffer, so the bytes take several recv/send rounds. */
+    ASSERT_EQ(ec_echo_init(&e, "p", &f, 4), 0);
+    ASSERT_EQ(ec_sendn(c, "hello, world", 12, -1, NULL), 12);
+    ASSERT_EQ(ec_sock_shutdown_wr(c), 0);
+    /* FIN after the data: everything is echoed, then the reason is 0 (eof). */
+    ASSERT_EQ(ec_echo_serve_blocking(&e, s), 0);
+    ASSERT(ec_echo_idle(&e));
+    ASSERT_EQ(ec_recvn(c, back, 12, ec_test_timeout_ms(2000), NULL), 12);
+    ASSERT_MEM_EQ(back, "hello, world", 12);
+    ec_echo_free(&e);
+    ec_sock_close(s);
+    ec_sock_close(c);
+}
+
+TEST(echo_serve_blocking_returns_the_class_of_a_reset_or_bad_frame)
+{
+    ec_sock_t c, s;
+    struct ec_echo e;
+    struct ec_framing f = spec("len16");
+    tcp_pair(&c, &s);
+    ec_log_set_quiet(1);
+    ASSERT_EQ(ec_echo_init(&e, "p", &f, 64), 0);
+    ASSERT_EQ(ec_sock_abort(c), 0);
+    ASSERT_EQ(ec_echo_serve_blocking(&e, s), -EC_ECONNRESET);
+    ec_echo_free(&e);
+    ec_sock_close(s);
+    /* A frame longer than the maximum ends the connection with that class. */
+    tcp_pair(&c, &s);
+    f = spec("len16,max=8");
+    ASSERT_EQ(ec_echo_init(&e, "p", &f, 64), 0);
+    ASSERT_EQ(ec_sendn(c, "\x00\x10", 2, -1, NULL), 2);
+    ASSERT_EQ(ec_echo_serve_blocking(&e, s), -EC_ETOOLONG);
+    ec_echo_free(&e);
+    ec_sock_close(s);
+    ec_sock_close(c);
+}
+
 TEST(log_lines_follow_the_server_contract)
 {
     char log[1024];
@@ -224,5 +269,7 @@ EC_TEST_MAIN(EC_TEST_ENTRY(echo_raw_owes_back_every_byte_received),
              EC_TEST_ENTRY(echo_len16_frame_larger_than_bufsize_is_reassembled),
              EC_TEST_ENTRY(echo_rejects_oversized_frame),
              EC_TEST_ENTRY(echo_flush_all_sends_everything_over_a_socket),
+             EC_TEST_ENTRY(echo_serve_blocking_echoes_until_the_peer_half_closes),
+             EC_TEST_ENTRY(echo_serve_blocking_returns_the_class_of_a_reset_or_bad_frame),
              EC_TEST_ENTRY(log_lines_follow_the_server_contract),
              EC_TEST_ENTRY(log_truncates_an_overlong_line_but_keeps_its_newline))
