@@ -1,22 +1,20 @@
 /* steps.c - the client-side step primitives of steps.h: connections with their byte
  * history, write plans (chunks, bytewise, seeded random, MSG_MORE/TCP_CORK
  * coalescing, gaps, TCP_NODELAY), fill, bounded receives and the event timeline.
- * Sockets are nonblocking after connect and every wait is a poll() with a deadline.
+ * Socket calls go through lib's shim (ec_sock.h); only connect() of a socket that got
+ * its buffer sizes first, and poll() over several descriptors, are made here.
  */
 #include "steps.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ec_sock.h"
 
@@ -205,7 +203,7 @@ void ec_conn_init(struct ec_conn *c, const char *label, struct ec_timeline *tl)
 void ec_conn_free(struct ec_conn *c)
 {
     if (c->fd >= 0)
-        close(c->fd);
+        ec_sock_close(c->fd);
     c->fd = -1;
     free(c->sent);
     free(c->recvd);
@@ -237,6 +235,17 @@ static int oserr(int e)
     return ec_err_from_os(e);
 }
 
+/* One nonblocking send through the shim, EINTR retried. Returns the count or a
+ * negative class (-EC_EWOULDBLOCK when the kernel takes nothing now). */
+static ptrdiff_t send_now(int fd, const void *p, size_t n, int more)
+{
+    for (;;) {
+        ptrdiff_t k = ec_send(fd, p, n, EC_MSG_DONTWAIT | (more ? EC_MSG_MORE : 0));
+        if (k != -EC_EINTR)
+            return k;
+    }
+}
+
 int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf)
 {
     if (rcvbuf > 0)
@@ -245,20 +254,14 @@ int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf)
         c->sndbuf = sndbuf;
     if (c->fd < 0)
         return 0;
-    if (rcvbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
-        return oserr(errno);
-    if (sndbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
-        return oserr(errno);
-    return 0;
+    return ec_sock_set_bufsizes(c->fd, rcvbuf > 0 ? rcvbuf : 0, sndbuf > 0 ? sndbuf : 0);
 }
 
 int ec_conn_set_nodelay(struct ec_conn *c, int on)
 {
     if (c->fd < 0)
         return -EC_ECLOSED;
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)
-        return oserr(errno);
-    return 0;
+    return ec_sock_set_nodelay(c->fd, on);
 }
 
 int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int timeout_ms)
@@ -266,7 +269,7 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
     /* A script may connect again after a close: that is a new stream, so its echo
      * bookkeeping starts over. */
     if (c->fd >= 0)
-        close(c->fd);
+        ec_sock_close(c->fd);
     c->fd = -1;
     c->sent_len = c->recvd_len = c->recv_pos = 0;
     c->eof = c->err = c->wr_shut = c->closed = 0;
@@ -287,21 +290,26 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
         note(c, "connect", -1, -EC_EINVAL, "bad address");
         return -EC_EINVAL;
     }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int e = oserr(errno);
+    ec_sock_t fd;
+    int e = ec_sock_open(ss.ss_family, &fd);
+    if (e == 0) {
+        c->fd = fd;
+        e = ec_sock_set_nonblocking(fd, 1);
+    }
+    if (e < 0) {
         note(c, "connect", -1, e, "socket()");
         return e;
     }
-    c->fd = fd;
     int rc = ec_conn_set_bufsizes(c, c->rcvbuf, c->sndbuf);
     if (rc < 0) {
         note(c, "connect", -1, rc, "buffer sizes");
         return rc;
     }
+    /* connect() itself: lib's ec_connect makes its own socket, and SO_RCVBUF must be
+     * set before the handshake to size the window (tcp(7)). */
     if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
         if (errno != EINPROGRESS) {
-            int e = oserr(errno);
+            e = oserr(errno);
             note(c, "connect", -1, e, NULL);
             return e;
         }
@@ -319,16 +327,13 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
                 return -EC_ETIMEDOUT;
             }
             if (errno != EINTR) {
-                int e = oserr(errno);
+                e = oserr(errno);
                 note(c, "connect", -1, e, "poll");
                 return e;
             }
         }
-        int soerr = 0;
-        socklen_t el = sizeof soerr;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el);
-        if (soerr) {
-            int e = oserr(soerr);
+        e = ec_sock_pending_error(fd);
+        if (e < 0) {
             note(c, "connect", -1, e, NULL);
             return e;
         }
@@ -358,7 +363,7 @@ static long long recv_once(struct ec_conn *c)
     if (grow(&c->recvd, &c->recvd_cap, c->recvd_len + 65536) < 0)
         return -EC_ENOMEM;
     for (;;) {
-        ssize_t n = recv(c->fd, c->recvd + c->recvd_len, 65536, MSG_DONTWAIT);
+        ptrdiff_t n = ec_recv(c->fd, c->recvd + c->recvd_len, 65536, EC_MSG_DONTWAIT);
         if (n > 0) {
             c->recvd_len += (size_t)n;
             note(c, "recv", n, 0, NULL);
@@ -369,11 +374,11 @@ static long long recv_once(struct ec_conn *c)
             note(c, "eof", -1, 0, NULL);
             return 0;
         }
-        if (errno == EINTR)
+        if (n == -EC_EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return -EC_EWOULDBLOCK;
-        c->err = oserr(errno);
+        if (n == -EC_EWOULDBLOCK)
+            return n;
+        c->err = (int)n;
         note(c, "recv", -1, c->err, NULL);
         return c->err;
     }
@@ -484,26 +489,23 @@ static int record_sent(struct ec_conn *c, const unsigned char *p, size_t n)
 }
 
 /* Sends all of p[0..n) as one logical write (possibly several send() calls when the
- * kernel takes less), draining echo while waiting. flags: MSG_MORE or 0. */
-static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, int flags,
+ * kernel takes less), draining echo while waiting; more: MSG_MORE on each call. */
+static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, int more,
                           int64_t deadline_ms, const char *plan)
 {
     size_t off = 0;
     while (off < n) {
-        ssize_t k = send(c->fd, p + off, n - off, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        ptrdiff_t k = send_now(c->fd, p + off, n - off, more);
         if (k > 0) {
-            note(c, "send", k, 0, (flags & MSG_MORE) ? "MSG_MORE" : plan);
+            note(c, "send", k, 0, more ? "MSG_MORE" : plan);
             if (record_sent(c, p + off, (size_t)k) < 0)
                 return -EC_ENOMEM;
             off += (size_t)k;
             continue;
         }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            int e = oserr(errno);
-            note(c, "send", -1, e, NULL);
-            return e;
+        if (k < 0 && k != -EC_EWOULDBLOCK) {
+            note(c, "send", -1, (int)k, NULL);
+            return k;
         }
         /* The kernel refuses more for now: wait for room, and keep reading the echo
          * meanwhile, or the peer may block on its own send and never read ours. */
@@ -525,9 +527,7 @@ static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, i
 
 static int set_cork(struct ec_conn *c, int on)
 {
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) < 0)
-        return oserr(errno);
-    return 0;
+    return ec_sock_set_cork(c->fd, on);
 }
 
 long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, const size_t *lens,
@@ -557,7 +557,7 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
         if (rc < 0)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            long long k = send_all(c, pieces[i], lens[i], MSG_MORE, deadline, pname);
+            long long k = send_all(c, pieces[i], lens[i], 1, deadline, pname);
             if (k < 0) {
                 set_cork(c, 0);
                 return k;
@@ -575,8 +575,8 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
         if (len == 0) {
             /* A zero-length send is a real call (it puts nothing on the wire, but a
              * server must not take it for anything): make it and record it. */
-            ssize_t k = send(c->fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL);
-            note(c, "send", 0, k < 0 ? oserr(errno) : 0, "zero-length");
+            ptrdiff_t k = send_now(c->fd, "", 0, 0);
+            note(c, "send", 0, k < 0 ? (int)k : 0, "zero-length");
             continue;
         }
         while (off < len) {
@@ -641,19 +641,16 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
         if (want > sizeof buf)
             want = sizeof buf;
         ec_pattern_fill(buf, want, seed, c->sent_len);
-        ssize_t k = send(c->fd, buf, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ptrdiff_t k = send_now(c->fd, buf, want, 0);
         if (k > 0) {
             if (record_sent(c, buf, (size_t)k) < 0)
                 return -EC_ENOMEM;
             total += k;
             continue;
         }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            int e = oserr(errno);
-            note(c, "fill", total, e, NULL);
-            return e;
+        if (k < 0 && k != -EC_EWOULDBLOCK) {
+            note(c, "fill", total, (int)k, NULL);
+            return k;
         }
         int left = ms_left(deadline);
         if (left == 0)
@@ -676,7 +673,7 @@ int ec_conn_shutdown_wr(struct ec_conn *c)
 {
     if (c->fd < 0)
         return -EC_ECLOSED;
-    int rc = shutdown(c->fd, SHUT_WR) < 0 ? oserr(errno) : 0;
+    int rc = ec_sock_shutdown_wr(c->fd);
     c->wr_shut = 1;
     note(c, "shutdown", -1, rc, "SHUT_WR");
     return rc;
@@ -686,7 +683,7 @@ int ec_conn_close(struct ec_conn *c)
 {
     if (c->fd < 0)
         return 0;
-    int rc = close(c->fd) < 0 ? oserr(errno) : 0;
+    int rc = ec_sock_close(c->fd);
     c->fd = -1;
     c->closed = 1;
     note(c, "close", -1, rc, NULL);
@@ -698,9 +695,7 @@ int ec_conn_abort(struct ec_conn *c)
     if (c->fd < 0)
         return 0;
     /* SO_LINGER {1, 0}: close() discards unsent data and sends RST (socket(7)). */
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    int rc = setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0 ? oserr(errno) : 0;
-    close(c->fd);
+    int rc = ec_sock_abort(c->fd);
     c->fd = -1;
     c->closed = 1;
     note(c, "abort", -1, rc, "RST");
