@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ec_net.h"
 #include "steps.h"
 
 static void add_line(struct ec_server_proc *s, int is_err, const char *text, size_t len)
@@ -43,19 +44,12 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
         s->lines[s->nlines].text = t;
         s->nlines++;
         if (!is_err && !s->ready) {
-            /* The first stdout line is the readiness line "listening A:P". */
-            const char *colon = strrchr(t, ':');
-            if (strncmp(t, "listening ", 10) == 0 && colon) {
-                size_t hl = (size_t)(colon - (t + 10));
-                const char *h = t + 10;
-                if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
-                    h++, hl -= 2;
-                if (hl < sizeof s->host) {
-                    memcpy(s->host, h, hl);
-                    s->host[hl] = 0;
-                    s->port = (unsigned)strtoul(colon + 1, NULL, 10);
-                }
-            }
+            /* The first stdout line is the readiness line "listening A:P" (a port of 0
+             * or another first line leaves port 0: the start fails with that line). */
+            unsigned port;
+            if (strncmp(t, "listening ", 10) == 0 &&
+                ec_parse_hostport(t + 10, s->host, sizeof s->host, &port, 0) == 0)
+                s->port = port;
             s->ready = 1;
         }
     }

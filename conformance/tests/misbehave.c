@@ -1,12 +1,10 @@
 /* misbehave.c - ec-misbehave: a small echo server that breaks the server contract in
  * one chosen way (--mode), so the engine's tests can show that each diagnosis fires
- * on the behaviour it names. Not a model: one poll() loop, raw echo, minimal log.
- * It takes the server options the engine appends (--port, --framing, --bufsize).
+ * on the behaviour it names. Not a model: one poll() loop, raw echo, lib's listener
+ * and log lines. It takes the server options the engine appends (--port, --framing,
+ * --bufsize).
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "ec_log.h"
+#include "ec_net.h"
+#include "ec_sock.h"
 
 enum mode {
     M_GOOD,         /* a correct echo server (control) */
@@ -44,7 +46,7 @@ static const char *const names[] = {"good",      "mismatch",     "truncate", "ha
 
 struct client {
     int fd;
-    int port;
+    char peer[EC_ADDRSTRLEN];
     long long echoed;
     int gone;
 };
@@ -57,19 +59,9 @@ static void on_term(int sig)
     stop = 1;
 }
 
-static void logline(const char *kind, int port, long long n)
+static void drop(struct client *c, int reason, enum mode m)
 {
-    if (n < 0)
-        printf("%s peer=127.0.0.1:%d\n", kind, port);
-    else
-        printf("%s peer=127.0.0.1:%d bytes=%lld\n", kind, port, n);
-    fflush(stdout);
-}
-
-static void drop(struct client *c, const char *why, enum mode m)
-{
-    printf("close peer=127.0.0.1:%d reason=%s\n", c->port, why);
-    fflush(stdout);
+    ec_log_close(c->peer, reason);
     if (m == M_LEAK)
         shutdown(c->fd, SHUT_RDWR); /* the peer sees its end, the descriptor stays */
     else
@@ -117,20 +109,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    ec_net_init(); /* SIGPIPE ignored: a send to a reset peer is an error, not death */
     signal(SIGTERM, on_term);
-    signal(SIGPIPE, SIG_IGN);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 128) < 0 ||
-        getsockname(ls, (struct sockaddr *)&sa, &sl) < 0) {
-        perror("ec-misbehave: listen");
+    int ls;
+    char err[200], name[EC_ADDRSTRLEN];
+    if (ec_listen("127.0.0.1", 0, 128, &ls, err, sizeof err) < 0) {
+        fprintf(stderr, "ec-misbehave: %s\n", err);
         return 1;
     }
-    printf("listening 127.0.0.1:%u\n", (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
+    ec_log_ready(ec_sock_local_name(ls, name, sizeof name));
     if (m == M_NO_LISTEN) {
         close(ls); /* alive, but nobody listens: every connect is refused */
         ls = -1;
@@ -157,18 +144,19 @@ int main(int argc, char **argv)
             if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             if (map[k] < 0) {
-                struct sockaddr_in pa;
-                socklen_t pl = sizeof pa;
-                int fd = accept4(ls, (struct sockaddr *)&pa, &pl, SOCK_CLOEXEC);
-                if (fd < 0 || nc >= MAXC) {
-                    if (fd >= 0)
-                        close(fd);
+                int fd;
+                char peer[EC_ADDRSTRLEN];
+                if (ec_accept(ls, &fd, peer) < 0)
+                    continue;
+                if (nc >= MAXC) {
+                    close(fd);
                     continue;
                 }
-                cl[nc] = (struct client){.fd = fd, .port = ntohs(pa.sin_port)};
-                logline("accept", cl[nc].port, -1);
+                cl[nc] = (struct client){.fd = fd};
+                snprintf(cl[nc].peer, sizeof cl[nc].peer, "%s", peer);
+                ec_log_accept(peer);
                 if (m == M_CLOSE_NOW)
-                    drop(&cl[nc], "eof", m);
+                    drop(&cl[nc], 0, m);
                 nc++;
                 continue;
             }
@@ -183,27 +171,27 @@ int main(int argc, char **argv)
                     return 3;
                 if (!reset && m == M_EXTRA)
                     send_all(c->fd, (const unsigned char *)"!", 1);
-                drop(c, reset ? "reset" : "eof", m);
+                drop(c, reset ? -EC_ECONNRESET : 0, m);
                 if (++served == 1 && m == M_EXIT)
                     return 4;
                 continue;
             }
             if (m == M_CRASH)
                 raise(SIGSEGV);
-            logline(framed && m != M_NOLOG ? "frame" : "recv", c->port, got);
+            ec_log_recv(c->peer, (size_t)got, framed && m != M_NOLOG);
             switch (m) {
             case M_SILENT:
                 break;
             case M_RESET: {
                 struct linger lg = {1, 0};
                 setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-                drop(c, "reset", m);
+                drop(c, -EC_ECONNRESET, m);
                 break;
             }
             case M_TRUNCATE:
                 send_all(c->fd, buf, (size_t)got / 2);
                 shutdown(c->fd, SHUT_RDWR);
-                drop(c, "eof", m);
+                drop(c, 0, m);
                 break;
             case M_HALFCLOSE:
                 /* Keeps what it read and answers nothing until the FIN, then closes:
