@@ -1,7 +1,7 @@
 /* blocking-send.c - faulty model: a single-threaded poll() loop that sends on blocking
  * sockets.
  *
- * A small poll() echo server: nonblocking sockets, one pending-echo record per
+ * A small poll() echo server: nonblocking sockets (but see the bug), one record per
  * client, read only when everything read before has been sent back (the textbook's
  * recvbytes == sendbytes rule). It is correct except for ONE bug:
  *   Bug: accept_clients() leaves the accepted socket blocking (the line marked BUG):

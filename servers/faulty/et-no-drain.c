@@ -16,8 +16,8 @@
  *     would-block, and only then waits for the next edge.
  *   Diagnosis: stall in the cases where more than bufsize bytes arrive before the
  *     server reads (bufsize-plus-one, large-64k, large-1m, large-unread-burst, ...):
- *     the echo stops short and the client waits; lost-after-half-close in half-close-
- *     pending-echo.
+ *     the echo stops short and the client waits; lost-after-half-close in
+ *     half-close-pending-echo.
  */
 #include <fcntl.h>
 #include <stdlib.h>

@@ -11,9 +11,9 @@
  *   A correct server: records only the count send() returned and waits for POLLOUT to
  *     send the rest (ec_echo_flush does exactly that).
  *   Diagnosis: echo-mismatch (the echo jumps ahead where a short send dropped bytes) in
- *     large-unread-burst, large-1m, slow-reader-isolation and fairness, stall in slow-
- *     reader-no-loss. Each client socket gets a 16 KiB SO_SNDBUF (CLIENT_SNDBUF, not a
- *     bug) so that short sends are frequent.
+ *     large-unread-burst, large-1m, slow-reader-isolation and fairness, stall in
+ *     slow-reader-no-loss. Each client socket gets a 16 KiB SO_SNDBUF (CLIENT_SNDBUF,
+ *     not a bug) so that short sends are frequent.
  */
 #include <fcntl.h>
 #include <poll.h>

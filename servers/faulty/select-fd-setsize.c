@@ -13,8 +13,8 @@
  *     (and servers/faulty/CMakeLists.txt adds -O2), so glibc checks every FD_SET and
  *     aborts with "bit out of range 0 - FD_SETSIZE on fd_set" (notes 4, L9); without it
  *     the write would land past the set on the stack.
- *   A correct server: refuses every descriptor >= FD_SETSIZE (logged refuse reason=fd-
- *     setsize), as posix-select does, or uses poll/epoll.
+ *   A correct server: refuses every descriptor >= FD_SETSIZE (logged refuse
+ *     reason=fd-setsize), as posix-select does, or uses poll/epoll.
  *   Diagnosis: crash:SIGABRT in many-clients-1100, when the 1021st or so client gets
  *     descriptor 1024 (a correct select server shows capacity-limit there instead).
  */

@@ -15,9 +15,9 @@
  *     until some other event wakes the loop.
  *   A correct server: looks at slot i again after a removal (i-- before continue), as
  *     the textbook should have.
- *   Diagnosis: stall for the client whose record was moved, every time in churn-handle-
- *     reuse and fd-exhaustion, and in some runs of other multi-client cases (see the
- *     profile).
+ *   Diagnosis: stall for the client whose record was moved, every time in
+ *     churn-handle-reuse and fd-exhaustion, and in some runs of other multi-client
+ *     cases (see the profile).
  */
 #include <fcntl.h>
 #include <stdlib.h>
