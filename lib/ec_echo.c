@@ -99,6 +99,15 @@ int ec_echo_received(struct ec_echo *e, const void *data, size_t n)
     return 0;
 }
 
+ptrdiff_t ec_echo_recv(struct ec_echo *e, ec_sock_t s)
+{
+    ptrdiff_t n = ec_recv(s, e->rbuf, e->bufsize, 0);
+    if (n <= 0)
+        return n;
+    int r = ec_echo_received(e, NULL, (size_t)n);
+    return r < 0 ? r : n;
+}
+
 size_t ec_echo_pending(const struct ec_echo *e, const unsigned char **p)
 {
     *p = e->out + e->sent;
@@ -131,6 +140,18 @@ ptrdiff_t ec_echo_flush(struct ec_echo *e, ec_sock_t s)
     }
 }
 
+int ec_echo_flush_until_blocked(struct ec_echo *e, ec_sock_t s)
+{
+    while (!ec_echo_idle(e)) {
+        ptrdiff_t r = ec_echo_flush(e, s); /* retries EINTR itself */
+        if (r == 0)
+            return -EC_EWOULDBLOCK; /* a send of 0 bytes: no room, never seen on TCP */
+        if (r < 0)
+            return (int)r;
+    }
+    return 0;
+}
+
 int ec_echo_flush_all(struct ec_echo *e, ec_sock_t s)
 {
     const unsigned char *p;
@@ -157,14 +178,12 @@ int ec_echo_flush_all(struct ec_echo *e, ec_sock_t s)
 int ec_echo_serve_blocking(struct ec_echo *e, ec_sock_t s)
 {
     for (;;) {
-        ptrdiff_t n = ec_recv(s, e->rbuf, e->bufsize, 0);
+        ptrdiff_t n = ec_echo_recv(e, s);
         if (n == -EC_EINTR)
             continue;
         if (n <= 0)
             return (int)n; /* 0: the peer's FIN, and nothing is owed */
-        int r = ec_echo_received(e, NULL, (size_t)n);
-        if (r == 0)
-            r = ec_echo_flush_all(e, s);
+        int r = ec_echo_flush_all(e, s);
         if (r < 0)
             return r;
     }

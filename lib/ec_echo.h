@@ -42,6 +42,13 @@ int ec_echo_idle(const struct ec_echo *e);
  * frame exceeds the maximum (the connection should be closed). */
 int ec_echo_received(struct ec_echo *e, const void *data, size_t n);
 
+/* One step for reading: one ec_recv into e->rbuf, and what came is taken as by
+ * ec_echo_received. Call only when ec_echo_idle(e). Returns the count received (> 0),
+ * 0 on the peer's FIN, -EC_EWOULDBLOCK or -EC_EINTR when there is nothing yet (try
+ * again later), or another negative class: a socket error, or the framing's
+ * (-EC_ETOOLONG, -EC_EINVAL) when the bytes cannot be echoed; then close. */
+ptrdiff_t ec_echo_recv(struct ec_echo *e, ec_sock_t s);
+
 /* The bytes still to send: *p and the count (0 when idle). */
 size_t ec_echo_pending(const struct ec_echo *e, const unsigned char **p);
 
@@ -53,6 +60,12 @@ void ec_echo_sent(struct ec_echo *e, size_t n);
  * the count sent (>= 0; 0 if nothing was pending), -EC_EWOULDBLOCK if the socket is
  * full, or another negative class. */
 ptrdiff_t ec_echo_flush(struct ec_echo *e, ec_sock_t s);
+
+/* For edge-triggered and other "serve until EAGAIN" models on nonblocking sockets:
+ * sends with one ec_send after another until nothing is pending or the socket is
+ * full. Returns 0 when all has gone, -EC_EWOULDBLOCK when bytes remain and only a
+ * writability notice can bring the next step, or another negative class. */
+int ec_echo_flush_until_blocked(struct ec_echo *e, ec_sock_t s);
 
 /* For blocking models: sends everything pending with ec_sendn and records it.
  * Returns 0 or a negative class. */

@@ -88,16 +88,14 @@ static void conn_serve(struct server *s, struct conn *c, uint32_t events)
     if (c->state == CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         return;
     for (;;) {
-        while (!ec_echo_idle(&c->echo)) {
-            ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
-            if (r == -EC_EWOULDBLOCK) {
-                c->state = CONN_WRITING; /* wait for the EPOLLOUT edge; reads delayed */
-                return;
-            }
-            if (r < 0 && r != -EC_EINTR) {
-                conn_close(s, c, (int)r);
-                return;
-            }
+        int rc = ec_echo_flush_until_blocked(&c->echo, c->sock);
+        if (rc == -EC_EWOULDBLOCK) {
+            c->state = CONN_WRITING; /* wait for the EPOLLOUT edge; reads delayed */
+            return;
+        }
+        if (rc < 0) {
+            conn_close(s, c, rc);
+            return;
         }
         /* All echo is out. If reads were delayed (CONN_WRITING), bytes that arrived
          * meanwhile spent their edge: this read is the textbook's PostMessage(FD_READ). */
@@ -106,7 +104,7 @@ static void conn_serve(struct server *s, struct conn *c, uint32_t events)
             repost(s, c->sock, c, CONN_EVENTS);
             return;
         }
-        ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+        ptrdiff_t r = ec_echo_recv(&c->echo, c->sock);
         if (r == -EC_EWOULDBLOCK)
             return; /* drained: the next arrival makes a new edge */
         if (r == -EC_EINTR)
@@ -115,11 +113,6 @@ static void conn_serve(struct server *s, struct conn *c, uint32_t events)
             /* EPOLLRDHUP came with the last data; closing only here, after reading
              * and echoing everything, is what 05-01's FD_CLOSE handler missed (B4). */
             conn_close(s, c, (int)r);
-            return;
-        }
-        int rc = ec_echo_received(&c->echo, NULL, (size_t)r);
-        if (rc < 0) {
-            conn_close(s, c, rc);
             return;
         }
     }

@@ -104,16 +104,11 @@ static int conn_flush(struct server *s, struct conn *c)
  * is tried at once, as 06-01 falls through from FD_READ to sending. */
 static void conn_on_readable(struct server *s, struct conn *c)
 {
-    ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+    ptrdiff_t r = ec_echo_recv(&c->echo, c->sock);
     if (r == -EC_EWOULDBLOCK || r == -EC_EINTR)
         return;
     if (r <= 0) {
         conn_close(s, c, (int)r); /* 0: orderly close, nothing is owed in this state */
-        return;
-    }
-    int rc = ec_echo_received(&c->echo, NULL, (size_t)r);
-    if (rc < 0) {
-        conn_close(s, c, rc);
         return;
     }
     conn_flush(s, c);

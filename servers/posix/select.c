@@ -139,16 +139,12 @@ static int conn_flush(struct conn *c)
  * Returns 1 while the connection lives, or a close reason (<= 0). */
 static int conn_on_readable(struct conn *c)
 {
-    ptrdiff_t n = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
-    int r;
+    ptrdiff_t n = ec_echo_recv(&c->echo, c->sock);
 
     if (n == -EC_EWOULDBLOCK || n == -EC_EINTR)
         return 1;
     if (n <= 0)
         return (int)n;
-    r = ec_echo_received(&c->echo, NULL, (size_t)n);
-    if (r < 0)
-        return r;
     if (!ec_echo_idle(&c->echo))
         c->state = CONN_WRITING;
     return 1;

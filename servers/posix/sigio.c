@@ -99,16 +99,14 @@ static void conn_serve(struct server *s, struct conn *c, unsigned band)
     if (c->state == CONN_WRITING && !(band & (POLLOUT | POLLERR | POLLHUP)))
         return;
     for (;;) {
-        while (!ec_echo_idle(&c->echo)) {
-            ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
-            if (r == -EC_EWOULDBLOCK) {
-                c->state = CONN_WRITING; /* POLL_OUT will come once room frees up */
-                return;
-            }
-            if (r < 0 && r != -EC_EINTR) {
-                conn_close(s, c, (int)r);
-                return;
-            }
+        int rc = ec_echo_flush_until_blocked(&c->echo, c->sock);
+        if (rc == -EC_EWOULDBLOCK) {
+            c->state = CONN_WRITING; /* POLL_OUT will come once room frees up */
+            return;
+        }
+        if (rc < 0) {
+            conn_close(s, c, rc);
+            return;
         }
         /* Echo done. Bytes that arrived while reads were delayed raised their signal
          * already, maybe consumed as a no-op: read now (recvdelayed, PostMessage). */
@@ -117,18 +115,13 @@ static void conn_serve(struct server *s, struct conn *c, unsigned band)
             post(s, c->sock);
             return;
         }
-        ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+        ptrdiff_t r = ec_echo_recv(&c->echo, c->sock);
         if (r == -EC_EWOULDBLOCK)
             return;
         if (r == -EC_EINTR)
             continue;
         if (r <= 0) {
             conn_close(s, c, (int)r); /* FIN (POLL_IN, read 0) or RST (POLL_ERR) */
-            return;
-        }
-        int rc = ec_echo_received(&c->echo, NULL, (size_t)r);
-        if (rc < 0) {
-            conn_close(s, c, rc);
             return;
         }
     }

@@ -87,25 +87,16 @@ static void conn_close(struct server *s, struct conn *c, int reason)
 static void conn_serve(struct server *s, struct conn *c)
 {
     if (c->state == CONN_READING) {
-        ptrdiff_t r = ec_recv(c->sock, c->echo.rbuf, c->echo.bufsize, 0);
+        ptrdiff_t r = ec_echo_recv(&c->echo, c->sock);
         if (r == 0 || (r < 0 && r != -EC_EWOULDBLOCK && r != -EC_EINTR)) {
             conn_close(s, c, (int)r); /* 0: orderly close, nothing is owed */
             return;
         }
-        int rc = r > 0 ? ec_echo_received(&c->echo, NULL, (size_t)r) : 0;
-        if (rc < 0) {
-            conn_close(s, c, rc);
-            return;
-        }
     }
-    while (!ec_echo_idle(&c->echo)) {
-        ptrdiff_t r = ec_echo_flush(&c->echo, c->sock);
-        if (r == -EC_EWOULDBLOCK)
-            break;
-        if (r < 0 && r != -EC_EINTR) {
-            conn_close(s, c, (int)r);
-            return;
-        }
+    int rc = ec_echo_flush_until_blocked(&c->echo, c->sock);
+    if (rc < 0 && rc != -EC_EWOULDBLOCK) {
+        conn_close(s, c, rc);
+        return;
     }
     c->state = ec_echo_idle(&c->echo) ? CONN_READING : CONN_WRITING;
     arm(s, c->sock, c, c->state == CONN_READING ? EPOLLIN : EPOLLOUT); /* last touch */

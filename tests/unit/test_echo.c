@@ -177,6 +177,45 @@ TEST(echo_flush_all_sends_everything_over_a_socket)
     ec_sock_close(s);
 }
 
+TEST(echo_recv_and_flush_until_blocked_step_a_nonblocking_socket)
+{
+    ec_sock_t c, s;
+    struct ec_echo e;
+    struct ec_framing f = spec("raw");
+    unsigned char back[8];
+    static unsigned char big[1 << 20];
+    tcp_pair(&c, &s);
+    ec_log_set_quiet(1);
+    ASSERT_EQ(ec_echo_init(&e, "p", &f, 16), 0);
+    ASSERT_EQ(ec_sock_set_nonblocking(s, 1), 0);
+    /* Nothing yet; then one recv becomes pending echo. */
+    ASSERT_EQ(ec_echo_recv(&e, s), -EC_EWOULDBLOCK);
+    ASSERT_EQ(ec_sendn(c, "abc", 3, -1, NULL), 3);
+    ASSERT_GT(ec_wait(s, EC_READABLE, ec_test_timeout_ms(2000)), 0);
+    ASSERT_EQ(ec_echo_recv(&e, s), 3);
+    ASSERT(!ec_echo_idle(&e));
+    ASSERT_EQ(ec_echo_flush_until_blocked(&e, s), 0);
+    ASSERT(ec_echo_idle(&e));
+    ASSERT_EQ(ec_recvn(c, back, 3, ec_test_timeout_ms(2000), NULL), 3);
+    ASSERT_MEM_EQ(back, "abc", 3);
+    /* A peer that does not read: the socket fills and the rest stays pending (small
+     * buffers, as loopback autotuning could otherwise take the whole megabyte). */
+    ASSERT_EQ(ec_sock_set_bufsizes(s, 0, 4096), 0);
+    ASSERT_EQ(ec_sock_set_bufsizes(c, 4096, 0), 0);
+    ASSERT_EQ(ec_echo_received(&e, big, sizeof big), 0);
+    ASSERT_EQ(ec_echo_flush_until_blocked(&e, s), -EC_EWOULDBLOCK);
+    ASSERT(!ec_echo_idle(&e));
+    /* The peer's FIN. */
+    ec_echo_free(&e);
+    ASSERT_EQ(ec_echo_init(&e, "p", &f, 16), 0);
+    ASSERT_EQ(ec_sock_shutdown_wr(c), 0);
+    ASSERT_GT(ec_wait(s, EC_READABLE, ec_test_timeout_ms(2000)), 0);
+    ASSERT_EQ(ec_echo_recv(&e, s), 0);
+    ec_echo_free(&e);
+    ec_sock_close(s);
+    ec_sock_close(c);
+}
+
 TEST(echo_serve_blocking_echoes_until_the_peer_half_closes)
 {
     ec_sock_t c, s;
@@ -269,6 +308,7 @@ EC_TEST_MAIN(EC_TEST_ENTRY(echo_raw_owes_back_every_byte_received),
              EC_TEST_ENTRY(echo_len16_frame_larger_than_bufsize_is_reassembled),
              EC_TEST_ENTRY(echo_rejects_oversized_frame),
              EC_TEST_ENTRY(echo_flush_all_sends_everything_over_a_socket),
+             EC_TEST_ENTRY(echo_recv_and_flush_until_blocked_step_a_nonblocking_socket),
              EC_TEST_ENTRY(echo_serve_blocking_echoes_until_the_peer_half_closes),
              EC_TEST_ENTRY(echo_serve_blocking_returns_the_class_of_a_reset_or_bad_frame),
              EC_TEST_ENTRY(log_lines_follow_the_server_contract),
