@@ -51,6 +51,24 @@ int ec_acceptor_accept(struct ec_acceptor *a, ec_sock_t *out, char *peer)
     return r;
 }
 
+int ec_acceptor_accept_or_wait(struct ec_acceptor *a, ec_sock_t *out, char *peer, int backoff_ms)
+{
+    int r = ec_acceptor_accept(a, out, peer);
+
+    if (r == 0 || r == -EC_EINVAL || r == -EC_EINTR || r == -EC_ECONNABORTED || r == -EC_ECONNRESET)
+        return r;
+    if (r == -EC_EWOULDBLOCK) {
+        /* EMFILE with nobody waiting (or a nonblocking listener): a client that comes
+         * now is accepted by the next call, once descriptors may be free again. */
+        ec_wait(a->listener, EC_READABLE, backoff_ms);
+        return r;
+    }
+    if (r != -EC_EMFILE)
+        ec_warn("accept: %s; retrying in %d ms", ec_err_name(r), backoff_ms);
+    ec_sleep_ms(backoff_ms); /* no spare to refuse with, or a cause we cannot cure */
+    return r;
+}
+
 int ec_acceptor_release(struct ec_acceptor *a)
 {
     return take_spare(a);

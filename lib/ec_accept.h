@@ -40,6 +40,16 @@ void ec_acceptor_init(struct ec_acceptor *a, ec_sock_t listener);
  * close descriptors serialises ec_acceptor_accept with ec_acceptor_release. */
 int ec_acceptor_accept(struct ec_acceptor *a, ec_sock_t *out, char *peer);
 
+/* ec_acceptor_accept for a blocking accept loop (posix-iterative, posix-thread) that
+ * checks its stop flag between calls: returns 0 with a client as ec_acceptor_accept
+ * does, or, when none could be had, first waits so that the loop cannot spin, then
+ * returns the class: up to backoff_ms for a client to come (out of descriptors with
+ * nobody waiting), backoff_ms when there is no spare (-EC_EMFILE) or after another
+ * error (which is also reported with ec_warn, unless it is an aborted, reset or
+ * interrupted accept). -EC_EINVAL (the listener was shut down, as a stop does)
+ * returns at once. */
+int ec_acceptor_accept_or_wait(struct ec_acceptor *a, ec_sock_t *out, char *peer, int backoff_ms);
+
 /* Call after closing a descriptor: takes the spare back if it was lost. Returns 1 when
  * the spare is held (a paused accept loop may resume), else 0. */
 int ec_acceptor_release(struct ec_acceptor *a);

@@ -61,21 +61,10 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     while (!ec_server_stopping()) {
         char peer[EC_ADDRSTRLEN];
         ec_sock_t s;
-        int r = ec_acceptor_accept(&acc, &s, peer);
-
-        if (r == 0) {
+        /* Out of descriptors, a waiting client is refused (reserve descriptor); any
+         * failure is waited out, bounded, so that the loop never spins. */
+        if (ec_acceptor_accept_or_wait(&acc, &s, peer, ACCEPT_BACKOFF_MS) == 0)
             conn_serve(s, peer, o);
-        } else if (r == -EC_EWOULDBLOCK) {
-            /* Out of descriptors with nobody waiting (EMFILE is reported before the
-             * queue is looked at): wait, bounded, for a client, then accept again. */
-            ec_wait(listener, EC_READABLE, ACCEPT_BACKOFF_MS);
-        } else if (r == -EC_EMFILE) {
-            ec_sleep_ms(ACCEPT_BACKOFF_MS); /* no spare to refuse with: only a bounded wait */
-        } else if (r != -EC_EINTR && r != -EC_ECONNABORTED && r != -EC_ECONNRESET &&
-                   !ec_server_stopping()) {
-            ec_warn("accept: %s; retrying in %d ms", ec_err_name(r), ACCEPT_BACKOFF_MS);
-            ec_sleep_ms(ACCEPT_BACKOFF_MS);
-        }
     }
     ec_acceptor_close(&acc);
     return 0;

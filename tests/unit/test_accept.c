@@ -158,6 +158,42 @@ TEST(acceptor_without_a_spare_reports_emfile_until_released)
     ec_sock_close(l);
 }
 
+TEST(accept_or_wait_waits_out_failures_but_not_a_shut_listener)
+{
+    struct ec_acceptor a;
+    struct hog h;
+    ec_sock_t l, c, s;
+    char err[200];
+    int64_t t0;
+
+    ASSERT_EQ(ec_net_init(), 0);
+    ASSERT_EQ(ec_listen("127.0.0.1", 0, 8, &l, err, sizeof err), 0);
+    c = connect_to(l);
+    ec_acceptor_init(&a, l);
+    ASSERT_EQ(ec_acceptor_accept_or_wait(&a, &s, NULL, 100), 0);
+    ec_sock_close(s);
+    /* No spare and no descriptor: a bounded wait, then -EC_EMFILE. */
+    ec_acceptor_close(&a);
+    hog_fill(&h, l, c);
+    ASSERT_EQ(ec_sock_set_nonblocking(l, 1), 0);
+    if (ec_accept(l, &s, NULL) != -EC_EMFILE) {
+        hog_free(&h);
+        SKIP("accept does not fail with EMFILE here (valgrind emulates the limit)");
+    }
+    t0 = ec_now_ms();
+    ASSERT_EQ(ec_acceptor_accept_or_wait(&a, &s, NULL, 100), -EC_EMFILE);
+    ASSERT_GE(ec_now_ms() - t0, 90);
+    hog_free(&h);
+    /* A stop shuts the listener down: returned at once, with no wait. */
+    ASSERT_EQ(ec_sock_shutdown_both(l), 0);
+    t0 = ec_now_ms();
+    ASSERT_EQ(ec_acceptor_accept_or_wait(&a, &s, NULL, 1000), -EC_EINVAL);
+    ASSERT_LT(ec_now_ms() - t0, 500);
+    ec_acceptor_close(&a);
+    ec_sock_close(c);
+    ec_sock_close(l);
+}
+
 TEST(refuse_logs_and_closes)
 {
     ec_sock_t c, s;
@@ -181,4 +217,5 @@ TEST(refuse_logs_and_closes)
 EC_TEST_MAIN(EC_TEST_ENTRY(acceptor_refuses_a_waiting_client_when_out_of_descriptors),
              EC_TEST_ENTRY(acceptor_does_not_block_or_refuse_when_nobody_waits),
              EC_TEST_ENTRY(acceptor_without_a_spare_reports_emfile_until_released),
+             EC_TEST_ENTRY(accept_or_wait_waits_out_failures_but_not_a_shut_listener),
              EC_TEST_ENTRY(refuse_logs_and_closes))
