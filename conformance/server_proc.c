@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ec_net.h"
@@ -39,7 +40,10 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
     if (t) {
         memcpy(t, text, len);
         t[len] = 0;
-        s->lines[s->nlines].t_ms = ec_clock_ms();
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s->lines[s->nlines].t_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        s->lines[s->nlines].t_ms = s->lines[s->nlines].t_us / 1000;
         s->lines[s->nlines].is_err = is_err;
         s->lines[s->nlines].text = t;
         s->nlines++;

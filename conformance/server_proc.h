@@ -13,6 +13,7 @@
 /* One captured line of the server's stdout (its log) or stderr. */
 struct ec_srv_line {
     int64_t t_ms; /* engine clock (ec_clock_ms) when it was read */
+    int64_t t_us; /* the same moment in microseconds (CLOCK_MONOTONIC) */
     int is_err;   /* 1: stderr */
     char *text;
 };
