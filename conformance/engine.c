@@ -1277,11 +1277,13 @@ int ec_replay(const struct ec_replay_opts *o)
     char err[1024];
     if (ec_fixture_load(o->fixture, &r->fx, err, sizeof err) < 0) {
         fprintf(stderr, "echoconf: %s\n", err);
+        ec__report_error(o, err);
         free(r);
         return 2;
     }
     if (ec__profile_load(r, err, sizeof err) < 0) {
         fprintf(stderr, "echoconf: %s\n", err);
+        ec__report_error(o, err);
         ec_fixture_free(&r->fx);
         free(r);
         return 2;

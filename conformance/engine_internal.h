@@ -156,6 +156,10 @@ enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw);
 
 void ec__profile_free(struct run *r);
 
+/* For a replay that could not start (a broken fixture or profile): writes the JSON
+ * result {"verdict": "ERROR", "error": why} if asked, so the matrix shows the reason. */
+void ec__report_error(const struct ec_replay_opts *o, const char *why);
+
 /* Prints the report on stdout and writes the JSON file if asked. */
 void ec__report(struct run *r);
 

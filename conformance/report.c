@@ -220,6 +220,24 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
     cJSON_Delete(j);
 }
 
+void ec__report_error(const struct ec_replay_opts *o, const char *why)
+{
+    if (!o->json_out)
+        return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", o->model ? o->model : "");
+    cJSON_AddStringToObject(j, "verdict", "ERROR");
+    cJSON_AddStringToObject(j, "error", why);
+    char *txt = cJSON_Print(j);
+    FILE *out = fopen(o->json_out, "w");
+    if (out && txt)
+        fprintf(out, "%s\n", txt);
+    if (out)
+        fclose(out);
+    free(txt);
+    cJSON_Delete(j);
+}
+
 void ec__report(struct run *r)
 {
     const struct ec_replay_opts *o = r->o;
