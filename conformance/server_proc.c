@@ -163,6 +163,23 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* Waits (s->mu held) until the reader signals a new line or the exit, or until the
+ * deadline (ec_clock_ms). The condition variable runs on CLOCK_REALTIME, so the
+ * monotonic deadline is converted here. */
+static void wait_signal(struct ec_server_proc *s, int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - ec_clock_ms();
+    if (left <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += left / 1000;
+    ts.tv_nsec += (left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
 int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
                     char *err, size_t errlen)
 {
@@ -244,14 +261,8 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
 
     int64_t deadline = ec_clock_ms() + ready_ms;
     pthread_mutex_lock(&s->mu);
-    while (!s->ready && !s->exited && ec_clock_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
+    while (!s->ready && !s->exited && ec_clock_ms() < deadline)
+        wait_signal(s, deadline);
     int ready = s->ready, exited = s->exited, status = s->status;
     pthread_mutex_unlock(&s->mu);
     if (ready && s->port == 0) {
@@ -288,14 +299,8 @@ int ec_server_exited(struct ec_server_proc *s, int wait_ms)
         return 1;
     int64_t deadline = ec_clock_ms() + wait_ms;
     pthread_mutex_lock(&s->mu);
-    while (!s->exited && ec_clock_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
+    while (!s->exited && ec_clock_ms() < deadline)
+        wait_signal(s, deadline);
     int e = s->exited;
     pthread_mutex_unlock(&s->mu);
     return e;

@@ -416,6 +416,23 @@ static int ms_left(int64_t deadline_ms)
     return left > 1000000 ? 1000000 : (int)left;
 }
 
+/* Waits until c is readable or the deadline passes. Returns EC_RX_OK to read again,
+ * EC_RX_TIMEOUT, or EC_RX_ERROR (no socket, or poll failed). */
+static enum ec_rx wait_readable(struct ec_conn *c, int64_t deadline_ms)
+{
+    if (c->fd < 0)
+        return EC_RX_ERROR;
+    int left = ms_left(deadline_ms);
+    if (left == 0)
+        return EC_RX_TIMEOUT;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    if (poll(&p, 1, left) < 0 && errno != EINTR) {
+        c->err = oserr(errno);
+        return EC_RX_ERROR;
+    }
+    return EC_RX_OK;
+}
+
 enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_ms)
 {
     for (;;) {
@@ -426,16 +443,9 @@ enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_m
             return EC_RX_OK;
         if (r != EC_RX_OK)
             return r;
-        if (c->fd < 0)
-            return EC_RX_ERROR;
-        int left = ms_left(deadline_ms);
-        if (left == 0)
-            return EC_RX_TIMEOUT;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (poll(&p, 1, left) < 0 && errno != EINTR) {
-            c->err = oserr(errno);
-            return EC_RX_ERROR;
-        }
+        r = wait_readable(c, deadline_ms);
+        if (r != EC_RX_OK)
+            return r;
     }
 }
 
@@ -453,16 +463,9 @@ enum ec_rx ec_conn_wait_end(struct ec_conn *c, int64_t deadline_ms)
             return EC_RX_DATA;
         if (r != EC_RX_OK)
             return r;
-        if (c->fd < 0)
-            return EC_RX_ERROR;
-        int left = ms_left(deadline_ms);
-        if (left == 0)
-            return EC_RX_TIMEOUT;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (poll(&p, 1, left) < 0 && errno != EINTR) {
-            c->err = oserr(errno);
-            return EC_RX_ERROR;
-        }
+        r = wait_readable(c, deadline_ms);
+        if (r != EC_RX_OK)
+            return r;
     }
 }
 
