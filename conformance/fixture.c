@@ -131,14 +131,22 @@ static int check_fields(struct ld *l, const cJSON *obj, const char *path,
     return 0;
 }
 
+/* Marks a JSON path cut short by its buffer with a trailing "..." so a message never
+ * names a shorter, different path. */
+static void mark_truncated(char *out, size_t len, int n)
+{
+    if (n >= 0 && (size_t)n >= len && len > 4)
+        memcpy(out + len - 4, "...", 4);
+}
+
 static void sub(char *out, size_t len, const char *path, const char *field)
 {
-    snprintf(out, len, "%s.%s", path, field);
+    mark_truncated(out, len, snprintf(out, len, "%s.%s", path, field));
 }
 
 static void idx(char *out, size_t len, const char *path, int i)
 {
-    snprintf(out, len, "%s[%d]", path, i);
+    mark_truncated(out, len, snprintf(out, len, "%s[%d]", path, i));
 }
 
 /* Reads an integer member in [lo, hi]; absent leaves *out as is. */
