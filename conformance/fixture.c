@@ -534,7 +534,7 @@ static int parse_alts(struct ld *l, const cJSON *v, const char *path, struct ec_
 static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
 {
     memset(st, 0, sizeof *st);
-    snprintf(st->path, sizeof st->path, "%s", path);
+    mark_truncated(st->path, sizeof st->path, snprintf(st->path, sizeof st->path, "%s", path));
     st->max_fd_growth = -1;
     st->max_cpu_percent = -1;
     st->echo_n = -1;

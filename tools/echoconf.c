@@ -1,6 +1,7 @@
 /* echoconf.c - the command-line front of the conformance engine:
  *   echoconf replay   one fixture against one server (started here, or a --target)
  *   echoconf matrix   every registered model x case through ctest, as a table
+ *   echoconf gallery  the mutation score: which faulty servers the catalogue caught
  *   echoconf validate fixture files only (exit 2 on the first bad one)
  *   echoconf skip     stands in for a model that cannot run here (exit 77)
  */
@@ -28,6 +29,7 @@ static void usage(FILE *f)
                "                       [--timeout-multiplier X] [--model ID] [--family F]\n"
                "                       [--profile FILE | --profile-dir DIR]\n"
                "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
+               "       echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]\n"
                "       echoconf validate FIXTURE...\n"
                "       echoconf skip --reason TEXT [--model ID] [--case NAME] [--json OUT]\n"
                "\n"
@@ -233,6 +235,8 @@ int main(int argc, char **argv)
         return cmd_replay(argc, argv);
     if (strcmp(cmd, "matrix") == 0)
         return ec_cli_matrix(argc, argv);
+    if (strcmp(cmd, "gallery") == 0)
+        return ec_cli_gallery(argc, argv);
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(argc, argv);
     if (strcmp(cmd, "skip") == 0)

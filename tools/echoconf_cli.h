@@ -1,8 +1,10 @@
 /* echoconf_cli.h - subcommands of the echoconf executable that live in their own
- * files (tools/echoconf_matrix.c).
+ * files (tools/echoconf_matrix.c, tools/echoconf_gallery.c).
  */
 #ifndef EC_ECHOCONF_CLI_H
 #define EC_ECHOCONF_CLI_H
+
+#include <stddef.h>
 
 /* `echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]`: runs every
  * registered model x case through ctest in the build directory (found from this
@@ -10,5 +12,27 @@
  * Returns 0 when every cell is PASS, PASS-NONSTRICT, XFAIL, UNSUPPORTED or skipped,
  * 1 otherwise, 2 on bad usage or a missing build. */
 int ec_cli_matrix(int argc, char **argv);
+
+/* `echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]`: runs the
+ * faulty family through ec_cli_matrix (unless --no-run), then prints one line per
+ * faulty server (declared diagnoses, the cases that caught it, the verdict), the
+ * catalogue cases no faulty server fails, and the mutation score. Returns 0 only when
+ * every measured bug was caught with its declared diagnosis, 1 otherwise, 2 on bad
+ * usage or a missing build. */
+int ec_cli_gallery(int argc, char **argv);
+
+/* The mutation score from the last results in build: *caught of *total faulty
+ * servers (skipped ones are not counted) failed some case with the diagnosis their
+ * profile (in profile_dir) declares. With print, also prints the per-server lines and
+ * the toothless cases. Returns 0, or -1 when the manifest cannot be read. */
+int ec_gallery_score(const char *build, const char *profile_dir, int print, int *caught,
+                     int *total);
+
+/* The whole of a file as a NUL-terminated string (free it), or NULL. */
+char *ec_cli_read_file(const char *path);
+
+/* The build directory from this executable's path (<build>/bin/echoconf) into out;
+ * 0, or -1 when /proc/self/exe cannot be read. */
+int ec_cli_default_build(char *out, size_t len);
 
 #endif

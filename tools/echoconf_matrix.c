@@ -16,6 +16,10 @@
 #include "echoconf_cli.h"
 #include "steps.h"
 
+#ifndef EC_SOURCE_DIR
+#define EC_SOURCE_DIR "."
+#endif
+
 #ifndef EC_CTEST_COMMAND
 #define EC_CTEST_COMMAND "ctest"
 #endif
@@ -32,7 +36,7 @@ struct cell {
     char reason[300];
 };
 
-static char *read_file(const char *path)
+char *ec_cli_read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -74,8 +78,7 @@ static int bad_cell(const char *v)
     return s == '!' || s == 'F' || s == 'T' || s == 'E' || s == '?';
 }
 
-/* The build directory from this executable's path: <build>/bin/echoconf. */
-static int default_build(char *out, size_t len)
+int ec_cli_default_build(char *out, size_t len)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -132,13 +135,13 @@ int ec_cli_matrix(int argc, char **argv)
             return 2;
         }
     }
-    if (!build[0] && default_build(build, sizeof build) < 0) {
+    if (!build[0] && ec_cli_default_build(build, sizeof build) < 0) {
         fprintf(stderr, "echoconf matrix: cannot find the build directory; use --build DIR\n");
         return 2;
     }
     char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/conformance/manifest.tsv", build);
-    char *man = read_file(path);
+    char *man = ec_cli_read_file(path);
     if (!man) {
         fprintf(stderr,
                 "echoconf matrix: %s: %s (configure and build first: cmake --preset "
@@ -241,7 +244,7 @@ int ec_cli_matrix(int argc, char **argv)
             snprintf(cl->verdict, sizeof cl->verdict, "?");
             snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build, models[m].id,
                      cases[c]);
-            char *t = read_file(path);
+            char *t = ec_cli_read_file(path);
             cJSON *j = t ? cJSON_Parse(t) : NULL;
             free(t);
             if (!j) {
@@ -310,6 +313,17 @@ int ec_cli_matrix(int argc, char **argv)
     }
     if (!any)
         printf("  none\n");
+    /* With faulty servers in the table, the share of their bugs the catalogue caught
+     * (the details: echoconf gallery --no-run). */
+    int nfaulty = 0;
+    for (size_t m = 0; m < nm; m++)
+        nfaulty += strcmp(models[m].family, "faulty") == 0;
+    int caught = 0, total = 0;
+    if (nfaulty && ec_gallery_score(build, EC_SOURCE_DIR "/conformance/profiles", 0, &caught,
+                                    &total) == 0 && total)
+        printf("\nmutation score: %d of %d faulty servers caught with their declared diagnosis "
+               "(%d%%; details: echoconf gallery --no-run)\n",
+               caught, total, caught * 100 / total);
     printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
            "--output-on-failure\n",
            nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
