@@ -14,6 +14,7 @@
 #include "ec_framing.h"
 #include "ec_log.h"
 #include "ec_sock.h"
+#include "diagnoses.h"
 #include "server_proc.h"
 #include "steps.h"
 
@@ -22,22 +23,6 @@
 #define EC_CLI_MISBEHAVED 1
 #define EC_CLI_USAGE      2
 #define EC_CLI_CANNOT_RUN 77
-
-/* Diagnosis names: the conformance engine's vocabulary (DESIGN.md section 5 and the
- * strings conformance/engine.c gives), so a client and a fixture name the same fault
- * the same way. */
-#define EC_DIAG_ECHO_MISMATCH         "echo-mismatch"
-#define EC_DIAG_TRUNCATED             "truncated-echo"
-#define EC_DIAG_LOST_AFTER_HALF_CLOSE "lost-after-half-close"
-#define EC_DIAG_STALL                 "stall"
-#define EC_DIAG_HOL                   "head-of-line-blocking"
-#define EC_DIAG_CAPACITY              "capacity-limit" /* printed as capacity-limit:N */
-#define EC_DIAG_DIED_AFTER_RESET      "died-after-reset"
-#define EC_DIAG_PREMATURE_CLOSE       "premature-close"
-#define EC_DIAG_UNEXPECTED_RESET      "unexpected-reset"
-#define EC_DIAG_FRAME_ERROR           "frame-reassembly-error"
-#define EC_DIAG_CROSS_TALK            "cross-talk"
-#define EC_DIAG_CONNECT_FAILED        "connect-failed"
 
 #define EC_CLI_MAX_METRICS 48
 

@@ -327,7 +327,7 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
             return alt->end ? 1 : 0;
         }
         set_failure(in, st, EC_V_FAIL, EC_OC_MISMATCH,
-                    framed ? "frame-reassembly-error" : "echo-mismatch", e, a);
+                    framed ? EC_DIAG_FRAME_ERROR : EC_DIAG_ECHO_MISMATCH, e, a);
         hexctx(&in->f, exp, want, act, c->recvd_len - base, diff, (long long)base);
         return -1;
     }
@@ -352,15 +352,15 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
     enum ec_verdict v = EC_V_FAIL;
     if (rx == EC_RX_EOF) {
         snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
-        diag = c->wr_shut      ? "lost-after-half-close"
-               : framed && got ? "frame-reassembly-error"
-               : got           ? "truncated-echo"
-                               : "premature-close";
+        diag = c->wr_shut      ? EC_DIAG_LOST_AFTER_HALF_CLOSE
+               : framed && got ? EC_DIAG_FRAME_ERROR
+               : got           ? EC_DIAG_TRUNCATED
+                               : EC_DIAG_PREMATURE_CLOSE;
     } else if (rx == EC_RX_RESET || rx == EC_RX_ERROR) {
         snprintf(a, sizeof a, "%zu bytes, then %s%s", got,
                  rx == EC_RX_RESET ? "a reset (RST)" : "an error: ",
                  rx == EC_RX_RESET ? "" : ec_err_name(c->err));
-        diag = c->wr_shut ? "lost-after-half-close" : "unexpected-reset";
+        diag = c->wr_shut ? EC_DIAG_LOST_AFTER_HALF_CLOSE : EC_DIAG_UNEXPECTED_RESET;
     } else {
         snprintf(
             a, sizeof a, "%zu bytes after %d ms, then nothing", got,
@@ -368,9 +368,9 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
                   (deadline - ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS))));
         v = timeout_verdict(cut);
         diag = st->diagnosis[0] ? st->diagnosis
-               : framed && got  ? "frame-reassembly-error"
-               : c->wr_shut     ? "lost-after-half-close"
-                                : "stall";
+               : framed && got  ? EC_DIAG_FRAME_ERROR
+               : c->wr_shut     ? EC_DIAG_LOST_AFTER_HALF_CLOSE
+                                : EC_DIAG_STALL;
     }
     set_failure(in, st, v, oc, diag, e, a);
     if (got < want)
@@ -474,9 +474,9 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         snprintf(a, sizeof a, "%zu bytes without a match, then %s", c->recvd_len - c->recv_pos,
                  ec_rx_name(rx));
         set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
-                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : "stall")
-                    : rx == EC_RX_EOF   ? "premature-close"
-                                        : "unexpected-reset",
+                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL)
+                    : rx == EC_RX_EOF   ? EC_DIAG_PREMATURE_CLOSE
+                                        : EC_DIAG_UNEXPECTED_RESET,
                     e, a);
         return -1;
     }
@@ -527,23 +527,23 @@ static int exec_end(struct inst *in, const struct ec_step *st)
     case EC_RX_DATA: {
         size_t extra = c->recvd_len - c->recv_pos;
         snprintf(a, sizeof a, "%zu unexpected bytes (stream offset %zu)", extra, c->recv_pos);
-        diag = "unexpected-data";
+        diag = EC_DIAG_UNEXPECTED_DATA;
         break;
     }
     case EC_RX_EOF:
         snprintf(a, sizeof a, "an orderly close (FIN)");
-        diag = st->diagnosis[0] ? st->diagnosis : "premature-close";
+        diag = st->diagnosis[0] ? st->diagnosis : EC_DIAG_PREMATURE_CLOSE;
         break;
     case EC_RX_RESET:
     case EC_RX_ERROR:
         snprintf(a, sizeof a, "%s", rx == EC_RX_RESET ? "a reset (RST)" : "an error: ");
         if (rx != EC_RX_RESET)
             snprintf(a + strlen(a), sizeof a - strlen(a), "%s", ec_err_name(c->err));
-        diag = "unexpected-reset";
+        diag = EC_DIAG_UNEXPECTED_RESET;
         break;
     default:
         snprintf(a, sizeof a, "the connection stayed open");
-        diag = st->diagnosis[0] ? st->diagnosis : "stall";
+        diag = st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL;
         v = timeout_verdict(cut);
         break;
     }
@@ -611,7 +611,7 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
                          "%d%% (ran or waited to run %lld ms, of which %lld ms on a CPU, in "
                          "%lld ms)",
                          pct, d1 - d0, c1 - c0, (long long)dt);
-                set_failure(in, st, EC_V_FAIL, EC_OC_DATA, "busy-poll", e, a);
+                set_failure(in, st, EC_V_FAIL, EC_OC_DATA, EC_DIAG_BUSY_POLL, e, a);
                 return -1;
             }
         }
@@ -644,7 +644,7 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
         in->fd_growth = now - base;
         if (now - base > st->max_fd_growth) {
             char d[32];
-            snprintf(d, sizeof d, "fd-leak:%d", now - base);
+            snprintf(d, sizeof d, EC_DIAG_FD_LEAK ":%d", now - base);
             snprintf(e, sizeof e, "at most %d more descriptors than at \"%s\" (%d)",
                      st->max_fd_growth, st->fd_since, base);
             char kinds[120];
@@ -698,13 +698,13 @@ static int exec_send(struct inst *in, const struct ec_step *st)
                      c->sent_len);
             if (k == -EC_ETIMEDOUT)
                 set_failure(in, st, timeout_verdict(cut), oc,
-                            st->diagnosis[0] ? st->diagnosis : "stall",
+                            st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL,
                             "the kernel to accept every byte within the deadline "
                             "(the server reads)",
                             a);
             else
                 set_failure(in, st, EC_V_FAIL, oc,
-                            k == -EC_ECONNRESET ? "unexpected-reset" : "premature-close",
+                            k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
                             "the connection to accept data", a);
             rc = -1;
             goto out;
@@ -740,7 +740,7 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         char a[200];
         snprintf(a, sizeof a, "connect failed: %s", ec_err_name(rc));
         set_failure(in, st, rc == -EC_ETIMEDOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
-                    rc == -EC_ETIMEDOUT && st->diagnosis[0] ? st->diagnosis : "connect-failed",
+                    rc == -EC_ETIMEDOUT && st->diagnosis[0] ? st->diagnosis : EC_DIAG_CONNECT_FAILED,
                     "a connection accepted by the kernel", a);
         return -1;
     }
@@ -757,7 +757,7 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         char a[200];
         snprintf(a, sizeof a, "send failed: %s after %zu bytes", ec_err_name((int)k), c->sent_len);
         set_failure(in, st, EC_V_FAIL, k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF,
-                    k == -EC_ECONNRESET ? "unexpected-reset" : "premature-close",
+                    k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
                     "the connection to accept data until the kernel refuses more", a);
         return -1;
     }
@@ -787,9 +787,9 @@ static int exec_step(struct inst *in, const struct ec_step *st)
                     rx == EC_RX_EOF       ? EC_OC_EOF
                     : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
                                           : EC_OC_RESET,
-                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : "stall")
-                    : rx == EC_RX_EOF   ? "truncated-echo"
-                                        : "unexpected-reset",
+                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL)
+                    : rx == EC_RX_EOF   ? EC_DIAG_TRUNCATED
+                                        : EC_DIAG_UNEXPECTED_RESET,
                     e, a);
         return -1;
     }
@@ -841,7 +841,7 @@ static int exec_step(struct inst *in, const struct ec_step *st)
             char e[100];
             snprintf(e, sizeof e, "every connection at barrier \"%s\"", st->name);
             set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
-                        st->diagnosis[0] ? st->diagnosis : "stall", e,
+                        st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL, e,
                         "some connections never arrived (they wait on the server)");
             return -1;
         }
@@ -889,7 +889,7 @@ static void *inst_main(void *arg)
         const struct ec_step *st = &g->steps[in->pos];
         if (ec_clock_ms() >= ps->deadline_ms) {
             set_failure(in, st, EC_V_TIMEOUT, EC_OC_TIMEOUT,
-                        st->diagnosis[0] ? st->diagnosis : "stall",
+                        st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL,
                         "the case to finish within its time budget", "the budget ran out");
             break;
         }
@@ -1085,13 +1085,13 @@ static void grade_pass(struct pass *ps)
             fi = &ps->insts[i];
     snprintf(ps->diagnosis, sizeof ps->diagnosis, "%s", ps->first->diagnosis);
     /* A mismatch that carries another connection's bytes is cross-talk. */
-    if (strcmp(ps->diagnosis, "echo-mismatch") == 0 && fi && cross_talk(ps, fi))
-        snprintf(ps->diagnosis, sizeof ps->diagnosis, "cross-talk");
+    if (strcmp(ps->diagnosis, EC_DIAG_ECHO_MISMATCH) == 0 && fi && cross_talk(ps, fi))
+        snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_CROSS_TALK);
     /* A capacity group whose instance failed before its hand-off (while it was being
      * admitted): N is the number of clients the server held at that moment, that is
      * the instances of the group admitted before it plus the connections of the other
      * groups that were connected without failing. */
-    if (fi && strcmp(fi->g->on_fail, "capacity-limit") == 0 && ps->first->v == EC_V_FAIL &&
+    if (fi && strcmp(fi->g->on_fail, EC_DIAG_CAPACITY) == 0 && ps->first->v == EC_V_FAIL &&
         strcmp(ps->first->diagnosis, "fixture-error") != 0 && before_handoff(fi)) {
         int served = 0;
         for (size_t i = 0; i < ps->ninst; i++) {
@@ -1108,7 +1108,7 @@ static void grade_pass(struct pass *ps)
                 served++;
             }
         }
-        snprintf(ps->diagnosis, sizeof ps->diagnosis, "capacity-limit:%d", served);
+        snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_CAPACITY ":%d", served);
     }
 }
 
@@ -1258,11 +1258,11 @@ static void server_fate(struct run *r)
     int st = r->srv.status;
     if (WIFSIGNALED(st)) {
         const char *n = sigabbrev_np(WTERMSIG(st));
-        snprintf(r->server_diag, sizeof r->server_diag, "crash:SIG%s", n ? n : "?");
+        snprintf(r->server_diag, sizeof r->server_diag, EC_DIAG_CRASH ":SIG%s", n ? n : "?");
     } else if (r->abort_seen) {
-        snprintf(r->server_diag, sizeof r->server_diag, "died-after-reset");
+        snprintf(r->server_diag, sizeof r->server_diag, EC_DIAG_DIED_AFTER_RESET);
     } else {
-        snprintf(r->server_diag, sizeof r->server_diag, "server-exited:%d", WEXITSTATUS(st));
+        snprintf(r->server_diag, sizeof r->server_diag, EC_DIAG_SERVER_EXITED ":%d", WEXITSTATUS(st));
     }
 }
 
@@ -1432,7 +1432,7 @@ int ec_replay(const struct ec_replay_opts *o)
     else if (r->any_failure && r->passes[r->failed_pass].diagnosis[0])
         snprintf(r->diagnosis, sizeof r->diagnosis, "%s", r->passes[r->failed_pass].diagnosis);
     else if (r->log_v == EC_V_FAIL)
-        snprintf(r->diagnosis, sizeof r->diagnosis, "log-mismatch");
+        snprintf(r->diagnosis, sizeof r->diagnosis, EC_DIAG_LOG_MISMATCH);
     if (strcmp(r->diagnosis, "fixture-error") == 0 || strcmp(r->diagnosis, "harness-error") == 0)
         final = EC_V_ERROR;
     r->raw = final;

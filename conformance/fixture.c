@@ -71,44 +71,6 @@ enum ec_path ec_step_path(enum ec_step_kind k)
     }
 }
 
-/* The diagnosis vocabulary (DESIGN.md section 5, plus the engine's own for server
- * exits and log expectations). Names ending in ':' take a suffix. */
-static const char *const vocabulary[] = {"echo-mismatch",
-                                         "truncated-echo",
-                                         "lost-after-half-close",
-                                         "stall",
-                                         "serialized-clients",
-                                         "head-of-line-blocking",
-                                         "capacity-limit:",
-                                         "died-after-reset",
-                                         "fd-leak:",
-                                         "busy-poll",
-                                         "crash:",
-                                         "premature-close",
-                                         "unexpected-reset",
-                                         "frame-reassembly-error",
-                                         "cross-talk",
-                                         "unfair-starvation",
-                                         "server-exited:",
-                                         "log-mismatch",
-                                         "unexpected-data",
-                                         "connect-failed"};
-
-int ec_diagnosis_known(const char *name)
-{
-    for (size_t i = 0; i < sizeof vocabulary / sizeof vocabulary[0]; i++) {
-        const char *v = vocabulary[i];
-        size_t n = strlen(v);
-        if (v[n - 1] == ':') {
-            if (strncmp(name, v, n - 1) == 0 && (name[n - 1] == '\0' || name[n - 1] == ':'))
-                return 1;
-        } else if (strcmp(name, v) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* ---- field checks ---------------------------------------------------------------- */
 
 /* Fails on any member of obj not in the NULL-terminated allowed list. */

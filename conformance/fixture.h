@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ec_framing.h"
+#include "diagnoses.h"
 #include "steps.h"
 
 #define EC_PATH_MAX 96
@@ -174,9 +175,5 @@ void ec_fixture_free(struct ec_fixture *fx);
  * cannot encode). */
 int ec_payload_build(const struct ec_payload *pl, const struct ec_framing *f, int inst,
                      unsigned char **out, size_t *len);
-
-/* True if name is a diagnosis of the vocabulary (a "capacity-limit:N" style suffix is
- * allowed on the names that take one). */
-int ec_diagnosis_known(const char *name);
 
 #endif
