@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <wordexp.h>
 
 #include "ec_net.h"
 #include "ec_sock.h"
@@ -32,7 +31,7 @@ void ec_cli_init(struct ec_cli *cli, const char *prog)
     ec_log_set_name(prog);
 }
 
-void ec_cli_usage_error(struct ec_cli *cli, const char *fmt, ...)
+_Noreturn void ec_cli_usage_error(struct ec_cli *cli, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "%s: ", cli->prog);
@@ -167,26 +166,18 @@ void ec_cli_say(struct ec_cli *cli, const char *fmt, ...)
     fflush(cli->out);
 }
 
-/* Starts the --server command: split like a shell would (quotes, no expansion of
- * commands), with --port 0 and the framing appended. Returns 0, or exits. */
+/* Starts the --server command: split into words like the engine's --server
+ * (ec_split_command: quotes and backslashes, no expansion), with --port 0 and the
+ * framing appended. Returns 0, or exits. */
 static void start_server(struct ec_cli *cli)
 {
-    wordexp_t we;
-    /* WRDE_NOCMD: a command substitution in the text is an error, not run. */
-    int rc = wordexp(cli->server, &we, WRDE_NOCMD);
-    if (rc != 0 || we.we_wordc == 0) {
-        if (rc == 0)
-            wordfree(&we);
-        ec_cli_usage_error(cli, "--server \"%s\": not a command line", cli->server);
-    }
-    size_t n = we.we_wordc;
-    char **argv = calloc(n + 5, sizeof *argv);
-    if (!argv) {
-        fprintf(stderr, "%s: out of memory\n", cli->prog);
-        exit(EC_CLI_CANNOT_RUN);
-    }
-    for (size_t k = 0; k < n; k++)
-        argv[k] = we.we_wordv[k];
+    enum { MAX_WORDS = 200 };
+    char *argv[MAX_WORDS + 5], serr[128];
+    int words = ec_split_command(cli->server, argv, MAX_WORDS, serr, sizeof serr);
+    if (words <= 0)
+        ec_cli_usage_error(cli, "--server \"%s\": %s", cli->server,
+                           words < 0 ? serr : "an empty command");
+    size_t n = (size_t)words;
     char port0[] = "--port", zero[] = "0", fr[] = "--framing";
     char spec[64];
     snprintf(spec, sizeof spec, "%s", cli->framing_spec);
@@ -202,9 +193,8 @@ static void start_server(struct ec_cli *cli)
         o += (size_t)snprintf(cli->server_cmd + o, sizeof cli->server_cmd - o, "%s%s", k ? " " : "",
                               argv[k]);
     char err[512];
-    rc = ec_server_start(&cli->srv, argv, 0, ec_scale_ms(READY_MS), err, sizeof err);
-    free(argv);
-    wordfree(&we);
+    int rc = ec_server_start(&cli->srv, argv, 0, ec_scale_ms(READY_MS), err, sizeof err);
+    ec_split_free(argv, words);
     if (rc < 0) {
         /* 77 from the server before its readiness line means "cannot run here" (an
          * io_uring model on a kernel without io_uring, say): pass that on. */

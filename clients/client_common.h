@@ -97,7 +97,7 @@ long long ec_cli_number(struct ec_cli *cli, int argc, char **argv, int *i, long 
                         long long max);
 
 /* Prints "prog: <message>" and "try prog --help" on stderr and exits 2. */
-void ec_cli_usage_error(struct ec_cli *cli, const char *fmt, ...) EC_PRINTF_LIKE(2, 3);
+_Noreturn void ec_cli_usage_error(struct ec_cli *cli, const char *fmt, ...) EC_PRINTF_LIKE(2, 3);
 
 /* Checks the common options, starts the socket layer and the timeline, and reaches
  * the server: parses --target, or starts --server on port 0 (with --framing when

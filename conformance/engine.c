@@ -1177,42 +1177,6 @@ static int plan_passes(struct run *r)
     return 0;
 }
 
-/* ---- command line of the server -------------------------------------------------------- */
-
-static int split_cmd(const char *cmd, char **argv, int max)
-{
-    int n = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        if (n >= max - 1)
-            return -1;
-        char *out = malloc(strlen(p) + 1), *o = out;
-        if (!out)
-            return -1;
-        char q = 0;
-        while (*p && (q || (*p != ' ' && *p != '\t'))) {
-            if (!q && (*p == '"' || *p == '\'')) {
-                q = *p++;
-                continue;
-            }
-            if (q && *p == q) {
-                q = 0;
-                p++;
-                continue;
-            }
-            *o++ = *p++;
-        }
-        *o = 0;
-        argv[n++] = out;
-    }
-    argv[n] = NULL;
-    return n;
-}
-
 /* ---- the replay ----------------------------------------------------------------------- */
 
 static int check_log(struct run *r)
@@ -1336,9 +1300,11 @@ int ec_replay(const struct ec_replay_opts *o)
         r->port = port;
     } else {
         char *argv[256];
-        int n = split_cmd(o->server, argv, 200);
+        char serr[128];
+        int n = ec_split_command(o->server, argv, 200, serr, sizeof serr);
         if (n <= 0) {
-            fprintf(stderr, "echoconf: --server: empty or too long command\n");
+            fprintf(stderr, "echoconf: --server \"%s\": %s\n", o->server,
+                    n < 0 ? serr : "an empty command");
             ec__run_free(r);
             return 2;
         }
@@ -1402,7 +1368,7 @@ int ec_replay(const struct ec_replay_opts *o)
         ec_server_stop(&r->srv, 0);
     if (!r->server_diag[0] && r->have_srv && r->srv.killed)
         snprintf(r->server_note, sizeof r->server_note,
-                 "the server did not stop on SIGTERM within %d ms and was killed",
+                 "the server did not stop on SIGINT within %d ms and was killed",
                  ec_scale_ms(STOP_GRACE_MS));
 
     /* Grade the run: the worst pass, the server's fate, the log. */

@@ -225,7 +225,15 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
                 _exit(127);
             }
         }
+        /* The stop signal must reach the server as a signal it handles: a shell that
+         * started us in the background may have set SIGINT to SIG_IGN, which exec
+         * keeps, and our threads' blocked mask is inherited too. */
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         execvp(argv[0], argv);
         dprintf(px[1], "cannot run %s: %s", argv[0], strerror(errno));
         _exit(127);
@@ -315,7 +323,10 @@ void ec_server_stop(struct ec_server_proc *s, int grace_ms)
     int exited = s->exited;
     pthread_mutex_unlock(&s->mu);
     if (!exited) {
-        kill(s->pid, SIGTERM);
+        /* SIGINT, not SIGTERM: server_main stops on either, but under Wine only SIGINT
+         * reaches it (as CTRL_C_EVENT, exit status 0); SIGTERM kills wine64 outright
+         * with no handler run (measured, tests/win32/README.md). */
+        kill(s->pid, SIGINT);
         if (!ec_server_exited(s, grace_ms)) {
             s->killed = 1;
             kill(s->pid, SIGKILL);
@@ -472,4 +483,62 @@ long long ec_proc_cpu_ms(pid_t pid)
     if (hz <= 0)
         hz = 100;
     return (long long)((ut + st) * 1000ull / (unsigned long long)hz);
+}
+
+int ec_split_command(const char *cmd, char **argv, int max, char *err, size_t errlen)
+{
+    int n = 0;
+    const char *p = cmd;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        if (n >= max - 1) {
+            snprintf(err, errlen, "more than %d words", max - 1);
+            ec_split_free(argv, n);
+            return -1;
+        }
+        char *out = malloc(strlen(p) + 1), *o = out;
+        if (!out) {
+            snprintf(err, errlen, "out of memory");
+            ec_split_free(argv, n);
+            return -1;
+        }
+        char q = 0; /* the open quote, or 0 */
+        const char *start = p;
+        while (*p && (q || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+            if (!q && (*p == '"' || *p == '\'')) {
+                start = p;
+                q = *p++;
+            } else if (q && *p == q) {
+                q = 0;
+                p++;
+            } else if (*p == '\\' && q != '\'' && p[1] &&
+                       (q == 0 || p[1] == '"' || p[1] == '\\')) {
+                *o++ = p[1];
+                p += 2;
+            } else {
+                *o++ = *p++;
+            }
+        }
+        *o = 0;
+        if (q) {
+            snprintf(err, errlen, "unterminated %c quote at offset %ld", q, (long)(start - cmd));
+            free(out);
+            ec_split_free(argv, n);
+            return -1;
+        }
+        argv[n++] = out;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+void ec_split_free(char **argv, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(argv[i]);
+        argv[i] = NULL;
+    }
 }

@@ -1,6 +1,8 @@
 /* server_proc.h - the server under test as a child process: start it on port 0, read
  * its readiness line, capture its log, observe it through /proc (descriptor count,
- * CPU time), notice when it dies, and stop it (SIGTERM, bounded wait, SIGKILL).
+ * CPU time), notice when it dies, and stop it (SIGINT, bounded wait, SIGKILL). It
+ * also splits a server command line into words (ec_split_command), for the engine
+ * and the clients alike.
  */
 #ifndef EC_SERVER_PROC_H
 #define EC_SERVER_PROC_H
@@ -50,7 +52,8 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
 /* True once the process has exited; waits up to wait_ms for that to happen. */
 int ec_server_exited(struct ec_server_proc *s, int wait_ms);
 
-/* Asks the server to stop: SIGTERM, up to grace_ms for it to exit, then SIGKILL.
+/* Asks the server to stop: SIGINT (which server_main handles like SIGTERM, and which
+ * Wine turns into CTRL_C_EVENT), up to grace_ms for it to exit, then SIGKILL.
  * Safe to call when it already exited. Joins the log reader. */
 void ec_server_stop(struct ec_server_proc *s, int grace_ms);
 
@@ -72,6 +75,19 @@ long long ec_proc_cpu_ms(pid_t pid);
  * time it does not shrink when the machine is busy: a spinning thread demands 100% of
  * the wall time whatever its share. -1 when schedstat is not available. */
 long long ec_proc_demand_ms(pid_t pid);
+
+/* Splits the command line cmd into words the way a POSIX shell splits plain words:
+ * blanks separate; '...' keeps everything literally; "..." keeps everything but a
+ * backslash before " or \; outside quotes a backslash keeps the next character. There
+ * is no expansion of any kind ($, ~, globs, command substitution are plain text).
+ * Each word is malloc'ed into argv[0..n-1] and argv[n] is NULL, so argv needs max
+ * slots for at most max - 1 words. Returns n (0 for a blank line), or -1 with a
+ * reason in err (an unterminated quote, more than max - 1 words, out of memory), with
+ * nothing left allocated. */
+int ec_split_command(const char *cmd, char **argv, int max, char *err, size_t errlen);
+
+/* Frees the n words ec_split_command stored in argv. */
+void ec_split_free(char **argv, int n);
 
 /* The number of stdout lines captured so far (thread-safe). */
 size_t ec_server_line_count(struct ec_server_proc *s);

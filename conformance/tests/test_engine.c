@@ -149,10 +149,36 @@ static int replay_against_target_passes(void)
     return 0;
 }
 
+/* ec_split_command: quotes, backslashes, no expansion, and clean errors. */
+static int split_command_words(void)
+{
+    char *argv[8], err[128];
+    int n = ec_split_command("  \"/a b/srv\" --x 'it''s' a\\ b \"q\\\"q\" $HOME", argv, 8, err,
+                             sizeof err);
+    CHECK_EQ(n, 6);
+    CHECK_EQ(strcmp(argv[0], "/a b/srv"), 0);
+    CHECK_EQ(strcmp(argv[1], "--x"), 0);
+    CHECK_EQ(strcmp(argv[2], "its"), 0);
+    CHECK_EQ(strcmp(argv[3], "a b"), 0);
+    CHECK_EQ(strcmp(argv[4], "q\"q"), 0);
+    CHECK_EQ(strcmp(argv[5], "$HOME"), 0);
+    CHECK_EQ(argv[6] == NULL, 1);
+    ec_split_free(argv, n);
+    CHECK_EQ(ec_split_command(" \t ", argv, 8, err, sizeof err), 0);
+    CHECK_EQ(ec_split_command("srv 'open", argv, 8, err, sizeof err), -1);
+    CHECK_EQ(strstr(err, "unterminated") != NULL, 1);
+    CHECK_EQ(ec_split_command("a b c d", argv, 4, err, sizeof err), -1);
+    CHECK_EQ(strstr(err, "more than 3 words") != NULL, 1);
+    printf("ec_split_command: quoted, escaped and unexpanded words; unterminated quote and "
+           "too many words rejected\n");
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
 } tests[] = {
+    {"split_command_words", split_command_words},
     {"pattern_is_seekable", pattern_is_seekable},
     {"write_plan_chunks_are_separate_sends", write_plan_chunks_are_separate_sends},
     {"fill_stops_when_the_peer_does_not_read", fill_stops_when_the_peer_does_not_read},
