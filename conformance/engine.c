@@ -1179,6 +1179,12 @@ static int plan_passes(struct run *r)
 
 /* ---- the replay ----------------------------------------------------------------------- */
 
+int ec_replay_under_wine(const struct ec_replay_opts *o)
+{
+    return (o->family && strcmp(o->family, "win32") == 0) ||
+           (o->model && strncmp(o->model, "faulty-win32-", 13) == 0);
+}
+
 static int check_log(struct run *r)
 {
     const struct ec_fixture *fx = &r->fx;
@@ -1266,7 +1272,7 @@ int ec_replay(const struct ec_replay_opts *o)
     r->start_ms = ec_clock_ms();
     enum ec_verdict final = EC_V_PASS;
 
-    if (r->fx.rlimit_nofile && o->family && strcmp(o->family, "win32") == 0 &&
+    if (r->fx.rlimit_nofile && ec_replay_under_wine(o) &&
         !r->unsupported_reason[0])
         snprintf(r->unsupported_reason, sizeof r->unsupported_reason,
                  "the case lowers RLIMIT_NOFILE of the server process, which under Wine is "

@@ -50,4 +50,9 @@ struct ec_replay_opts {
  * message (file: $.path: reason) on stderr. */
 int ec_replay(const struct ec_replay_opts *o);
 
+/* True when the server of o runs under Wine: the win32 family, or a Winsock faulty
+ * server (family faulty, model id "faulty-win32-..."). Such a server gets the Wine
+ * deadline factor, and its descriptor count and low RLIMIT_NOFILE are not usable. */
+int ec_replay_under_wine(const struct ec_replay_opts *o);
+
 #endif

@@ -253,7 +253,7 @@ void ec__report(struct run *r)
     if (ec_scale_ms(1000) != 1000)
         printf("deadlines: x%.2f (ECHOCONF_TIMEOUT_MULTIPLIER or --timeout-multiplier%s)\n",
                (double)ec_scale_ms(1000) / 1000.0,
-               o->family && strcmp(o->family, "win32") == 0 ? ", and x3 for Wine" : "");
+               ec_replay_under_wine(o) ? ", and x3 for Wine" : "");
 
     if (r->final == EC_V_UNSUPPORTED) {
         printf("verdict: UNSUPPORTED (%s)\n", r->unsupported_reason);

@@ -138,7 +138,7 @@ static int cmd_replay(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (o.family && strcmp(o.family, "win32") == 0)
+    if (ec_replay_under_wine(&o))
         ec_set_timeout_family_factor(3.0); /* Wine: see ec_set_timeout_family_factor */
     if (o.json_out)
         make_parent(o.json_out);
