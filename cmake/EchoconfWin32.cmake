@@ -1,8 +1,9 @@
 # The win32 models: cross-built with MinGW-w64 by a sub-build (servers/win32 is a
 # project of its own, configured with cmake/mingw-w64-x86_64.cmake) and run under Wine.
-# Every servers/win32/<name>.c is the model win32-<name>: registered with
-# ec_register_model when it can be built and run here, with ec_skip_server (the reason
-# shown, the tests reported as skipped) when it cannot.
+# Every servers/win32/<name>.c is the model win32-<name>, every
+# servers/faulty/win32/<name>.c the model faulty-win32-<name> (family faulty):
+# registered with ec_register_model when it can be built and run here, with
+# ec_skip_server (the reason shown, the tests reported as skipped) when it cannot.
 #
 # Provides, for tests/win32 and the conformance engine:
 #   ECHOCONF_WIN32_AVAILABLE      TRUE when the .exe files are built and Wine runs them
@@ -13,6 +14,10 @@
 #   ec_win32_test_properties(<test>...)    what every test of a win32 model needs
 
 file(GLOB _ec_win32_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/servers/win32/*.c)
+# The Winsock servers of the faulty gallery: servers/faulty/win32/<name>.c is the model
+# faulty-win32-<name> of family faulty, built and run like the win32 models.
+file(GLOB _ec_win32_faulty_sources CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/servers/faulty/win32/*.c)
 
 set(ECHOCONF_WIN32_AVAILABLE FALSE)
 set(ECHOCONF_WIN32_SKIP_REASON "")
@@ -50,14 +55,24 @@ endif()
 # The fixture's desktop holder (tests/win32/wine-desktop.c), built by the sub-build.
 set(ECHOCONF_WINE_DESKTOP ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/ec-wine-desktop.exe)
 set(_ec_win32_exes ${ECHOCONF_WINE_DESKTOP})
+set(_ec_win32_ids "")
 foreach(src IN LISTS _ec_win32_sources)
     get_filename_component(name ${src} NAME_WE)
-    set(exe ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/echo-win32-${name}.exe)
+    list(APPEND _ec_win32_ids win32-${name})
+endforeach()
+foreach(src IN LISTS _ec_win32_faulty_sources)
+    get_filename_component(name ${src} NAME_WE)
+    list(APPEND _ec_win32_ids faulty-win32-${name})
+endforeach()
+foreach(id IN LISTS _ec_win32_ids)
+    set(exe ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/echo-${id}.exe)
     list(APPEND _ec_win32_exes ${exe})
+    # The family is the id's first word: win32, or faulty for the gallery's servers.
+    string(REGEX REPLACE "-.*" "" family ${id})
     if(ECHOCONF_WIN32_AVAILABLE)
-        ec_register_model(win32-${name} win32 ${ECHOCONF_WINE64} ${exe})
+        ec_register_model(${id} ${family} ${ECHOCONF_WINE64} ${exe})
     else()
-        ec_skip_server(win32-${name} "${ECHOCONF_WIN32_SKIP_REASON}")
+        ec_skip_server(${id} "${ECHOCONF_WIN32_SKIP_REASON}")
     endif()
 endforeach()
 
