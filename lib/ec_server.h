@@ -29,9 +29,10 @@ struct ec_server_opts {
     int quiet;                 /* --quiet */
 };
 
-/* What each model file defines besides ec_serve(). Members after default_workers are
- * optional: a model that does not use them leaves them out of its positional
- * initializer, and C sets them to zero (C11 6.7.9p21). */
+/* What each model file defines besides ec_serve(), with designated initializers
+ * (.id, .summary, .default_workers, .probe where used): a member left out is zero
+ * (C11 6.7.9p21), and -Wextra's -Wmissing-field-initializers, which flags short
+ * positional initializers, accepts designated ones. */
 struct ec_model {
     const char *id;      /* "posix-epoll" */
     const char *summary; /* two or three lines for --help: the API, the limit it exposes */
@@ -43,13 +44,6 @@ struct ec_model {
      * printing the readiness line. */
     int (*probe)(char *why, size_t len);
 };
-
-/* Leaving the optional members out is what -Wextra's -Wmissing-field-initializers
- * flags, in every file that defines a model; the warning is off for them so that the
- * three-member initializers of existing models stay valid under ECHOCONF_WERROR. */
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
 
 extern const struct ec_model ec_model;
 

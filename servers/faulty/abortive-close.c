@@ -21,10 +21,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-abortive-close",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that closes\n"
-    "with SO_LINGER {1, 0}: every connection ends with an RST instead of a FIN.",
-    0,
+    .id = "faulty-abortive-close",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that closes\n"
+        "with SO_LINGER {1, 0}: every connection ends with an RST instead of a FIN.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -25,10 +25,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-blocking-send",
-    "FAULTY on purpose (gallery of known bugs): poll() loop whose client\n"
-    "sockets stay blocking, so one slow reader blocks every client (head-of-line).",
-    0,
+    .id = "faulty-blocking-send",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop whose client\n"
+        "sockets stay blocking, so one slow reader blocks every client (head-of-line).",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

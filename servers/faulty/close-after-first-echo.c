@@ -21,10 +21,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-close-after-first-echo",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that closes the\n"
-    "connection once its first echo has gone out (one request per connection).",
-    0,
+    .id = "faulty-close-after-first-echo",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that closes the\n"
+        "connection once its first echo has gone out (one request per connection).",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -25,10 +25,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-close-on-rdhup",
-    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\n"
-    "that closes on EPOLLRDHUP at once, dropping echo still owed after a half-close.",
-    0,
+    .id = "faulty-close-on-rdhup",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\n"
+        "that closes on EPOLLRDHUP at once, dropping echo still owed after a half-close.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

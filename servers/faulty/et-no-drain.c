@@ -27,10 +27,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-et-no-drain",
-    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop that\n"
-    "forgets readability after one recv: bytes left in the socket wait for a new edge.",
-    0,
+    .id = "faulty-et-no-drain",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop that\n"
+        "forgets readability after one recv: bytes left in the socket wait for a new edge.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

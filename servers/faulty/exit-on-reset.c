@@ -22,10 +22,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-exit-on-reset",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that exits\n"
-    "(the textbook's err_quit) when a client connection fails or resets.",
-    0,
+    .id = "faulty-exit-on-reset",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that exits\n"
+        "(the textbook's err_quit) when a client connection fails or resets.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -24,10 +24,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-fd-keyed-state",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that keeps one\n"
-    "record per descriptor number and reuses it without a reset: old echo reaches new clients.",
-    0,
+    .id = "faulty-fd-keyed-state",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that keeps one\n"
+        "record per descriptor number and reuses it without a reset: old echo reaches new clients.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -20,10 +20,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-fd-leak-on-reset",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that does not\n"
-    "close the socket of a client that reset or failed: one descriptor leaks per reset.",
-    0,
+    .id = "faulty-fd-leak-on-reset",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that does not\n"
+        "close the socket of a client that reset or failed: one descriptor leaks per reset.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -25,10 +25,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-frame-per-recv",
-    "FAULTY on purpose (gallery of known bugs): poll() loop whose frame\n"
-    "decoder lives for one recv: a frame split across recvs is lost (framed modes only).",
-    0,
+    .id = "faulty-frame-per-recv",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop whose frame\n"
+        "decoder lives for one recv: a frame split across recvs is lost (framed modes only).",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -23,10 +23,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-ignore-send-count",
-    "FAULTY on purpose (gallery of known bugs): poll() loop whose flush\n"
-    "ignores the count send() returns, so a short send loses the rest of the echo.",
-    0,
+    .id = "faulty-ignore-send-count",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop whose flush\n"
+        "ignores the count send() returns, so a short send loses the rest of the echo.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -23,10 +23,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-lowest-index-first",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that serves only\n"
-    "the first ready client per wake-up: an early busy client starves later ones.",
-    0,
+    .id = "faulty-lowest-index-first",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that serves only\n"
+        "the first ready client per wake-up: an early busy client starves later ones.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

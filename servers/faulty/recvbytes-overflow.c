@@ -26,10 +26,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-recvbytes-overflow",
-    "FAULTY on purpose (gallery of known bugs): poll() loop with the textbook\n"
-    "SOCKETINFO{buf[1000], recvbytes}: buf[retval] = 0 after a full recv truncates its echo.",
-    0,
+    .id = "faulty-recvbytes-overflow",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop with the textbook\n"
+        "SOCKETINFO{buf[1000], recvbytes}: buf[retval] = 0 after a full recv truncates its echo.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

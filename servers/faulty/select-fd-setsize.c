@@ -30,10 +30,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-select-fd-setsize",
-    "FAULTY on purpose (gallery of known bugs): select() loop that refuses\n"
-    "descriptors > FD_SETSIZE instead of >=: descriptor 1024 overflows the fd_set.",
-    0,
+    .id = "faulty-select-fd-setsize",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): select() loop that refuses\n"
+        "descriptors > FD_SETSIZE instead of >=: descriptor 1024 overflows the fd_set.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -22,10 +22,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-serial-accept",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that watches\n"
-    "the listener only while it has no client: it serves one client at a time.",
-    0,
+    .id = "faulty-serial-accept",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that watches\n"
+        "the listener only while it has no client: it serves one client at a time.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -27,10 +27,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-sigpipe-default",
-    "FAULTY on purpose (gallery of known bugs): poll() loop that restores the\n"
-    "default SIGPIPE action and sends with plain send(): a send to a reset peer kills it.",
-    0,
+    .id = "faulty-sigpipe-default",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop that restores the\n"
+        "default SIGPIPE action and sends with plain send(): a send to a reset peer kills it.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -27,10 +27,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-swap-remove-skip",
-    "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\n"
-    "whose swap-remove skips the record moved into the freed slot: its client can stall.",
-    0,
+    .id = "faulty-swap-remove-skip",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): edge-triggered epoll loop\n"
+        "whose swap-remove skips the record moved into the freed slot: its client can stall.",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -20,10 +20,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-zero-timeout-poll",
-    "FAULTY on purpose (gallery of known bugs): poll() loop called with a\n"
-    "zero timeout: it never sleeps, so it burns a core while idle (busy-poll).",
-    0,
+    .id = "faulty-zero-timeout-poll",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): poll() loop called with a\n"
+        "zero timeout: it never sleeps, so it burns a core while idle (busy-poll).",
+    .default_workers = 0,
 };
 
 /* Out of descriptors, the listener stays readable but accept fails: the waiting

@@ -230,8 +230,10 @@ out:
 }
 
 const struct ec_model ec_model = {
-    "posix-epoll-et",
-    "Edge-triggered epoll (the WSAAsyncSelect analogue): one notice per change, so each\n"
-    "is served to EAGAIN and reads delayed by a pending echo are resumed by the server\n"
-    "itself (recvdelayed). No 64-socket limit; bounded by RLIMIT_NOFILE.",
-    0};
+    .id = "posix-epoll-et",
+    .summary =
+        "Edge-triggered epoll (the WSAAsyncSelect analogue): one notice per change, so each\n"
+        "is served to EAGAIN and reads delayed by a pending echo are resumed by the server\n"
+        "itself (recvdelayed). No 64-socket limit; bounded by RLIMIT_NOFILE.",
+    .default_workers = 0,
+};

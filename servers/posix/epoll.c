@@ -220,7 +220,9 @@ out:
 }
 
 const struct ec_model ec_model = {
-    "posix-epoll",
-    "Level-triggered epoll (the WSAEventSelect analogue): one thread, EPOLLIN while\n"
-    "idle, EPOLLOUT while echo is pending. No 64-socket limit; bounded by RLIMIT_NOFILE.",
-    0};
+    .id = "posix-epoll",
+    .summary =
+        "Level-triggered epoll (the WSAEventSelect analogue): one thread, EPOLLIN while\n"
+        "idle, EPOLLOUT while echo is pending. No 64-socket limit; bounded by RLIMIT_NOFILE.",
+    .default_workers = 0,
+};

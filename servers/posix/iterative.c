@@ -19,11 +19,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "posix-iterative",
-    "Blocking accept(), then blocking recv()/send() with one client until it leaves\n"
-    "(textbook 02-03). One client at a time: the next one waits in the listen backlog\n"
-    "and gets no echo until the current one closes.",
-    0,
+    .id = "posix-iterative",
+    .summary =
+        "Blocking accept(), then blocking recv()/send() with one client until it leaves\n"
+        "(textbook 02-03). One client at a time: the next one waits in the listen backlog\n"
+        "and gets no echo until the current one closes.",
+    .default_workers = 0,
 };
 
 /* How long to wait before retrying accept after an error that the reserve descriptor

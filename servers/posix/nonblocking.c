@@ -19,11 +19,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "posix-nonblocking",
-    "O_NONBLOCK sockets retried on would-block in an endless loop (textbook 04-01):\n"
-    "a busy loop that burns a full CPU core even when idle, on purpose. One thread\n"
-    "polls every client per turn, so latency grows with the client count.",
-    0,
+    .id = "posix-nonblocking",
+    .summary =
+        "O_NONBLOCK sockets retried on would-block in an endless loop (textbook 04-01):\n"
+        "a busy loop that burns a full CPU core even when idle, on purpose. One thread\n"
+        "polls every client per turn, so latency grows with the client count.",
+    .default_workers = 0,
 };
 
 /* One client. The textbook keeps these in each ComThread's stack. */

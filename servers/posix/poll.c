@@ -17,11 +17,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "posix-poll",
-    "poll() over a growing pollfd array in one thread: POLLIN while nothing is owed,\n"
-    "POLLOUT while echo is pending. No FD_SETSIZE ceiling; each call scans the whole\n"
-    "array, so a wake-up costs O(clients). Limits: RLIMIT_NOFILE, --max-clients.",
-    0,
+    .id = "posix-poll",
+    .summary =
+        "poll() over a growing pollfd array in one thread: POLLIN while nothing is owed,\n"
+        "POLLOUT while echo is pending. No FD_SETSIZE ceiling; each call scans the whole\n"
+        "array, so a wake-up costs O(clients). Limits: RLIMIT_NOFILE, --max-clients.",
+    .default_workers = 0,
 };
 
 #define ACCEPT_BATCH      64  /* accepts per readable listener, so a burst drains fast */

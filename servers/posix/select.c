@@ -24,11 +24,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "posix-select",
-    "select() over a read set and a write set in one thread (textbook 04-02): a client\n"
-    "is read only when its echo has all been sent. Limit: descriptors >= FD_SETSIZE\n"
-    "(1024) cannot enter an fd_set and are refused (reason=fd-setsize).",
-    0,
+    .id = "posix-select",
+    .summary =
+        "select() over a read set and a write set in one thread (textbook 04-02): a client\n"
+        "is read only when its echo has all been sent. Limit: descriptors >= FD_SETSIZE\n"
+        "(1024) cannot enter an fd_set and are refused (reason=fd-setsize).",
+    .default_workers = 0,
 };
 
 #define ACCEPT_BATCH      64  /* accepts per readable listener, so a burst drains fast */

@@ -294,8 +294,10 @@ out:
 }
 
 const struct ec_model ec_model = {
-    "posix-sigio",
-    "Signal-driven I/O (the WSAAsyncSelect analogue): O_ASYNC + F_SETSIG real-time signals\n"
-    "read from a signalfd as queued messages; stale ones are mere hints. Bounded by\n"
-    "RLIMIT_SIGPENDING: on overflow plain SIGIO comes and every socket is rescanned.",
-    0};
+    .id = "posix-sigio",
+    .summary =
+        "Signal-driven I/O (the WSAAsyncSelect analogue): O_ASYNC + F_SETSIG real-time signals\n"
+        "read from a signalfd as queued messages; stale ones are mere hints. Bounded by\n"
+        "RLIMIT_SIGPENDING: on overflow plain SIGIO comes and every socket is rescanned.",
+    .default_workers = 0,
+};

@@ -17,11 +17,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "posix-thread",
-    "One detached pthread per client doing blocking recv()/send() (textbook 03-01).\n"
-    "Clients are served concurrently; the limit is one thread per client (refused as\n"
-    "no-threads when pthread_create fails) and --max-clients.",
-    0,
+    .id = "posix-thread",
+    .summary =
+        "One detached pthread per client doing blocking recv()/send() (textbook 03-01).\n"
+        "Clients are served concurrently; the limit is one thread per client (refused as\n"
+        "no-threads when pthread_create fails) and --max-clients.",
+    .default_workers = 0,
 };
 
 #define ACCEPT_BACKOFF_MS 100  /* retry delay after an accept error the trick can't cure */

@@ -334,8 +334,11 @@ static int probe_io_uring(char *why, size_t len)
 }
 
 const struct ec_model ec_model = {
-    "posix-uring",
-    "io_uring completions (the Overlapped/IOCP analogue): accept, recv and send are\n"
-    "submitted and their CQEs lead back to the client through user_data. Short sends are\n"
-    "resubmitted. Bounded by RLIMIT_NOFILE; exits 77 where io_uring is unavailable.",
-    0, probe_io_uring};
+    .id = "posix-uring",
+    .summary =
+        "io_uring completions (the Overlapped/IOCP analogue): accept, recv and send are\n"
+        "submitted and their CQEs lead back to the client through user_data. Short sends are\n"
+        "resubmitted. Bounded by RLIMIT_NOFILE; exits 77 where io_uring is unavailable.",
+    .default_workers = 0,
+    .probe = probe_io_uring,
+};

@@ -239,8 +239,10 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 }
 
 const struct ec_model ec_model = {
-    "posix-workers",
-    "Worker threads on one epoll with EPOLLONESHOT (the IOCP analogue): any worker serves\n"
-    "any socket, one at a time per socket; --workers N (default two per CPU).\n"
-    "Bounded by RLIMIT_NOFILE.",
-    -1};
+    .id = "posix-workers",
+    .summary =
+        "Worker threads on one epoll with EPOLLONESHOT (the IOCP analogue): any worker serves\n"
+        "any socket, one at a time per socket; --workers N (default two per CPU).\n"
+        "Bounded by RLIMIT_NOFILE.",
+    .default_workers = -1,
+};

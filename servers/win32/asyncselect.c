@@ -41,11 +41,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "win32-asyncselect",
-    "WSAAsyncSelect: FD_ACCEPT/READ/WRITE/CLOSE as messages to a message-only window,\n"
-    "one message loop, recvdelayed + PostMessage re-arming FD_READ (textbook 05-01).\n"
-    "No limit of its own; stale messages for closed or reused handles are dropped.",
-    0,
+    .id = "win32-asyncselect",
+    .summary =
+        "WSAAsyncSelect: FD_ACCEPT/READ/WRITE/CLOSE as messages to a message-only window,\n"
+        "one message loop, recvdelayed + PostMessage re-arming FD_READ (textbook 05-01).\n"
+        "No limit of its own; stale messages for closed or reused handles are dropped.",
+    .default_workers = 0,
 };
 
 /* The listener's message (05-01's WM_SOCKET). Clients get numbers from the WM_APP

@@ -32,11 +32,13 @@
 #define STOP_POLL_MS 200
 
 const struct ec_model ec_model = {
-    "win32-eventselect",
-    "WSAEventSelect: one thread waits on one event per socket (WSAWaitForMultipleEvents)\n"
-    "and reads FD_ACCEPT/READ/WRITE/CLOSE with WSAEnumNetworkEvents (textbook 06-01).\n"
-    "Limit: WSA_MAXIMUM_WAIT_EVENTS = 64 events, listener included: 63 clients.",
-    0};
+    .id = "win32-eventselect",
+    .summary =
+        "WSAEventSelect: one thread waits on one event per socket (WSAWaitForMultipleEvents)\n"
+        "and reads FD_ACCEPT/READ/WRITE/CLOSE with WSAEnumNetworkEvents (textbook 06-01).\n"
+        "Limit: WSA_MAXIMUM_WAIT_EVENTS = 64 events, listener included: 63 clients.",
+    .default_workers = 0,
+};
 
 /* The textbook's SOCKETINFO: one per client. */
 struct conn {

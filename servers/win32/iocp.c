@@ -38,11 +38,13 @@
 #define JOIN_WAIT_MS 10000
 
 const struct ec_model ec_model = {
-    "win32-iocp",
-    "I/O completion port: overlapped WSARecv/WSASend completions are taken by a pool of\n"
-    "worker threads with GetQueuedCompletionStatus (textbook 08-01).\n"
-    "Limit: none of its own; --workers N (default two per CPU, the textbook's rule).",
-    -1};
+    .id = "win32-iocp",
+    .summary =
+        "I/O completion port: overlapped WSARecv/WSASend completions are taken by a pool of\n"
+        "worker threads with GetQueuedCompletionStatus (textbook 08-01).\n"
+        "Limit: none of its own; --workers N (default two per CPU, the textbook's rule).",
+    .default_workers = -1,
+};
 
 /* What the one outstanding operation of a client is. */
 enum conn_op {

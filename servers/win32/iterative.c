@@ -20,11 +20,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "win32-iterative",
-    "Blocking accept(), then blocking recv()/send() with one client until it leaves\n"
-    "(textbook 02-03, Winsock). One client at a time: the next one waits in the listen\n"
-    "backlog and gets no echo until the current one closes.",
-    0,
+    .id = "win32-iterative",
+    .summary =
+        "Blocking accept(), then blocking recv()/send() with one client until it leaves\n"
+        "(textbook 02-03, Winsock). One client at a time: the next one waits in the listen\n"
+        "backlog and gets no echo until the current one closes.",
+    .default_workers = 0,
 };
 
 /* How long to wait before retrying accept() after a shortage (WSAEMFILE, WSAENOBUFS)

@@ -25,11 +25,12 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "win32-nonblocking",
-    "FIONBIO sockets retried on WSAEWOULDBLOCK in endless loops (textbook 04-01): a\n"
-    "spinning accept thread plus a spinning thread per client, so it burns CPU even\n"
-    "when idle, on purpose.",
-    0,
+    .id = "win32-nonblocking",
+    .summary =
+        "FIONBIO sockets retried on WSAEWOULDBLOCK in endless loops (textbook 04-01): a\n"
+        "spinning accept thread plus a spinning thread per client, so it burns CPU even\n"
+        "when idle, on purpose.",
+    .default_workers = 0,
 };
 
 /* How long the stopping server waits for the client threads to notice the flag;

@@ -34,11 +34,13 @@
 #define JOIN_WAIT_MS 10000
 
 const struct ec_model ec_model = {
-    "win32-overlapped-event",
-    "Overlapped WSARecv/WSASend completed through events: a worker thread waits on them\n"
-    "with WSAWaitForMultipleEvents, slot 0 being the new-client event (textbook 07-01).\n"
-    "Limit: WSA_MAXIMUM_WAIT_EVENTS = 64 events, new-client event included: 63 clients.",
-    0};
+    .id = "win32-overlapped-event",
+    .summary =
+        "Overlapped WSARecv/WSASend completed through events: a worker thread waits on them\n"
+        "with WSAWaitForMultipleEvents, slot 0 being the new-client event (textbook 07-01).\n"
+        "Limit: WSA_MAXIMUM_WAIT_EVENTS = 64 events, new-client event included: 63 clients.",
+    .default_workers = 0,
+};
 
 /* What the one outstanding operation of a client is. */
 enum conn_op {

@@ -39,11 +39,13 @@
 #define JOIN_WAIT_MS 10000
 
 const struct ec_model ec_model = {
-    "win32-overlapped-routine",
-    "Overlapped WSARecv/WSASend with completion routines, run as APCs while the worker\n"
-    "thread waits alertably (WaitForSingleObjectEx) (textbook 07-02).\n"
-    "Limit: none of its own; one alertable thread does all the I/O.",
-    0};
+    .id = "win32-overlapped-routine",
+    .summary =
+        "Overlapped WSARecv/WSASend with completion routines, run as APCs while the worker\n"
+        "thread waits alertably (WaitForSingleObjectEx) (textbook 07-02).\n"
+        "Limit: none of its own; one alertable thread does all the I/O.",
+    .default_workers = 0,
+};
 
 /* What the one outstanding operation of a client is. */
 enum conn_op {

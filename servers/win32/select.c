@@ -26,10 +26,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "win32-select",
-    "One thread, Winsock select() over a read set and a write set (textbook 04-02).\n"
-    "FD_SETSIZE is 64 on Windows: the listener plus 63 clients; the 64th is refused.",
-    0,
+    .id = "win32-select",
+    .summary =
+        "One thread, Winsock select() over a read set and a write set (textbook 04-02).\n"
+        "FD_SETSIZE is 64 on Windows: the listener plus 63 clients; the 64th is refused.",
+    .default_workers = 0,
 };
 
 /* Clients the sets can hold: FD_SETSIZE entries, one of them the listener's. */

@@ -25,10 +25,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "win32-thread",
-    "One Win32 thread per client (_beginthreadex), blocking recv()/send() (textbook\n"
-    "03-01). Clients are served concurrently; each costs a thread and its stack.",
-    0,
+    .id = "win32-thread",
+    .summary =
+        "One Win32 thread per client (_beginthreadex), blocking recv()/send() (textbook\n"
+        "03-01). Clients are served concurrently; each costs a thread and its stack.",
+    .default_workers = 0,
 };
 
 /* How long the stopping server waits for the client threads to finish; below

@@ -8,10 +8,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "test-short-echo",
-    "TEST SERVER: echoes only the first half of what each client sends first, then\n"
-    "closes in order (FIN).",
-    0,
+    .id = "test-short-echo",
+    .summary =
+        "TEST SERVER: echoes only the first half of what each client sends first, then\n"
+        "closes in order (FIN).",
+    .default_workers = 0,
 };
 
 int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)

@@ -9,10 +9,11 @@
 #include "ec_server.h"
 
 #if defined(STUB_WORKERS)
-const struct ec_model ec_model = {"unit-stub-workers",
-                                  "Test stub with a --workers option; serves one client at a "
-                                  "time.",
-                                  -1};
+const struct ec_model ec_model = {
+    .id = "unit-stub-workers",
+    .summary = "Test stub with a --workers option; serves one client at a time.",
+    .default_workers = -1,
+};
 #elif defined(STUB_UNAVAILABLE)
 /* A probe that always fails, as posix-uring's does on a kernel without io_uring. */
 static int probe_never(char *why, size_t len)
@@ -21,10 +22,18 @@ static int probe_never(char *why, size_t len)
     return 1;
 }
 
-const struct ec_model ec_model = {"unit-stub-unavailable",
-                                  "Test stub whose probe says it cannot run here.", 0, probe_never};
+const struct ec_model ec_model = {
+    .id = "unit-stub-unavailable",
+    .summary = "Test stub whose probe says it cannot run here.",
+    .default_workers = 0,
+    .probe = probe_never,
+};
 #else
-const struct ec_model ec_model = {"unit-stub", "Test stub: blocking, one client at a time.", 0};
+const struct ec_model ec_model = {
+    .id = "unit-stub",
+    .summary = "Test stub: blocking, one client at a time.",
+    .default_workers = 0,
+};
 #endif
 
 /* Serves one client: echo until EOF or an error. */

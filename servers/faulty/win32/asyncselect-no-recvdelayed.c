@@ -23,10 +23,11 @@
 #include "ec_server.h"
 
 const struct ec_model ec_model = {
-    "faulty-win32-asyncselect-no-recvdelayed",
-    "FAULTY on purpose (gallery of known bugs): WSAAsyncSelect loop that drops an\n"
-    "FD_READ met while an echo is pending and never re-posts it (no recvdelayed): stall.",
-    0,
+    .id = "faulty-win32-asyncselect-no-recvdelayed",
+    .summary =
+        "FAULTY on purpose (gallery of known bugs): WSAAsyncSelect loop that drops an\n"
+        "FD_READ met while an echo is pending and never re-posts it (no recvdelayed): stall.",
+    .default_workers = 0,
 };
 
 /* The listener's message; clients get one number each from the WM_APP range, so a
