@@ -260,9 +260,30 @@ static void request_stop(void)
 }
 
 #ifdef _WIN32
+/* The name of a console control event, for the log line of a stop. */
+static const char *console_event_name(DWORD type)
+{
+    switch (type) {
+    case CTRL_C_EVENT:
+        return "CTRL_C_EVENT";
+    case CTRL_BREAK_EVENT:
+        return "CTRL_BREAK_EVENT";
+    case CTRL_CLOSE_EVENT:
+        return "CTRL_CLOSE_EVENT";
+    case CTRL_LOGOFF_EVENT:
+        return "CTRL_LOGOFF_EVENT";
+    case CTRL_SHUTDOWN_EVENT:
+        return "CTRL_SHUTDOWN_EVENT";
+    default:
+        return "an unknown console event";
+    }
+}
+
 static BOOL WINAPI on_console_event(DWORD type)
 {
-    (void)type;
+    /* Said on stderr, so that a stop nobody asked for shows in the test's output with
+     * what caused it. */
+    ec_warn("stopping on %s (%lu)", console_event_name(type), (unsigned long)type);
     request_stop();
     /* The handler runs in a thread of its own; if ec_serve has not returned within
      * the grace period, end the process here. */
