@@ -68,6 +68,45 @@ static int scaled(int base_ms)
 
 /* ---- the server process: spawned with its stdout on a pipe we keep draining ---- */
 
+/* The pid of the running server (0: none), for on_abort_signal. The server runs in a
+ * process group of its own, so a signal sent to our group (a terminal's ^C, `kill
+ * -INT -PGID`, `timeout -s INT`) reaches us, not it: CTest gives its tests no groups
+ * of their own, so a group signal would otherwise stop every server of every smoke
+ * test at once, and Wine ends a process that gets SIGINT before its console handler
+ * is installed with exit status 0 and no readiness line (its default_ctrl_handler,
+ * measured with WINEDEBUG=fixme+all). sig_atomic_t holds a pid on Linux (both int). */
+static volatile sig_atomic_t live_child;
+
+/* SIGINT/SIGTERM/SIGHUP to ec-smoke: the test is aborted, so the server is killed
+ * (no server may outlive us) and the signal then ends us with its default action.
+ * Only async-signal-safe calls (kill, signal, raise: POSIX.1-2017 2.4.3). */
+static void on_abort_signal(int sig)
+{
+    pid_t pid = (pid_t)live_child;
+    if (pid > 0)
+        kill(pid, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Makes SIGINT, SIGTERM and SIGHUP abort the test through on_abort_signal, except a
+ * signal our starter set to be ignored (a shell's background job ignores SIGINT):
+ * that one stays ignored, as shells leave it, so a ^C meant for the foreground job
+ * neither stops us nor, now that the server has a group of its own, the server. */
+static void install_abort_handlers(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_abort_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 struct child {
     pid_t pid;
     int out_fd;
@@ -170,7 +209,7 @@ static int child_start(struct child *ch, const char *command, const char *const 
     int fds[2], rc;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t none;
+    sigset_t none, dfl;
 
     memset(ch, 0, sizeof *ch);
     if (strlen(command) >= sizeof cmd || split_command(strcpy(cmd, command), argv, extra) < 1) {
@@ -185,7 +224,17 @@ static int child_start(struct child *ch, const char *command, const char *const 
     sigemptyset(&none);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    /* A process group of its own (see live_child), and SIGINT/SIGTERM at their
+     * default action: the stop signal must reach the server even when our starter
+     * ignores SIGINT, which exec would keep (a POSIX server's sigwait never sees an
+     * ignored signal). */
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGINT);
+    sigaddset(&dfl, SIGTERM);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP |
+                                        POSIX_SPAWN_SETSIGDEF);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
@@ -199,11 +248,13 @@ static int child_start(struct child *ch, const char *command, const char *const 
         fprintf(stderr, "ec-smoke: cannot run %s: %s\n", argv[0], strerror(rc));
         return rc == ENOENT || rc == EACCES || rc == ENOEXEC ? EXIT_SKIP : EXIT_FAIL;
     }
+    live_child = (sig_atomic_t)ch->pid;
     ch->out_fd = fds[0];
     if (pipe(ch->wake) != 0) {
         perror("ec-smoke: pipe");
         kill(ch->pid, SIGKILL);
         waitpid(ch->pid, NULL, 0);
+        live_child = 0;
         close(fds[0]);
         return EXIT_FAIL;
     }
@@ -264,6 +315,8 @@ static int child_wait(struct child *ch, int ms)
         ts.tv_nsec = (long)(left % 1000) * 1000000L;
         sigtimedwait(&chld, NULL, &ts);
     }
+    /* Reaped: the pid may be reused from now on, so the abort handler forgets it. */
+    live_child = 0;
     if (write(ch->wake[1], "", 1) != 1)
         perror("ec-smoke: write");
     pthread_join(ch->drainer, NULL);
@@ -760,6 +813,7 @@ int main(int argc, char **argv)
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &chld, NULL);
+    install_abort_handlers();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (ec_net_init() != 0) {
         fprintf(stderr, "ec-smoke: cannot start the socket layer\n");
