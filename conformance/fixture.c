@@ -936,7 +936,6 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
 {
     memset(fx, 0, sizeof *fx);
     struct ld l = {.file = file, .err = err, .errlen = errlen};
-    fx->file = strdup(file);
     FILE *fp = fopen(file, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
@@ -984,6 +983,8 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
         return -1;
     }
     free(text);
+    /* Owned from here on: every failure below goes through ec_fixture_free. */
+    fx->file = strdup(file);
     int rc = parse_doc(&l, root, fx);
     cJSON_Delete(root);
     if (rc < 0 || l.failed) {
