@@ -23,6 +23,74 @@
 #include "ec_net.h"
 #include "steps.h"
 
+const char *ec_srv_ev_name(enum ec_srv_ev ev)
+{
+    static const char *const n[] = {"?", "accept", "recv", "frame", "send", "close", "refuse"};
+    return (unsigned)ev < sizeof n / sizeof n[0] ? n[ev] : "?";
+}
+
+/* Parses "<event> peer=A:P[ bytes=N| reason=...]" into l (lib/ec_log.h). The port is
+ * what follows the last ':' of the peer, so "[::1]:P" works as well as "1.2.3.4:P". */
+static void parse_event(struct ec_srv_line *l)
+{
+    l->ev = EC_SRV_NONE;
+    l->peer_port = 0;
+    l->bytes = -1;
+    const char *sp = strchr(l->text, ' ');
+    if (!sp || strncmp(sp, " peer=", 6) != 0)
+        return;
+    size_t wl = (size_t)(sp - l->text);
+    enum ec_srv_ev ev = EC_SRV_NONE;
+    for (int k = EC_SRV_ACCEPT; k <= EC_SRV_REFUSE; k++)
+        if (strlen(ec_srv_ev_name((enum ec_srv_ev)k)) == wl &&
+            strncmp(l->text, ec_srv_ev_name((enum ec_srv_ev)k), wl) == 0)
+            ev = (enum ec_srv_ev)k;
+    const char *peer = sp + 6, *end = strchr(peer, ' ');
+    if (!end)
+        end = peer + strlen(peer);
+    const char *colon = NULL;
+    for (const char *q = peer; q < end; q++)
+        if (*q == ':')
+            colon = q;
+    if (ev == EC_SRV_NONE || !colon)
+        return;
+    l->peer_port = (unsigned)strtoul(colon + 1, NULL, 10);
+    if (*end == ' ' && strncmp(end, " bytes=", 7) == 0)
+        l->bytes = strtoll(end + 7, NULL, 10);
+    l->ev = ev;
+}
+
+/* Wakes every registered watcher (s->mu held). */
+static void notify_watchers(struct ec_server_proc *s)
+{
+    uint64_t one = 1;
+    for (size_t i = 0; i < s->nwatch; i++)
+        if (write(s->watch[i], &one, sizeof one) < 0)
+            continue; /* an eventfd write of 1 fails only on overflow: it is readable */
+}
+
+int ec_server_watch(struct ec_server_proc *s, int efd, int on)
+{
+    for (size_t i = 0; i < s->nwatch; i++)
+        if (s->watch[i] == efd) {
+            if (!on)
+                s->watch[i] = s->watch[--s->nwatch];
+            return 0;
+        }
+    if (!on)
+        return 0;
+    if (s->nwatch == s->watch_cap) {
+        size_t ncap = s->watch_cap ? s->watch_cap * 2 : 16;
+        int *nw = realloc(s->watch, ncap * sizeof *nw);
+        if (!nw)
+            return -1;
+        s->watch = nw;
+        s->watch_cap = ncap;
+    }
+    s->watch[s->nwatch++] = efd;
+    return 0;
+}
+
 static void add_line(struct ec_server_proc *s, int is_err, const char *text, size_t len)
 {
     pthread_mutex_lock(&s->mu);
@@ -46,7 +114,12 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
         s->lines[s->nlines].t_ms = s->lines[s->nlines].t_us / 1000;
         s->lines[s->nlines].is_err = is_err;
         s->lines[s->nlines].text = t;
+        parse_event(&s->lines[s->nlines]);
+        if (is_err)
+            s->lines[s->nlines].ev = EC_SRV_NONE;
         s->nlines++;
+        if (!is_err)
+            notify_watchers(s);
         if (!is_err && !s->ready) {
             /* The first stdout line is the readiness line "listening A:P" (a port of 0
              * or another first line leaves port 0: the start fails with that line). */
@@ -104,6 +177,7 @@ static void mark_exited(struct ec_server_proc *s, int status)
     s->exited = 1;
     s->status = status;
     s->exit_ms = ec_clock_ms();
+    notify_watchers(s);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -352,6 +426,9 @@ void ec_server_free(struct ec_server_proc *s)
     free(s->lines);
     s->lines = NULL;
     s->nlines = 0;
+    free(s->watch);
+    s->watch = NULL;
+    s->nwatch = s->watch_cap = 0;
 }
 
 long long ec_proc_demand_ms(pid_t pid)

@@ -81,6 +81,27 @@ struct ec_write_plan {
     int nodelay;      /* -1 leave TCP_NODELAY alone, 0 off, 1 on */
 };
 
+/* True for the plans whose pieces are meant to reach the server apart (chunks,
+ * bytewise, random, split): ec_conn_send delivers them one server recv each when the
+ * connection has a pace function, else timed (see ec_conn_send). */
+int ec_plan_separates(const struct ec_write_plan *p);
+
+/* How a send delivered the pieces of a separating plan. */
+enum ec_delivery {
+    EC_DELIVERY_SYNC,  /* "server-synchronised": each piece once the server took the last */
+    EC_DELIVERY_TIMED, /* "timed": TCP_NODELAY and a gap of at least EC_TIMED_GAP_US */
+    EC_DELIVERY_NONE   /* no piece followed another (one piece, as-is, coalesce) */
+};
+
+/* "server-synchronised", "timed", "none". */
+const char *ec_delivery_name(enum ec_delivery d);
+
+/* The smallest gap between two pieces of a timed delivery, in microseconds (not
+ * scaled: it is a property of the plan, not a deadline). Long enough for a waiting
+ * server on loopback to take a segment before the next one, short enough that a
+ * 4096-byte bytewise send stays within a pass budget. */
+#define EC_TIMED_GAP_US 250
+
 /* Writes a short name of the plan ("bytewise", "chunks[1,1,3]", "random seed=7",
  * "split@3", "coalesce") into buf; returns buf. */
 const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len);
@@ -117,6 +138,16 @@ struct ec_conn {
     int err;         /* negative class of a receive or send error, 0 if none */
     int wr_shut;     /* we half-closed */
     int closed;      /* we closed or aborted; fd is -1 */
+    /* Server-synchronised delivery (optional). When set, ec_conn_send calls it before
+     * each piece of a separating plan that follows bytes already sent, and sends the
+     * piece only after it returned 0: the server took every byte of c->sent so far.
+     * It waits at most until deadline_ms (absolute, ec_clock_ms), draining the echo if
+     * c->reading, and returns -1 when it cannot tell (no such event came, the server
+     * closed or died): the rest of that send is then timed. */
+    int (*pace)(struct ec_conn *c, void *arg, int64_t deadline_ms);
+    void *pace_arg;
+    int pace_failed;            /* a pace call returned -1 on this stream */
+    enum ec_delivery delivered; /* the delivery of the last separating send */
 };
 
 /* Prepares c (no socket yet). label names it in the timeline; tl may be NULL. */
@@ -138,9 +169,15 @@ int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf);
 /* Sends the payloads (n of them, pieces[i] of lens[i] bytes) cut by plan, within
  * timeout_ms for the whole step. When c->reading is set, echoed bytes are drained
  * into c->recvd while the sends wait, so a large send never deadlocks against an echo.
- * Every byte that went out is appended to c->sent. Returns the bytes sent (all of
- * them on success) or a negative class (-EC_ETIMEDOUT when the kernel did not take
- * them in time, -EC_ECONNRESET, -EC_ECLOSED, ...). */
+ * Every byte that went out is appended to c->sent.
+ * A separating plan (ec_plan_separates) is delivered piece by piece: with c->pace set,
+ * each piece after the first byte of the stream goes only once c->pace said the
+ * server took everything before it ("server-synchronised"), so every piece meets the
+ * server in a recv of its own whatever the scheduler does; without c->pace, or after
+ * a pace call failed, with TCP_NODELAY and at least EC_TIMED_GAP_US between pieces
+ * ("timed"). c->delivered says which. as-is and coalesce are sent as written.
+ * Returns the bytes sent (all of them on success) or a negative class (-EC_ETIMEDOUT
+ * when the kernel did not take them in time, -EC_ECONNRESET, -EC_ECLOSED, ...). */
 long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, const size_t *lens,
                        size_t n, const struct ec_write_plan *plan, int timeout_ms);
 

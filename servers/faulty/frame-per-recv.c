@@ -120,6 +120,7 @@ static void conn_on_readable(struct loop *l, struct conn *c)
         conn_close(l, c, (int)n);
         return;
     }
+    ec_log_recv(c->echo.peer, (size_t)n, 0); /* the recv happened, whatever is kept */
     size_t take = (size_t)n;
     if (l->o->framing.kind != EC_FRAMING_RAW) {
         int fr = whole_frames(&l->o->framing, c->echo.rbuf, (size_t)n, &take);
@@ -130,7 +131,7 @@ static void conn_on_readable(struct loop *l, struct conn *c)
         if (take == 0)
             return;
     }
-    int r = ec_echo_received(&c->echo, NULL, take);
+    int r = ec_echo_take(&c->echo, NULL, take);
     if (r < 0) {
         conn_close(l, c, r);
         return;
