@@ -117,11 +117,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "ec-misbehave: %s\n", err);
         return 1;
     }
-    ec_log_ready(ec_sock_local_name(ls, name, sizeof name));
+    ec_sock_local_name(ls, name, sizeof name);
     if (m == M_NO_LISTEN) {
-        close(ls); /* alive, but nobody listens: every connect is refused */
+        /* Alive, but nobody listens: every connect is refused. Closed before the
+         * readiness line, or a client quick enough would be queued on the listener
+         * and then reset by its close (a race, not the mode's point). */
+        close(ls);
         ls = -1;
     }
+    ec_log_ready(name);
 
     static struct client cl[MAXC];
     int nc = 0, served = 0;
