@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -286,6 +287,7 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
     c->sent_len = c->recvd_len = c->recv_pos = 0;
     c->eof = c->err = c->wr_shut = c->closed = 0;
     c->pace_failed = 0;
+    c->fin_before_send = c->reset_sent = 0;
     struct sockaddr_storage ss;
     socklen_t sl;
     memset(&ss, 0, sizeof ss);
@@ -559,6 +561,16 @@ static void gap_wait(struct ec_conn *c, int64_t us)
     }
 }
 
+/* Notes whether the peer's FIN arrived before we send (POLLRDHUP, Linux 2.6.17+): a
+ * reset after such a send comes from the peer's kernel answering data sent to a
+ * closed socket, and what the server did was close first. */
+static void note_peer_fin(struct ec_conn *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+    if (c->fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLRDHUP))
+        c->fin_before_send = 1;
+}
+
 static int set_cork(struct ec_conn *c, int on)
 {
     return ec_sock_set_cork(c->fd, on);
@@ -573,6 +585,7 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
     }
     char pname[64];
     ec_plan_name(plan, pname, sizeof pname);
+    note_peer_fin(c);
     /* A separating plan is synchronised by the server's log when we can read it;
      * otherwise its pieces leave apart by TCP_NODELAY and a gap, which only makes
      * separate recvs likely. */
@@ -687,6 +700,7 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
         return -EC_ECLOSED;
     unsigned char buf[16384];
     long long total = 0;
+    note_peer_fin(c);
     int64_t deadline = ec_clock_ms() + timeout_ms;
     while ((size_t)total < max) {
         size_t want = max - (size_t)total;
@@ -735,10 +749,15 @@ int ec_conn_close(struct ec_conn *c)
 {
     if (c->fd < 0)
         return 0;
+    /* Unread bytes in the kernel's receive queue turn the close into RST. */
+    int unread = 0;
+    if (ioctl(c->fd, FIONREAD, &unread) < 0)
+        unread = 0;
+    c->reset_sent = unread > 0;
     int rc = ec_sock_close(c->fd);
     c->fd = -1;
     c->closed = 1;
-    note(c, "close", -1, rc, NULL);
+    note(c, "close", -1, rc, unread > 0 ? "RST: unread data" : NULL);
     return rc;
 }
 
@@ -750,6 +769,7 @@ int ec_conn_abort(struct ec_conn *c)
     int rc = ec_sock_abort(c->fd);
     c->fd = -1;
     c->closed = 1;
+    c->reset_sent = 1;
     note(c, "abort", -1, rc, "RST");
     return rc;
 }

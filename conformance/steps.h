@@ -138,6 +138,10 @@ struct ec_conn {
     int err;         /* negative class of a receive or send error, 0 if none */
     int wr_shut;     /* we half-closed */
     int closed;      /* we closed or aborted; fd is -1 */
+    int fin_before_send; /* a send or fill began after the peer's FIN had arrived: a reset
+                          * that follows is the kernel's answer to our data, not the
+                          * server's doing */
+    int reset_sent;      /* our close() sent RST (unread data), or abort() did */
     /* Server-synchronised delivery (optional). When set, ec_conn_send calls it before
      * each piece of a separating plan that follows bytes already sent, and sends the
      * piece only after it returned 0: the server took every byte of c->sent so far.
@@ -206,7 +210,7 @@ enum ec_rx ec_conn_pump(struct ec_conn *c, int ms);
 int ec_conn_shutdown_wr(struct ec_conn *c);
 
 /* close(): an orderly close (the kernel sends RST instead if unread data remains,
- * RFC 9293 3.6.1). Returns 0 or a negative class. */
+ * RFC 9293 3.6.1; then c->reset_sent is set). Returns 0 or a negative class. */
 int ec_conn_close(struct ec_conn *c);
 
 /* An abortive close: SO_LINGER {1, 0} then close(), so the peer gets RST. */

@@ -69,14 +69,17 @@ static void drop(struct client *c, int reason, enum mode m)
     c->gone = 1;
 }
 
-static void send_all(int fd, const unsigned char *b, size_t n)
+/* Sends all of b to client c, logging each send as every server does (the engine
+ * sequences its clients by these lines). */
+static void send_all(const struct client *c, const unsigned char *b, size_t n)
 {
     while (n > 0) {
-        ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+        ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
             return;
+        ec_log_send(c->peer, (size_t)k);
         b += k;
         n -= (size_t)k;
     }
@@ -174,7 +177,7 @@ int main(int argc, char **argv)
                 if (reset && m == M_DIE_ON_RESET)
                     return 3;
                 if (!reset && m == M_EXTRA)
-                    send_all(c->fd, (const unsigned char *)"!", 1);
+                    send_all(c, (const unsigned char *)"!", 1);
                 drop(c, reset ? -EC_ECONNRESET : 0, m);
                 if (++served == 1 && m == M_EXIT)
                     return 4;
@@ -193,7 +196,7 @@ int main(int argc, char **argv)
                 break;
             }
             case M_TRUNCATE:
-                send_all(c->fd, buf, (size_t)got / 2);
+                send_all(c, buf, (size_t)got / 2);
                 shutdown(c->fd, SHUT_RDWR);
                 drop(c, 0, m);
                 break;
@@ -204,12 +207,12 @@ int main(int argc, char **argv)
             case M_MISMATCH:
                 if (c->echoed <= 99 && c->echoed + got > 99)
                     buf[99 - c->echoed] ^= 0x20;
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 break;
             case M_REFRAME: {
                 unsigned char h[4] = {0, 0, (unsigned char)(got >> 8), (unsigned char)got};
-                send_all(c->fd, h, 4);
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, h, 4);
+                send_all(c, buf, (size_t)got);
                 break;
             }
             case M_CROSSFEED: {
@@ -221,11 +224,11 @@ int main(int argc, char **argv)
                         break;
                     }
                 }
-                send_all(cl[to].fd, buf, (size_t)got);
+                send_all(&cl[to], buf, (size_t)got);
                 break;
             }
             default:
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 break;
             }
             c->echoed += got;
