@@ -148,6 +148,7 @@ struct run {
     struct deviation *devs;
     size_t ndevs;
     const struct deviation *dev; /* the deviation declared for this case, if any */
+    struct deviation *may;       /* the may-entry of this case, if any (profile.c) */
     char unsupported_reason[300];
     /* results */
     char server_diag[48];
@@ -175,7 +176,8 @@ int ec__profile_load(struct run *r, char *err, size_t errlen);
 
 /* Applies the declared deviation of this case to the raw verdict: XFAIL when the
  * declared diagnosis happened, XPASS when the case passed anyway, FAIL when another
- * diagnosis happened. */
+ * diagnosis happened. A may-entry instead: MAY for a pass or exactly its diagnosis,
+ * the raw verdict for anything else. */
 enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw);
 
 void ec__profile_free(struct run *r);

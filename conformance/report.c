@@ -247,6 +247,10 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
         cJSON_AddStringToObject(j, "declared_diagnosis", r->dev->diagnosis);
         cJSON_AddStringToObject(j, "reason", r->dev->reason);
     }
+    if (r->may) {
+        cJSON_AddStringToObject(j, "may_diagnosis", r->may->diagnosis);
+        cJSON_AddStringToObject(j, "reason", r->may->reason);
+    }
     if (r->unsupported_reason[0])
         cJSON_AddStringToObject(j, "reason", r->unsupported_reason);
     if (r->harness_error[0])
@@ -359,6 +363,9 @@ void ec__report(struct run *r)
         printf("  note: %s\n", r->server_note);
     if (r->dev)
         printf("profile %s: declared %s: %s\n", r->profile_file, r->dev->diagnosis, r->dev->reason);
+    if (r->may)
+        printf("profile %s: may-entry (a pass or exactly %s; anything else fails): %s\n",
+               r->profile_file, r->may->diagnosis, r->may->reason);
     if (r->final == EC_V_XPASS)
         printf("XPASS: the declared deviation did not happen: remove it from the profile or "
                "find out why it no longer shows\n");

@@ -666,12 +666,14 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
                  * before it, so it meets the server in a recv of its own. */
                 pieces_after += !first;
                 if (c->pace(c, c->pace_arg, deadline) < 0) {
+                    /* The server took nothing until the step's deadline (it stopped
+                     * reading, closed, or died): the rest goes without waiting, and
+                     * without a gap, since bytes the server does not read pile up
+                     * in its queue however they are sent. */
                     sync = 0;
                     c->pace_failed = 1;
-                    if (gap_us < EC_TIMED_GAP_US)
-                        gap_us = EC_TIMED_GAP_US;
                     ec_conn_set_nodelay(c, 1);
-                    note(c, "pace", -1, -EC_ETIMEDOUT, "no server recv: timed");
+                    note(c, "pace", -1, -EC_ETIMEDOUT, "no server recv: rest unpaced");
                 }
             } else if (!first) {
                 pieces_after++;

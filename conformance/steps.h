@@ -145,9 +145,10 @@ struct ec_conn {
     /* Server-synchronised delivery (optional). When set, ec_conn_send calls it before
      * each piece of a separating plan that follows bytes already sent, and sends the
      * piece only after it returned 0: the server took every byte of c->sent so far.
-     * It waits at most until deadline_ms (absolute, ec_clock_ms), draining the echo if
-     * c->reading, and returns -1 when it cannot tell (no such event came, the server
-     * closed or died): the rest of that send is then timed. */
+     * It waits at most until deadline_ms (absolute, ec_clock_ms: the send's own
+     * deadline), draining the echo if c->reading, and returns -1 when the server did
+     * not take them (it stopped reading, closed or died): the rest of that send then
+     * goes at once, and the send counts as timed. */
     int (*pace)(struct ec_conn *c, void *arg, int64_t deadline_ms);
     void *pace_arg;
     int pace_failed;            /* a pace call returned -1 on this stream */
@@ -177,9 +178,10 @@ int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf);
  * A separating plan (ec_plan_separates) is delivered piece by piece: with c->pace set,
  * each piece after the first byte of the stream goes only once c->pace said the
  * server took everything before it ("server-synchronised"), so every piece meets the
- * server in a recv of its own whatever the scheduler does; without c->pace, or after
- * a pace call failed, with TCP_NODELAY and at least EC_TIMED_GAP_US between pieces
- * ("timed"). c->delivered says which. as-is and coalesce are sent as written.
+ * server in a recv of its own whatever the scheduler does; without c->pace, with
+ * TCP_NODELAY and at least EC_TIMED_GAP_US between pieces ("timed"); after a pace
+ * call failed, the rest at once (also counted "timed"). c->delivered says which.
+ * as-is and coalesce are sent as written.
  * Returns the bytes sent (all of them on success) or a negative class (-EC_ETIMEDOUT
  * when the kernel did not take them in time, -EC_ECONNRESET, -EC_ECLOSED, ...). */
 long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, const size_t *lens,

@@ -189,6 +189,41 @@ static void toothless_reason(const char *readme, const char *cs, char *out, size
     out[o] = 0;
 }
 
+int ec_gallery_tally(const char *build, const char *profile_dir, struct ec_gallery_rate *rates,
+                     size_t *n, size_t max)
+{
+    struct gal_manifest m;
+    (void)profile_dir; /* a catch is an XFAIL, which the replay decided by the profile */
+    if (load_manifest(build, &m, "echoconf gallery") < 0)
+        return -1;
+    for (size_t i = 0; i < m.nm; i++) {
+        const struct gal_model *g = &m.models[i];
+        if (strcmp(g->family, "faulty") != 0 || g->skip[0])
+            continue;
+        struct ec_gallery_rate *r = NULL;
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(rates[k].id, g->id) == 0)
+                r = &rates[k];
+        if (!r && *n < max) {
+            r = &rates[(*n)++];
+            memset(r, 0, sizeof *r);
+            snprintf(r->id, sizeof r->id, "%s", g->id);
+        }
+        if (!r)
+            continue;
+        int caught = 0;
+        for (size_t c = 0; c < m.nc; c++) {
+            char v[24], d[64];
+            read_result(build, g->id, m.cases[c], v, sizeof v, d, sizeof d);
+            caught |= strcmp(v, "XFAIL") == 0;
+        }
+        r->runs++;
+        r->caught_runs += caught;
+    }
+    free_manifest(&m);
+    return 0;
+}
+
 int ec_gallery_score(const char *build, const char *profile_dir, int print, int *caught,
                      int *total)
 {
@@ -220,7 +255,7 @@ int ec_gallery_score(const char *build, const char *profile_dir, int print, int 
             continue;
         }
         (*total)++;
-        char by[1024] = "", other[1024] = "", stale[512] = "";
+        char by[1024] = "", other[1024] = "", stale[512] = "", may[512] = "";
         int nres = 0, nx = 0, nf = 0;
         for (size_t c = 0; c < m.nc; c++) {
             char v[24], d[64], item[160];
@@ -239,6 +274,10 @@ int ec_gallery_score(const char *build, const char *profile_dir, int print, int 
                 append(other, sizeof other, ", ", item);
             } else if (strcmp(v, "XPASS") == 0) {
                 append(stale, sizeof stale, ", ", m.cases[c]);
+            } else if (strcmp(v, "MAY") == 0) {
+                /* A may-entry is never a catch, whatever the run showed. */
+                snprintf(item, sizeof item, "%s (%s)", m.cases[c], d[0] ? d : "passed");
+                append(may, sizeof may, ", ", item);
             }
         }
         const char *verdict;
@@ -260,6 +299,10 @@ int ec_gallery_score(const char *build, const char *profile_dir, int print, int 
         if (stale[0]) {
             append(detail, sizeof detail, "", "; declared but passed (XPASS): ");
             append(detail, sizeof detail, "", stale);
+        }
+        if (may[0]) {
+            append(detail, sizeof detail, "", "; may-entries (not catches): ");
+            append(detail, sizeof detail, "", may);
         }
         if (ndecl < 0) {
             append(detail, sizeof detail, "", "; ");
@@ -295,11 +338,26 @@ int ec_gallery_score(const char *build, const char *profile_dir, int print, int 
     return 0;
 }
 
+/* What the gallery's per-run callback needs: where the results are, and the rates. */
+struct tally_arg {
+    const char *build, *profile_dir;
+    struct ec_gallery_rate rates[GAL_MAX];
+    size_t nrates;
+};
+
+static void tally_run(int run, void *arg)
+{
+    struct tally_arg *ta = arg;
+    (void)run;
+    ec_gallery_tally(ta->build, ta->profile_dir, ta->rates, &ta->nrates, GAL_MAX);
+}
+
 int ec_cli_gallery(int argc, char **argv)
 {
     char build[PATH_MAX] = "";
     const char *profile_dir = EC_SOURCE_DIR "/conformance/profiles";
     const char *jobs = "4";
+    const char *repeat = NULL;
     int run = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -310,16 +368,18 @@ int ec_cli_gallery(int argc, char **argv)
             profile_dir = argv[++i];
         else if (strcmp(a, "-j") == 0 && has)
             jobs = argv[++i];
+        else if (strcmp(a, "--repeat") == 0 && has)
+            repeat = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
         else {
             fprintf(stderr,
                     "echoconf gallery: %s: %s\n"
-                    "usage: echoconf gallery [--build DIR] [-j N] [--no-run] "
+                    "usage: echoconf gallery [--build DIR] [-j N] [--no-run | --repeat N] "
                     "[--profile-dir DIR]\n",
                     a,
                     (strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 ||
-                     strcmp(a, "--profile-dir") == 0)
+                     strcmp(a, "--profile-dir") == 0 || strcmp(a, "--repeat") == 0)
                         ? "needs a value"
                         : "unknown option");
             return 2;
@@ -329,14 +389,23 @@ int ec_cli_gallery(int argc, char **argv)
         fprintf(stderr, "echoconf gallery: cannot find the build directory; use --build DIR\n");
         return 2;
     }
+    if (repeat && !run) {
+        fprintf(stderr, "echoconf gallery: --repeat runs the tests; it cannot go with --no-run\n");
+        return 2;
+    }
+    struct tally_arg ta = {.build = build, .profile_dir = profile_dir};
+    int changed = 0;
     if (run) {
         /* The matrix of the faulty family runs the tests and writes the results; its
-         * own exit status (a stale profile is XPASS) is reported by its table. */
+         * own exit status (a stale profile is XPASS) is reported by its table. With
+         * --repeat, each run's catches are counted as it ends. */
         char *margv[] = {argv[0], "matrix", "--build", build, "-j", (char *)jobs,
-                         "--family", "faulty", NULL};
-        int rc = ec_cli_matrix(8, margv);
+                         "--family", "faulty", "--repeat", (char *)(repeat ? repeat : "1"),
+                         NULL};
+        int rc = ec_cli_matrix_runs(10, margv, repeat ? tally_run : NULL, &ta);
         if (rc == 2)
             return 2;
+        changed = repeat && rc == 1; /* failing cells or changed cells */
     }
     int caught = 0, total = 0;
     if (ec_gallery_score(build, profile_dir, 1, &caught, &total) < 0)
@@ -347,5 +416,18 @@ int ec_cli_gallery(int argc, char **argv)
     }
     printf("\nmutation score: %d of %d bugs caught with the declared diagnosis (%d%%)\n",
            caught, total, caught * 100 / total);
-    return caught == total ? 0 : 1;
+    if (!repeat)
+        return caught == total ? 0 : 1;
+    /* The catch rate: in how many runs some case caught each server. */
+    int always = 0;
+    printf("\ncatch rate over %d runs (runs in which a case caught the server with a declared "
+           "diagnosis; may-entries never count):\n",
+           ta.nrates ? ta.rates[0].runs : 0);
+    for (size_t k = 0; k < ta.nrates; k++) {
+        printf("  %-40s %d of %d%s\n", ta.rates[k].id, ta.rates[k].caught_runs, ta.rates[k].runs,
+               ta.rates[k].caught_runs == ta.rates[k].runs ? "" : "   <- not every run");
+        always += ta.rates[k].caught_runs == ta.rates[k].runs;
+    }
+    printf("%d of %zu faulty servers caught in every run\n", always, ta.nrates);
+    return caught == total && (size_t)always == ta.nrates && !changed ? 0 : 1;
 }
