@@ -4,8 +4,6 @@
 #ifndef EC_ECHOCONF_CLI_H
 #define EC_ECHOCONF_CLI_H
 
-#include <stddef.h>
-
 /* `echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]`: runs every
  * registered model x case through ctest in the build directory (found from this
  * executable's location by default: <build>/bin/echoconf), then prints the table.
@@ -20,19 +18,5 @@ int ec_cli_matrix(int argc, char **argv);
  * every measured bug was caught with its declared diagnosis, 1 otherwise, 2 on bad
  * usage or a missing build. */
 int ec_cli_gallery(int argc, char **argv);
-
-/* The mutation score from the last results in build: *caught of *total faulty
- * servers (skipped ones are not counted) failed some case with the diagnosis their
- * profile (in profile_dir) declares. With print, also prints the per-server lines and
- * the toothless cases. Returns 0, or -1 when the manifest cannot be read. */
-int ec_gallery_score(const char *build, const char *profile_dir, int print, int *caught,
-                     int *total);
-
-/* The whole of a file as a NUL-terminated string (free it), or NULL. */
-char *ec_cli_read_file(const char *path);
-
-/* The build directory from this executable's path (<build>/bin/echoconf) into out;
- * 0, or -1 when /proc/self/exe cannot be read. */
-int ec_cli_default_build(char *out, size_t len);
 
 #endif
