@@ -39,13 +39,14 @@ enum phase { PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
 
 struct lconn {
     int fd, id;
-    int want_out;     /* EPOLLOUT is in the interest set */
-    uint64_t tx_msg;  /* the message being sent */
-    size_t tx_pos;    /* its bytes sent */
-    uint64_t rx_msg;  /* the message being received */
-    size_t rx_pos;    /* its bytes received */
-    int64_t last_ns;  /* the last byte received (or the start) */
-    int64_t *sent_ns; /* [depth]: when message k's first byte went out, at k % depth */
+    int want_out;      /* EPOLLOUT is in the interest set */
+    uint64_t tx_msg;   /* the message being sent */
+    size_t tx_pos;     /* its bytes sent */
+    uint64_t rx_msg;   /* the message being received */
+    size_t rx_pos;     /* its bytes received */
+    int64_t last_ns;   /* the last byte received (or the start) */
+    uint64_t measured; /* round trips completed in the window */
+    int64_t *sent_ns;  /* [depth]: when message k's first byte went out, at k % depth */
 };
 
 struct lthread {
@@ -221,6 +222,7 @@ static int conn_take(struct lthread *t, struct lconn *c, const unsigned char *in
                 int64_t rtt = now - c->sent_ns[c->rx_msg % (uint64_t)cfg->depth];
                 t->hist[hist_index(rtt)]++;
                 t->count++;
+                c->measured++;
                 if (rtt > t->max_ns)
                     t->max_ns = rtt;
             }
@@ -501,6 +503,24 @@ int ec_bench_load_run(const struct ec_bench_load_cfg *cfg, struct ec_bench_load_
             max_ns = ts[k].max_ns;
     }
     res->seconds = (double)(res->window_end_ns - res->window_start_ns) / 1e9;
+    /* A connection the server never answered in the whole window makes the others'
+     * figure a lie about "N connections": an iterative or unfair server. */
+    int idle = 0, first_idle = -1;
+    for (int k = 0; k < nthreads; k++)
+        for (int i = 0; i < ts[k].nconns; i++)
+            if (ts[k].conns[i].measured == 0) {
+                if (first_idle < 0 || ts[k].conns[i].id < first_idle)
+                    first_idle = ts[k].conns[i].id;
+                idle++;
+            }
+    if (idle > 0 && res->round_trips > 0) {
+        snprintf(res->error, sizeof res->error,
+                 "%d of %d connections (connection %d first) completed no round trip in the "
+                 "%.1f s window while the others completed %llu: the server does not serve "
+                 "them all at once (serialized or starved clients)",
+                 idle, cfg->conns, first_idle, res->seconds, (unsigned long long)res->round_trips);
+        goto out;
+    }
     if (res->round_trips == 0) {
         snprintf(res->error, sizeof res->error,
                  "no round trip completed in the %.1f s window: the server stalls", res->seconds);
