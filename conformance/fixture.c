@@ -120,12 +120,17 @@ static int get_int(struct ld *l, const cJSON *obj, const char *path, const char 
         return 0;
     char p[EC_PATH_MAX + 40];
     sub(p, sizeof p, path, field);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+    if (!cJSON_IsNumber(v))
         return fail(l, p, "must be an integer");
-    long long x = (long long)v->valuedouble;
-    if (x < lo || x > hi)
-        return fail(l, p, "%lld is out of range %lld..%lld", x, lo, hi);
-    *out = x;
+    /* Range first, as a double: converting one outside long long's range (1e99) to
+     * long long is undefined behaviour (C11 6.3.1.4; found by fuzz-fixture), and so
+     * is 2^63, which (double)LLONG_MAX rounds up to. */
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi && d < 9223372036854775808.0))
+        return fail(l, p, "%.17g is out of range %lld..%lld", d, lo, hi);
+    if (d != (double)(long long)d)
+        return fail(l, p, "must be an integer");
+    *out = (long long)d;
     return 0;
 }
 
@@ -956,7 +961,6 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
 int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t errlen)
 {
     memset(fx, 0, sizeof *fx);
-    struct ld l = {.file = file, .err = err, .errlen = errlen};
     FILE *fp = fopen(file, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
@@ -989,6 +993,23 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
         return -1;
     }
     text[len] = 0;
+    int rc = ec_fixture_parse(file, text, len, fx, err, errlen);
+    free(text);
+    return rc;
+}
+
+int ec_fixture_parse(const char *file, const char *text, size_t len, struct ec_fixture *fx,
+                     char *err, size_t errlen)
+{
+    memset(fx, 0, sizeof *fx);
+    struct ld l = {.file = file, .err = err, .errlen = errlen};
+    /* cJSON stops at a NUL, so "{...}\0anything" would load as its first part. */
+    const char *nul = memchr(text, 0, len);
+    if (nul != NULL) {
+        snprintf(err, errlen, "%s: $: a NUL byte at offset %zu (a fixture is JSON text)", file,
+                 (size_t)(nul - text));
+        return -1;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
@@ -1000,10 +1021,8 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
                 line++, col = 0;
         snprintf(err, errlen, "%s: $: malformed JSON at line %d, column %d (near \"%.20s\")", file,
                  line, col, off < len ? text + off : "end of file");
-        free(text);
         return -1;
     }
-    free(text);
     /* Owned from here on: every failure below goes through ec_fixture_free. */
     fx->file = strdup(file);
     int rc = parse_doc(&l, root, fx);

@@ -172,6 +172,12 @@ struct ec_fixture {
  * "file: $.path: reason" in err. */
 int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t errlen);
 
+/* The same for text[0..len) (NUL-terminated at text[len]) read from file, which only
+ * names it: in messages and for the rule that $.name is the file's base name. A NUL
+ * byte inside the text is refused. */
+int ec_fixture_parse(const char *file, const char *text, size_t len, struct ec_fixture *fx,
+                     char *err, size_t errlen);
+
 /* Releases everything ec_fixture_load allocated. */
 void ec_fixture_free(struct ec_fixture *fx);
 
