@@ -48,7 +48,7 @@ static const char *const step_names[EC_ST_COUNT] = {
     "connect",        "send",         "fill",           "expect",      "recvn",
     "expect_eof",     "expect_reset", "expect_silence", "shutdown_wr", "close",
     "abort",          "pause",        "rcvbuf",         "sndbuf",      "stop_reading",
-    "resume_reading", "barrier",      "handoff",        "observe"};
+    "resume_reading", "barrier",      "handoff",        "observe",     "round_trips"};
 
 const char *ec_step_name(enum ec_step_kind k)
 {
@@ -556,6 +556,9 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         extra[0] = "name", extra[1] = "fds_since", extra[2] = "max_fd_growth";
         extra[3] = "cpu_window_ms", extra[4] = "max_cpu_percent";
         break;
+    case EC_ST_ROUND_TRIPS:
+        extra[0] = "data", extra[1] = "count", extra[2] = "max_ms", extra[3] = "percentile";
+        break;
     default:
         break;
     }
@@ -714,6 +717,24 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
             return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
         break;
+    case EC_ST_ROUND_TRIPS: {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
+        if (!d || !cJSON_GetObjectItemCaseSensitive(v, "count") ||
+            !cJSON_GetObjectItemCaseSensitive(v, "max_ms"))
+            return fail(l, path, "round_trips needs \"data\", \"count\" and \"max_ms\"");
+        st->percentile = 99;
+        st->payloads = calloc(1, sizeof *st->payloads);
+        if (!st->payloads)
+            return fail(l, path, "out of memory");
+        st->npayloads = 1;
+        sub(p, sizeof p, path, "data");
+        if (parse_payload(l, d, p, &st->payloads[0]) < 0 ||
+            get_intv(l, v, path, "count", 1, 100000, &st->count) < 0 ||
+            get_intv(l, v, path, "max_ms", 1, 60000, &st->max_ms) < 0 ||
+            get_intv(l, v, path, "percentile", 1, 100, &st->percentile) < 0)
+            return -1;
+        break;
+    }
     default:
         break;
     }

@@ -51,6 +51,7 @@ enum ec_step_kind {
     EC_ST_BARRIER,
     EC_ST_HANDOFF,
     EC_ST_OBSERVE,
+    EC_ST_ROUND_TRIPS,
     EC_ST_COUNT
 };
 
@@ -120,6 +121,10 @@ struct ec_step {
     int max_fd_growth; /* -1: no fd assertion */
     int cpu_window_ms;
     int max_cpu_percent; /* -1: no cpu assertion */
+    /* round_trips: count messages (payloads[0]), each sent once its echo is back */
+    int count;
+    int max_ms;     /* the bound on the round trip at percentile (scaled) */
+    int percentile; /* 1..100, default 99 */
 };
 
 /* A connection script, run by spawn instances at once (or one after another when

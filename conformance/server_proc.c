@@ -111,7 +111,8 @@ static void mark_exited(struct ec_server_proc *s, int status)
 static void *reader_main(void *arg)
 {
     struct ec_server_proc *s = arg;
-    static struct linebuf lbo, lbe; /* one server per process */
+    /* One pair per reader (on its stack): `echoconf bench` runs several servers at once. */
+    struct linebuf lbo, lbe;
     lbo.len = lbe.len = 0;
     int out_open = 1, err_open = 1, alive = 1;
     int64_t drain_until = 0;

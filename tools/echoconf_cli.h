@@ -19,4 +19,10 @@ int ec_cli_matrix(int argc, char **argv);
  * usage or a missing build. */
 int ec_cli_gallery(int argc, char **argv);
 
+/* `echoconf bench (--models GLOB | --server CMD | --target HOST:PORT) [...]`: the cost
+ * of each model against ec-bench-floor (tools/echoconf_bench.c; --help lists the
+ * options). Returns 0 when every run measured, 1 when a contender failed (a wrong
+ * byte, a stall, a close), 2 on bad usage, 4 when the outputs could not be written. */
+int ec_cli_bench(int argc, char **argv);
+
 #endif

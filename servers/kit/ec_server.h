@@ -30,6 +30,7 @@ struct ec_server_opts {
     int max_clients;           /* --max-clients; 0 = only the model's own limit */
     int workers;               /* --workers (models with workers; else 0) */
     int quiet;                 /* --quiet */
+    int nodelay;               /* --nodelay: TCP_NODELAY on every accepted socket */
 };
 
 /* Largest --bufsize a server accepts (16 MiB). */
