@@ -1,5 +1,5 @@
 /* echoconf_cli.h - subcommands of the echoconf executable that live in their own
- * files (tools/echoconf_matrix.c, tools/echoconf_gallery.c).
+ * files (tools/echoconf_matrix.c, echoconf_gallery.c, echoconf_bench.c).
  */
 #ifndef EC_ECHOCONF_CLI_H
 #define EC_ECHOCONF_CLI_H
