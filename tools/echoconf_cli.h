@@ -21,6 +21,14 @@ int ec_cli_matrix(int argc, char **argv);
  * usage or a missing build. */
 int ec_cli_gallery(int argc, char **argv);
 
+/* `echoconf diagnose (--server "CMD" | --target HOST:PORT) ...` (--help for all):
+ * the whole catalogue against one server, one replay process per case; prints a line
+ * per case, the failures in full and the edge profile in words; writes HTML, JSON or
+ * JUnit on request. Returns 0 when every case passed (or deviated as a --profile
+ * declares), 1 otherwise, 2 on bad usage or a server that cannot be started or
+ * reached. */
+int ec_cli_diagnose(int argc, char **argv);
+
 /* The mutation score from the last results in build: *caught of *total faulty
  * servers (skipped ones are not counted) failed some case with the diagnosis their
  * profile (in profile_dir) declares. With print, also prints the per-server lines and
