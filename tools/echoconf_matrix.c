@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "echoconf_cli.h"
+#include "echoconf_report.h"
 #include "steps.h"
 
 #ifndef EC_SOURCE_DIR
@@ -97,14 +98,111 @@ int ec_cli_default_build(char *out, size_t len)
     return 0;
 }
 
+/* The cells that matter, in full: FAIL, XPASS, TIMEOUT, ERROR and missing results,
+ * with expected / actual and the reproduce command from the JSON result. Declared
+ * deviations (XFAIL), alternative passes and UNSUPPORTED cells get one line per model
+ * that counts them by diagnosis; verbose lists each with its reason. */
+static void print_cells(const struct model *models, size_t nm, char (*cases)[64],
+                        size_t nc, const struct cell *cells, cJSON **results, int verbose)
+{
+    printf("\nfailing cells (FAIL, XPASS, TIMEOUT, ERROR, no result):\n");
+    int any = 0;
+    for (size_t m = 0; m < nm; m++)
+        for (size_t c = 0; c < nc && !models[m].skip[0]; c++) {
+            const struct cell *cl = &cells[m * nc + c];
+            if (!bad_cell(cl->verdict))
+                continue;
+            const cJSON *j = results ? results[m * nc + c] : NULL;
+            any = 1;
+            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
+                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
+                   cl->reason);
+            if (*ec_rs_str(j, "expected"))
+                printf("      expected: %s\n      actual:   %s\n", ec_rs_str(j, "expected"),
+                       ec_rs_str(j, "actual"));
+            if (*ec_rs_str(j, "reproduce"))
+                printf("      reproduce: %s\n", ec_rs_str(j, "reproduce"));
+        }
+    if (!any)
+        printf("  none\n");
+    printf("\ndeclared deviations and other non-failing cells, per model%s:\n",
+           verbose ? "" : " (--verbose lists them)");
+    any = 0;
+    for (size_t m = 0; m < nm; m++) {
+        if (models[m].skip[0]) {
+            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
+            any = 1;
+            continue;
+        }
+        /* Counts by verdict and diagnosis, in catalogue order of first appearance. */
+        char keys[64][96];
+        int counts[64], nk = 0;
+        for (size_t c = 0; c < nc; c++) {
+            const struct cell *cl = &cells[m * nc + c];
+            char s = symbol(cl->verdict);
+            if (s == '.' || bad_cell(cl->verdict))
+                continue;
+            char key[96];
+            snprintf(key, sizeof key, "%s%s%s", cl->verdict, cl->diagnosis[0] ? " " : "",
+                     cl->diagnosis);
+            int k = 0;
+            while (k < nk && strcmp(keys[k], key) != 0)
+                k++;
+            if (k == nk && nk < 64) {
+                snprintf(keys[nk], sizeof keys[nk], "%s", key);
+                counts[nk++] = 0;
+            }
+            if (k < nk)
+                counts[k]++;
+        }
+        if (!nk)
+            continue;
+        any = 1;
+        printf("  %s:", models[m].id);
+        for (int k = 0; k < nk; k++)
+            printf("%s %s x%d", k ? "," : "", keys[k], counts[k]);
+        printf("\n");
+        for (size_t c = 0; verbose && c < nc; c++) {
+            const struct cell *cl = &cells[m * nc + c];
+            if (symbol(cl->verdict) == '.' || bad_cell(cl->verdict))
+                continue;
+            printf("      %s: %s%s%s%s%s\n", cases[c], cl->verdict, cl->diagnosis[0] ? " " : "",
+                   cl->diagnosis, cl->reason[0] ? ": " : "", cl->reason);
+        }
+    }
+    if (!any)
+        printf("  none\n");
+}
+
+static const char matrix_usage[] =
+    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run] [--html FILE]\n"
+    "                       [--verbose]\n"
+    "Runs every registered model x case through ctest in the build directory (the one\n"
+    "this executable sits in, <build>/bin/echoconf, unless --build), then prints models\n"
+    "as rows and cases as columns, the legend, every FAIL / XPASS / TIMEOUT / ERROR cell\n"
+    "in full and per model one line that counts its declared deviations by diagnosis.\n"
+    "  -j N        ctest jobs (default 4)\n"
+    "  --family F  only the models of family F (posix, win32, faulty)\n"
+    "  --no-run    read the results of the last run instead of running ctest\n"
+    "  --html FILE also write the report as one self-contained HTML file: every cell,\n"
+    "              the evidence of each one that did not pass, edge profiles in words\n"
+    "  --verbose   list every declared deviation with its reason\n"
+    "Exit status: 0 when no cell is FAIL, XPASS, TIMEOUT, ERROR or missing; 1 otherwise;\n"
+    "2 on bad usage or a build without a manifest.\n";
+
 int ec_cli_matrix(int argc, char **argv)
 {
     char build[PATH_MAX] = "";
-    const char *family = NULL;
-    int jobs = 4, run = 1;
+    const char *family = NULL, *html = NULL;
+    int jobs = 4, run = 1, verbose = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0) &&
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s", matrix_usage);
+            return 0;
+        }
+        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0 ||
+             strcmp(a, "--html") == 0) &&
             i + 1 >= argc) {
             fprintf(stderr, "echoconf matrix: %s needs a value\n", a);
             return 2;
@@ -127,11 +225,12 @@ int ec_cli_matrix(int argc, char **argv)
             family = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
+        else if (strcmp(a, "--html") == 0)
+            html = argv[++i];
+        else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
+            verbose = 1;
         else {
-            fprintf(stderr,
-                    "echoconf matrix: unknown option %s\n"
-                    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n",
-                    a);
+            fprintf(stderr, "echoconf matrix: unknown option %s\n%s", a, matrix_usage);
             return 2;
         }
     }
@@ -238,6 +337,7 @@ int ec_cli_matrix(int argc, char **argv)
 
     /* Read every cell. */
     struct cell *cells = calloc(nm * nc, sizeof *cells);
+    cJSON **results = calloc(nm * nc, sizeof *results);
     for (size_t m = 0; m < nm; m++)
         for (size_t c = 0; c < nc; c++) {
             struct cell *cl = &cells[m * nc + c];
@@ -264,7 +364,10 @@ int ec_cli_matrix(int argc, char **argv)
                 snprintf(cl->reason, sizeof cl->reason, "%s", r->valuestring);
             else if (cJSON_IsString(e))
                 snprintf(cl->reason, sizeof cl->reason, "%s", e->valuestring);
-            cJSON_Delete(j);
+            if (results)
+                results[m * nc + c] = j;
+            else
+                cJSON_Delete(j);
         }
 
     /* The table: case numbers as column heads, the key below. */
@@ -292,27 +395,7 @@ int ec_cli_matrix(int argc, char **argv)
     printf("\nlegend: . PASS   ~ PASS-NONSTRICT   x XFAIL (declared deviation)   ! XPASS   "
            "F FAIL   T TIMEOUT   E ERROR   - UNSUPPORTED   s model skipped   ? no result\n");
 
-    printf("\nnon-passing cells:\n");
-    int any = 0;
-    for (size_t m = 0; m < nm; m++) {
-        if (models[m].skip[0]) {
-            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
-            any = 1;
-            continue;
-        }
-        for (size_t c = 0; c < nc; c++) {
-            const struct cell *cl = &cells[m * nc + c];
-            char s = symbol(cl->verdict);
-            if (s == '.' || s == 's')
-                continue;
-            any = 1;
-            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
-                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
-                   cl->reason);
-        }
-    }
-    if (!any)
-        printf("  none\n");
+    print_cells(models, nm, cases, nc, cells, results, verbose);
     /* With faulty servers in the table, the share of their bugs the catalogue caught
      * (the details: echoconf gallery --no-run). */
     int nfaulty = 0;
@@ -327,8 +410,33 @@ int ec_cli_matrix(int argc, char **argv)
     printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
            "--output-on-failure\n",
            nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
+    int rc = failures ? 1 : 0;
+    if (html && results) {
+        struct ec_rs_row *rows = calloc(nm, sizeof *rows);
+        char err[300];
+        char sub[PATH_MAX + 64];
+        snprintf(sub, sizeof sub, "build %s%s%s", build, family ? ", family " : "",
+                 family ? family : "");
+        for (size_t m = 0; rows && m < nm; m++) {
+            snprintf(rows[m].id, sizeof rows[m].id, "%s", models[m].id);
+            snprintf(rows[m].family, sizeof rows[m].family, "%s", models[m].family);
+            snprintf(rows[m].skip, sizeof rows[m].skip, "%s", models[m].skip);
+        }
+        struct ec_result_set rs = {.title = "echoconf matrix", .subtitle = sub, .rows = rows,
+                                   .nrows = nm, .cols = cases, .ncols = nc, .cells = results};
+        if (!rows || ec_write_html(&rs, html, err, sizeof err) < 0) {
+            fprintf(stderr, "echoconf matrix: --html %s: %s\n", html, rows ? err : "out of memory");
+            rc = 2;
+        } else {
+            printf("HTML report: %s\n", html);
+        }
+        free(rows);
+    }
+    for (size_t k = 0; results && k < nm * nc; k++)
+        cJSON_Delete(results[k]);
+    free(results);
     free(cells);
     free(models);
     free(cases);
-    return failures ? 1 : 0;
+    return rc;
 }

@@ -50,6 +50,8 @@ const char *ec_edge_phrase(const char *diagnosis, char *buf, size_t len)
         const char *p = phrases[i].phrase, *s = strstr(p, "%s");
         if (!s)
             snprintf(buf, len, "%s", p);
+        else if (strcmp(suffix, "1") == 0 && strcmp(s + 2, " clients") == 0)
+            snprintf(buf, len, "%.*s1 client", (int)(s - p), p);
         else if (*suffix)
             snprintf(buf, len, "%.*s%s%s", (int)(s - p), p, suffix, s + 2);
         else /* no detail given: the phrase without its number */

@@ -143,7 +143,8 @@ static const char *const css[] = {
     "dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:6px 0}"
     "dl.kv dt{color:#555}dl.kv dd{margin:0}\n",
     "table.hex{border-collapse:collapse;margin:6px 0}.hex td{padding:0 3px}"
-    ".hex .diff{background:#ffcdd2;color:#b71c1c;font-weight:700}.hex .tag{color:#555}\n",
+    ".hex .diff{background:#ffcdd2;color:#b71c1c;font-weight:700}.hex .tag{color:#555}"
+    ".nowide{width:0;white-space:nowrap}\n",
     "pre.log{background:#1e1e1e;color:#e0e0e0;padding:8px 10px;border-radius:4px;"
     "overflow:auto;max-height:260px}\n",
     ".repro{background:#eef3fb;border:1px solid #c5d5ee;padding:6px 8px;border-radius:4px;"
@@ -331,8 +332,8 @@ static void hex_rows(FILE *f, const cJSON *hex)
         const char *h = ec_rs_str(hex, tags[t]);
         size_t nb = strlen(h) / 2;
         if (!nb) {
-            fprintf(f, "<tr><td class=\"tag\">%s</td><td colspan=\"17\">(nothing: the stream "
-                       "ended or stalled here)</td></tr>",
+            fprintf(f, "<tr><td class=\"tag\">%s</td><td colspan=\"17\"><div class=\"nowide\">"
+                       "(nothing: the stream ended or stalled here)</div></td></tr>",
                     tags[t]);
             continue;
         }
@@ -357,7 +358,7 @@ static void kv(FILE *f, const char *k, const char *v)
     fputs("</dd>", f);
 }
 
-static void evidence(FILE *f, const struct ec_result_set *rs, size_t r, size_t c)
+static void evidence(FILE *f, const struct ec_result_set *rs, size_t r, size_t c, int open)
 {
     const cJSON *cell = rs->cells[r * rs->ncols + c];
     const char *v = cell ? ec_rs_str(cell, "verdict") : "";
@@ -365,7 +366,8 @@ static void evidence(FILE *f, const struct ec_result_set *rs, size_t r, size_t c
     /* The id sits inside the closed <details>: navigating to it opens the element
      * (Chromium, Firefox and Safari open a <details> whose content is the target of a
      * fragment), while an id on the <details> itself would only scroll to it. */
-    fprintf(f, "<details class=\"ev v-%s\"><summary>", vi ? vi->css : "unknown");
+    fprintf(f, "<details class=\"ev v-%s\"%s><summary>", vi ? vi->css : "unknown",
+            open ? " open" : "");
     esc(f, rs->rows[r].id);
     fputs(" / ", f);
     esc(f, rs->cols[c]);
@@ -601,7 +603,7 @@ int ec_write_html(const struct ec_result_set *rs, const char *path, char *err, s
                 enum ec_rs_class k =
                     ec_rs_class_of(ec_rs_str(rs->cells[r * rs->ncols + c], "verdict"));
                 if ((pass == 0 && k == EC_RS_BAD) || (pass == 1 && k == EC_RS_DECLARED)) {
-                    evidence(f, rs, r, c);
+                    evidence(f, rs, r, c, nev == 0); /* the first one open */
                     nev++;
                 }
             }
