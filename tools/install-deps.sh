@@ -12,7 +12,9 @@ packages=(
     wine64                                         # win32 servers, run under Wine
     valgrind                                       # memcheck runs (label "valgrind")
     procps psmisc                                  # pgrep/pkill/killall used by test cleanup
-    python3 gnuplot-nox                            # report and benchmark plots
+    python3 gnuplot-nox                            # report and benchmark plots; the asyncio peer
+    chromium                                       # HTML report rendered headless (label "browser")
+    socat inetutils-inetd                          # third-party echo servers (label "peers")
 )
 
 missing=()
