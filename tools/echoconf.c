@@ -3,6 +3,7 @@
  *   echoconf matrix   every registered model x case through ctest, as a table
  *   echoconf gallery  the mutation score: which faulty servers the catalogue caught
  *   echoconf diagnose the whole catalogue against one server of the user's
+ *   echoconf bench    what each model costs against a minimal epoll echo (the floor)
  *   echoconf validate fixture files only (exit 2 on the first bad one)
  *   echoconf skip     stands in for a model that cannot run here (exit 77)
  */
@@ -35,6 +36,10 @@ static void usage(FILE *f)
                "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
                "                       [--html FILE] [--verbose]\n"
                "       echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]\n"
+               "       echoconf bench (--models GLOB | --server \"CMD\" | --target HOST:PORT)\n"
+               "                      [--conns L] [--size L] [--depth L] [--duration S]\n"
+               "                      [--repeat N] [--pin S,C] [--nodelay off|on|both] [--out DIR]\n"
+               "                      (echoconf bench --help for the whole story)\n"
                "       echoconf validate FIXTURE...\n"
                "       echoconf skip --reason TEXT [--model ID] [--case NAME] [--json OUT]\n"
                "\n"
@@ -256,6 +261,8 @@ int main(int argc, char **argv)
         return ec_cli_gallery(argc, argv);
     if (strcmp(cmd, "diagnose") == 0)
         return ec_cli_diagnose(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return ec_cli_bench(argc, argv);
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(argc, argv);
     if (strcmp(cmd, "skip") == 0)
