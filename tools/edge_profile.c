@@ -27,7 +27,7 @@ static const struct {
     {EC_DIAG_DIED_AFTER_RESET, "a reset from one client kills the server", NULL},
     {EC_DIAG_FD_LEAK, "leaks descriptors (%s more after the clients left)", "leaks descriptors"},
     {EC_DIAG_BUSY_POLL, "spins while idle", NULL},
-    {EC_DIAG_CRASH, "crashes (killed by %s)", "crashes"},
+    {EC_DIAG_CRASH, "crashes (killed by %s)", "crashes (killed by a signal)"},
     {EC_DIAG_PREMATURE_CLOSE, "closes a connection before its work is done", NULL},
     {EC_DIAG_UNEXPECTED_RESET, "resets connections that should end with a FIN", NULL},
     {EC_DIAG_FRAME_ERROR, "answers frames wrongly when TCP splits or joins them", NULL},
@@ -37,6 +37,13 @@ static const struct {
     {EC_DIAG_LOG_MISMATCH, "logs other events than the ones that happened", NULL},
     {EC_DIAG_UNEXPECTED_DATA, "sends bytes nobody asked for", NULL},
     {EC_DIAG_CONNECT_FAILED, "refuses connections it should accept", NULL},
+    {EC_DIAG_NAGLE, "echoes in pieces that wait for a delayed ACK (Nagle): ~40 ms a round trip",
+     NULL},
+    /* Names of issue 16 (cause-naming diagnoses), phrased ahead of their landing. */
+    {"no-close-after-eof", "keeps a connection open after the client's EOF", NULL},
+    {"idle-timeout", "closes idle connections after %s ms", "closes idle connections"},
+    {"duplicated-bytes", "echoes some bytes twice", NULL},
+    {"reordered-bytes", "echoes bytes out of order", NULL},
 };
 
 const char *ec_edge_phrase(const char *diagnosis, char *buf, size_t len)

@@ -43,6 +43,15 @@ static const struct vinfo *vlookup(const char *v)
     return NULL;
 }
 
+/* The verdict of a cell; a skipped row's cells are SKIPPED whether or not a result
+ * file says so. */
+static const char *verdict_of(const struct ec_result_set *rs, size_t r, size_t c)
+{
+    if (rs->rows[r].skip[0])
+        return "SKIPPED";
+    return ec_rs_str(rs->cells[r * rs->ncols + c], "verdict");
+}
+
 static void esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
@@ -447,7 +456,7 @@ static void counts_line(FILE *f, const struct ec_result_set *rs, size_t r0, size
     size_t cnt[16] = {0}, unknown = 0;
     for (size_t r = r0; r < r1; r++)
         for (size_t c = 0; c < rs->ncols; c++) {
-            const struct vinfo *vi = vlookup(ec_rs_str(rs->cells[r * rs->ncols + c], "verdict"));
+            const struct vinfo *vi = vlookup(verdict_of(rs, r, c));
             if (vi)
                 cnt[vi - verdicts]++;
             else
@@ -528,7 +537,7 @@ int ec_write_html(const struct ec_result_set *rs, const char *path, char *err, s
         fputs("</a></th>", f);
         for (size_t c = 0; c < rs->ncols; c++) {
             const cJSON *cell = rs->cells[r * rs->ncols + c];
-            const char *v = ec_rs_str(cell, "verdict");
+            const char *v = verdict_of(rs, r, c);
             const struct vinfo *vi = vlookup(v);
             fprintf(f, "<td class=\"v-%s\" title=\"", vi ? vi->css : "unknown");
             esc(f, rs->rows[r].id);
