@@ -1,0 +1,1 @@
+typedef int ec_difffuzz_placeholder;
