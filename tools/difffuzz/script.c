@@ -68,10 +68,14 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
     s->sequential = s->nconns > 1 && pick(&st, 3) == 0;
     s->framed = pick(&st, 5) == 0;
     int together = s->nconns > 1 && !s->sequential;
+    /* Half the scripts with connections at once hold every connection open until the
+     * others are done (a last sync): a server that serves one at a time shows then. */
+    int hold = together && pick(&st, 2) == 0;
     for (int i = 0; i < s->nconns; i++) {
         struct ec_fz_conn *c = &s->conns[i];
         unsigned e = pick(&st, 100);
         c->end = e < 40 ? FZE_HALF_CLOSE : e < 70 ? FZE_CLOSE : e < 80 ? FZE_CLOSE_NOW : FZE_ABORT;
+        c->late = together && i > 0 && pick(&st, 3) == 0;
         if (pick(&st, 10) == 0)
             continue; /* connect and close (or reset) at once */
         c->nacts = 1 + (int)pick(&st, 6);
@@ -80,7 +84,7 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
             /* Weights in percent: send, expect, fill, sync (only for connections open
              * at once), pause, stop reading, resume reading. */
             unsigned w = pick(&st, 100);
-            unsigned ws = 40, we = 20, wf = together ? 6 : 2, wy = together ? 14 : 0, wp = 8,
+            unsigned ws = 40, we = 20, wf = together ? 8 : 2, wy = together ? 16 : 0, wp = 8,
                      wst = 6;
             if (s->framed)
                 wf = 0;
@@ -106,6 +110,11 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
                 a->kind = FZ_RESUME_READING;
             }
         }
+    }
+    for (int i = 0; hold && i < s->nconns; i++) {
+        struct ec_fz_conn *c = &s->conns[i];
+        if (c->nacts < EC_FZ_MAX_ACTS)
+            c->acts[c->nacts++].kind = FZ_SYNC;
     }
 }
 
@@ -187,6 +196,9 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
     if (comment)
         cJSON_AddStringToObject(fx, "comment", comment);
     cJSON *conns = cJSON_AddArrayToObject(fx, "connections");
+    int any_late = 0;
+    for (int i = 0; i < s->nconns; i++)
+        any_late |= s->conns[i].late && !s->sequential;
     for (int i = 0; i < s->nconns; i++) {
         const struct ec_fz_conn *c = &s->conns[i];
         cJSON *cj = cJSON_CreateObject();
@@ -198,9 +210,24 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             snprintf(bn, sizeof bn, "seq-%d", i);
             cJSON_AddStringToObject(step(steps, "barrier", &count), "name", bn);
         }
+        /* Late connections pass the barrier "late" before they connect; the others
+         * after their first echo (so the server has accepted and served them), or
+         * before their first sync or their end. Every connection meets "late" before
+         * any "sync-k" and sync-k before sync-k+1, so no two wait for each other. */
+        int nsync = 0, late_pending = 0;
+        if (any_late && c->late)
+            cJSON_AddStringToObject(step(steps, "barrier", &count), "name", "late");
+        else
+            late_pending = any_late;
+#define LATE_NOW()                                                                                 \
+    do {                                                                                           \
+        if (late_pending)                                                                          \
+            cJSON_AddStringToObject(step(steps, "barrier", &count), "name", "late");               \
+        late_pending = 0;                                                                          \
+    } while (0)
         step(steps, "connect", &count);
         long long sent = 0, got = 0;
-        int reading = 1, filled = 0, nsync = 0;
+        int reading = 1, filled = 0;
         for (int k = 0; k < c->nacts; k++) {
             const struct ec_fz_act *a = &c->acts[k];
             switch (a->kind) {
@@ -228,6 +255,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                     cJSON_AddNumberToObject(e, "echo", (double)a->n);
                     got += a->n;
                 }
+                LATE_NOW();
                 break;
             }
             case FZ_PAUSE:
@@ -248,6 +276,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             case FZ_SYNC:
                 if (s->sequential)
                     break; /* one after another: nobody to meet */
+                LATE_NOW();
                 snprintf(bn, sizeof bn, "sync-%d", nsync++);
                 cJSON_AddStringToObject(step(steps, "barrier", &count), "name", bn);
                 break;
@@ -270,6 +299,8 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             }
             }
         }
+        LATE_NOW();
+#undef LATE_NOW
         switch (c->end) {
         case FZE_HALF_CLOSE:
             step(steps, "shutdown_wr", &count);
@@ -325,7 +356,7 @@ const char *ec_fz_describe(const struct ec_fz_script *s, char *buf, size_t len)
         s->framed ? ", len32 frames" : "");
     for (int i = 0; i < s->nconns; i++) {
         const struct ec_fz_conn *c = &s->conns[i];
-        OUT("%s c%d", i ? ";" : "", i);
+        OUT("%s c%d%s", i ? ";" : "", i, c->late && !s->sequential ? " (late)" : "");
         for (int k = 0; k < c->nacts; k++) {
             const struct ec_fz_act *a = &c->acts[k];
             switch (a->kind) {
@@ -375,9 +406,14 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         }
         i -= s->nconns;
     }
-    /* 2. drop all actions of a connection */
+    /* 2. drop all actions of a connection; connect at once */
     if (i < s->nconns) {
         out->conns[i].nacts = 0;
+        return 1;
+    }
+    i -= s->nconns;
+    if (i < s->nconns) {
+        out->conns[i].late = 0;
         return 1;
     }
     i -= s->nconns;

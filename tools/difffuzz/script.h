@@ -59,6 +59,8 @@ struct ec_fz_conn {
     struct ec_fz_act acts[EC_FZ_MAX_ACTS];
     int nacts;
     enum ec_fz_end end;
+    int late; /* connects only after the first sync ("sync-0"): it arrives while the
+               * others are served */
 };
 
 struct ec_fz_script {
