@@ -48,7 +48,7 @@ static const char *const step_names[EC_ST_COUNT] = {
     "connect",        "send",         "fill",           "expect",      "recvn",
     "expect_eof",     "expect_reset", "expect_silence", "shutdown_wr", "close",
     "abort",          "pause",        "rcvbuf",         "sndbuf",      "stop_reading",
-    "resume_reading", "barrier",      "handoff",        "observe"};
+    "resume_reading", "barrier",      "handoff",        "observe",     "round_trips"};
 
 const char *ec_step_name(enum ec_step_kind k)
 {
@@ -120,12 +120,17 @@ static int get_int(struct ld *l, const cJSON *obj, const char *path, const char 
         return 0;
     char p[EC_PATH_MAX + 40];
     sub(p, sizeof p, path, field);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+    if (!cJSON_IsNumber(v))
         return fail(l, p, "must be an integer");
-    long long x = (long long)v->valuedouble;
-    if (x < lo || x > hi)
-        return fail(l, p, "%lld is out of range %lld..%lld", x, lo, hi);
-    *out = x;
+    /* Range first, as a double: converting one outside long long's range (1e99) to
+     * long long is undefined behaviour (C11 6.3.1.4; found by fuzz-fixture), and so
+     * is 2^63, which (double)LLONG_MAX rounds up to. */
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi && d < 9223372036854775808.0))
+        return fail(l, p, "%.17g is out of range %lld..%lld", d, lo, hi);
+    if (d != (double)(long long)d)
+        return fail(l, p, "must be an integer");
+    *out = (long long)d;
     return 0;
 }
 
@@ -610,6 +615,9 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         extra[0] = "name", extra[1] = "fds_since", extra[2] = "max_fd_growth";
         extra[3] = "cpu_window_ms", extra[4] = "max_cpu_percent";
         break;
+    case EC_ST_ROUND_TRIPS:
+        extra[0] = "data", extra[1] = "count", extra[2] = "max_ms", extra[3] = "percentile";
+        break;
     default:
         break;
     }
@@ -768,6 +776,24 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
             return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
         break;
+    case EC_ST_ROUND_TRIPS: {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
+        if (!d || !cJSON_GetObjectItemCaseSensitive(v, "count") ||
+            !cJSON_GetObjectItemCaseSensitive(v, "max_ms"))
+            return fail(l, path, "round_trips needs \"data\", \"count\" and \"max_ms\"");
+        st->percentile = 99;
+        st->payloads = calloc(1, sizeof *st->payloads);
+        if (!st->payloads)
+            return fail(l, path, "out of memory");
+        st->npayloads = 1;
+        sub(p, sizeof p, path, "data");
+        if (parse_payload(l, d, p, &st->payloads[0]) < 0 ||
+            get_intv(l, v, path, "count", 1, 100000, &st->count) < 0 ||
+            get_intv(l, v, path, "max_ms", 1, 60000, &st->max_ms) < 0 ||
+            get_intv(l, v, path, "percentile", 1, 100, &st->percentile) < 0)
+            return -1;
+        break;
+    }
     default:
         break;
     }
@@ -994,7 +1020,6 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
 int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t errlen)
 {
     memset(fx, 0, sizeof *fx);
-    struct ld l = {.file = file, .err = err, .errlen = errlen};
     FILE *fp = fopen(file, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
@@ -1027,6 +1052,23 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
         return -1;
     }
     text[len] = 0;
+    int rc = ec_fixture_parse(file, text, len, fx, err, errlen);
+    free(text);
+    return rc;
+}
+
+int ec_fixture_parse(const char *file, const char *text, size_t len, struct ec_fixture *fx,
+                     char *err, size_t errlen)
+{
+    memset(fx, 0, sizeof *fx);
+    struct ld l = {.file = file, .err = err, .errlen = errlen};
+    /* cJSON stops at a NUL, so "{...}\0anything" would load as its first part. */
+    const char *nul = memchr(text, 0, len);
+    if (nul != NULL) {
+        snprintf(err, errlen, "%s: $: a NUL byte at offset %zu (a fixture is JSON text)", file,
+                 (size_t)(nul - text));
+        return -1;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
@@ -1038,10 +1080,8 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
                 line++, col = 0;
         snprintf(err, errlen, "%s: $: malformed JSON at line %d, column %d (near \"%.20s\")", file,
                  line, col, off < len ? text + off : "end of file");
-        free(text);
         return -1;
     }
-    free(text);
     /* Owned from here on: every failure below goes through ec_fixture_free. */
     fx->file = strdup(file);
     int rc = parse_doc(&l, root, fx);

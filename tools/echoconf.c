@@ -2,6 +2,7 @@
  *   echoconf replay   one fixture against one server (started here, or a --target)
  *   echoconf matrix   every registered model x case through ctest, as a table
  *   echoconf gallery  the mutation score: which faulty servers the catalogue caught
+ *   echoconf bench    what each model costs against a minimal epoll echo (the floor)
  *   echoconf record   a relay that records a live session as a fixture
  *   echoconf fuzz     seeded random scripts against models, shrunk disagreements
  *   echoconf validate fixture files only (exit 2 on the first bad one)
@@ -32,6 +33,10 @@ static void usage(FILE *f)
                "                       [--profile FILE | --profile-dir DIR]\n"
                "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
                "       echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]\n"
+               "       echoconf bench (--models GLOB | --server \"CMD\" | --target HOST:PORT)\n"
+               "                      [--conns L] [--size L] [--depth L] [--duration S]\n"
+               "                      [--repeat N] [--pin S,C] [--nodelay off|on|both] [--out DIR]\n"
+               "                      (echoconf bench --help for the whole story)\n"
                "       echoconf record --listen [ADDR:]PORT --target HOST:PORT --out FILE.json\n"
                "                       [--max-bytes N] [--duration S] [-- CMD {} ...]\n"
                "       echoconf fuzz [--models GLOB] [--seed S] [--runs N] [--budget SECONDS]\n"
@@ -243,6 +248,8 @@ int main(int argc, char **argv)
         return ec_cli_matrix(argc, argv);
     if (strcmp(cmd, "gallery") == 0)
         return ec_cli_gallery(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return ec_cli_bench(argc, argv);
     if (strcmp(cmd, "record") == 0)
         return ec_cli_record(argc, argv);
     if (strcmp(cmd, "fuzz") == 0)

@@ -38,6 +38,12 @@ int ec_cli_record(int argc, char **argv);
  * fixtures. Returns 0 without disagreement, 1 with, 2 on bad usage. */
 int ec_cli_fuzz(int argc, char **argv);
 
+/* `echoconf bench (--models GLOB | --server CMD | --target HOST:PORT) [...]`: the cost
+ * of each model against ec-bench-floor (tools/echoconf_bench.c; --help lists the
+ * options). Returns 0 when every run measured, 1 when a contender failed (a wrong
+ * byte, a stall, a close), 2 on bad usage, 4 when the outputs could not be written. */
+int ec_cli_bench(int argc, char **argv);
+
 /* The whole of a file as a NUL-terminated string (free it), or NULL. */
 char *ec_cli_read_file(const char *path);
 
