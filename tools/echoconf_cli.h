@@ -19,6 +19,24 @@ int ec_cli_matrix(int argc, char **argv);
  * usage or a missing build. */
 int ec_cli_gallery(int argc, char **argv);
 
+/* `echoconf diagnose (--server "CMD" | --target HOST:PORT) ...` (--help for all):
+ * the whole catalogue against one server, one replay process per case; prints a line
+ * per case, the failures in full and the edge profile in words; writes HTML, JSON or
+ * JUnit on request. Returns 0 when every case passed (or deviated as a --profile
+ * declares), 1 otherwise, 2 on bad usage or a server that cannot be started or
+ * reached. */
+int ec_cli_diagnose(int argc, char **argv);
+
+/* `echoconf record ...` (tools/echoconf_record.c): a TCP relay that records every
+ * connection and writes the session as a fixture. Returns 0 written, 2 bad usage or
+ * unwritable, 3 the target refused (nothing written), 4 nothing recorded. */
+int ec_cli_record(int argc, char **argv);
+
+/* `echoconf fuzz ...` (tools/difffuzz/): seeded random client scripts against the
+ * selected models, echo and differential oracles, shrunk disagreements written as
+ * fixtures. Returns 0 without disagreement, 1 with, 2 on bad usage. */
+int ec_cli_fuzz(int argc, char **argv);
+
 /* `echoconf bench (--models GLOB | --server CMD | --target HOST:PORT) [...]`: the cost
  * of each model against ec-bench-floor (tools/echoconf_bench.c; --help lists the
  * options). Returns 0 when every run measured, 1 when a contender failed (a wrong

@@ -3,6 +3,7 @@
  * back the JSON result every replay wrote and prints models as rows, cases as
  * columns, one symbol per verdict, a legend and the diagnoses of non-passing cells.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "echoconf_cli.h"
+#include "echoconf_report.h"
 #include "echoconf_results.h"
 #include "steps.h"
 
@@ -44,14 +46,111 @@ static int bad_cell(const char *v)
     return s == '!' || s == 'F' || s == 'T' || s == 'E' || s == '?';
 }
 
+/* The cells that matter, in full: FAIL, XPASS, TIMEOUT, ERROR and missing results,
+ * with expected / actual and the reproduce command from the JSON result. Declared
+ * deviations (XFAIL), alternative passes and UNSUPPORTED cells get one line per model
+ * that counts them by diagnosis; verbose lists each with its reason. */
+static void print_cells(const struct ec_manifest_model *models, size_t nm, char (*cases)[64],
+                        size_t nc, const struct ec_cell_result *cells, cJSON **results, int verbose)
+{
+    printf("\nfailing cells (FAIL, XPASS, TIMEOUT, ERROR, no result):\n");
+    int any = 0;
+    for (size_t m = 0; m < nm; m++)
+        for (size_t c = 0; c < nc && !models[m].skip[0]; c++) {
+            const struct ec_cell_result *cl = &cells[m * nc + c];
+            if (!bad_cell(cl->verdict))
+                continue;
+            const cJSON *j = results ? results[m * nc + c] : NULL;
+            any = 1;
+            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
+                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
+                   cl->reason);
+            if (*ec_rs_str(j, "expected"))
+                printf("      expected: %s\n      actual:   %s\n", ec_rs_str(j, "expected"),
+                       ec_rs_str(j, "actual"));
+            if (*ec_rs_str(j, "reproduce"))
+                printf("      reproduce: %s\n", ec_rs_str(j, "reproduce"));
+        }
+    if (!any)
+        printf("  none\n");
+    printf("\ndeclared deviations and other non-failing cells, per model%s:\n",
+           verbose ? "" : " (--verbose lists them)");
+    any = 0;
+    for (size_t m = 0; m < nm; m++) {
+        if (models[m].skip[0]) {
+            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
+            any = 1;
+            continue;
+        }
+        /* Counts by verdict and diagnosis, in catalogue order of first appearance. */
+        char keys[64][96];
+        int counts[64], nk = 0;
+        for (size_t c = 0; c < nc; c++) {
+            const struct ec_cell_result *cl = &cells[m * nc + c];
+            char s = symbol(cl->verdict);
+            if (s == '.' || bad_cell(cl->verdict))
+                continue;
+            char key[96];
+            snprintf(key, sizeof key, "%s%s%s", cl->verdict, cl->diagnosis[0] ? " " : "",
+                     cl->diagnosis);
+            int k = 0;
+            while (k < nk && strcmp(keys[k], key) != 0)
+                k++;
+            if (k == nk && nk < 64) {
+                snprintf(keys[nk], sizeof keys[nk], "%s", key);
+                counts[nk++] = 0;
+            }
+            if (k < nk)
+                counts[k]++;
+        }
+        if (!nk)
+            continue;
+        any = 1;
+        printf("  %s:", models[m].id);
+        for (int k = 0; k < nk; k++)
+            printf("%s %s x%d", k ? "," : "", keys[k], counts[k]);
+        printf("\n");
+        for (size_t c = 0; verbose && c < nc; c++) {
+            const struct ec_cell_result *cl = &cells[m * nc + c];
+            if (symbol(cl->verdict) == '.' || bad_cell(cl->verdict))
+                continue;
+            printf("      %s: %s%s%s%s%s\n", cases[c], cl->verdict, cl->diagnosis[0] ? " " : "",
+                   cl->diagnosis, cl->reason[0] ? ": " : "", cl->reason);
+        }
+    }
+    if (!any)
+        printf("  none\n");
+}
+
+static const char matrix_usage[] =
+    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run] [--html FILE]\n"
+    "                       [--verbose]\n"
+    "Runs every registered model x case through ctest in the build directory (the one\n"
+    "this executable sits in, <build>/bin/echoconf, unless --build), then prints models\n"
+    "as rows and cases as columns, the legend, every FAIL / XPASS / TIMEOUT / ERROR cell\n"
+    "in full and per model one line that counts its declared deviations by diagnosis.\n"
+    "  -j N        ctest jobs (default 4)\n"
+    "  --family F  only the models of family F (posix, win32, faulty)\n"
+    "  --no-run    read the results of the last run instead of running ctest\n"
+    "  --html FILE also write the report as one self-contained HTML file: every cell,\n"
+    "              the evidence of each one that did not pass, edge profiles in words\n"
+    "  --verbose   list every declared deviation with its reason\n"
+    "Exit status: 0 when no cell is FAIL, XPASS, TIMEOUT, ERROR or missing; 1 otherwise;\n"
+    "2 on bad usage or a build without a manifest.\n";
+
 int ec_cli_matrix(int argc, char **argv)
 {
     char build[PATH_MAX] = "";
-    const char *family = NULL;
-    int jobs = 4, run = 1;
+    const char *family = NULL, *html = NULL;
+    int jobs = 4, run = 1, verbose = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0) &&
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s", matrix_usage);
+            return 0;
+        }
+        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0 ||
+             strcmp(a, "--html") == 0) &&
             i + 1 >= argc) {
             fprintf(stderr, "echoconf matrix: %s needs a value\n", a);
             return 2;
@@ -74,11 +173,12 @@ int ec_cli_matrix(int argc, char **argv)
             family = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
+        else if (strcmp(a, "--html") == 0)
+            html = argv[++i];
+        else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
+            verbose = 1;
         else {
-            fprintf(stderr,
-                    "echoconf matrix: unknown option %s\n"
-                    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n",
-                    a);
+            fprintf(stderr, "echoconf matrix: unknown option %s\n%s", a, matrix_usage);
             return 2;
         }
     }
@@ -91,7 +191,7 @@ int ec_cli_matrix(int argc, char **argv)
     if (ec_manifest_load(build, family, &man, "echoconf matrix") < 0)
         return 2;
     const struct ec_manifest_model *models = man.models;
-    const char(*cases)[64] = (const char(*)[64])man.cases;
+    char(*cases)[64] = man.cases;
     size_t nm = man.nm, nc = man.nc;
     if (!nm || !nc) {
         fprintf(stderr, "echoconf matrix: no %s%smodels or no cases registered in %s\n",
@@ -118,6 +218,7 @@ int ec_cli_matrix(int argc, char **argv)
         char *names = malloc(rlen);
         if (!names) {
             fprintf(stderr, "echoconf matrix: out of memory\n");
+            ec_manifest_free(&man);
             return 2;
         }
         size_t o = (size_t)snprintf(names, rlen, "^(");
@@ -151,21 +252,29 @@ int ec_cli_matrix(int argc, char **argv)
         }
     }
 
-    /* Read every cell. */
+    /* Read every cell; the JSON of each stays for the failing cells and the HTML. */
     struct ec_cell_result *cells = calloc(nm * nc, sizeof *cells);
+    cJSON **results = calloc(nm * nc, sizeof *results);
     if (!cells) {
         fprintf(stderr, "echoconf matrix: out of memory\n");
+        free(results);
         ec_manifest_free(&man);
         return 2;
     }
     for (size_t m = 0; m < nm; m++)
         for (size_t c = 0; c < nc; c++) {
             struct ec_cell_result *cl = &cells[m * nc + c];
-            if (ec_cell_result_read(build, models[m].id, cases[c], cl) < 0)
+            cJSON *j = ec_cell_json_read(build, models[m].id, cases[c]);
+            ec_cell_result_from_json(j, cl);
+            if (!j)
                 snprintf(cl->reason, sizeof cl->reason,
                          "no result (the test did not run or was killed by its ctest timeout)");
             if (!cl->verdict[0])
                 snprintf(cl->verdict, sizeof cl->verdict, "?");
+            if (results)
+                results[m * nc + c] = j;
+            else
+                cJSON_Delete(j);
         }
 
     /* The table: case numbers as column heads, the key below. */
@@ -193,27 +302,7 @@ int ec_cli_matrix(int argc, char **argv)
     printf("\nlegend: . PASS   ~ PASS-NONSTRICT   x XFAIL (declared deviation)   ! XPASS   "
            "F FAIL   T TIMEOUT   E ERROR   - UNSUPPORTED   s model skipped   ? no result\n");
 
-    printf("\nnon-passing cells:\n");
-    int any = 0;
-    for (size_t m = 0; m < nm; m++) {
-        if (models[m].skip[0]) {
-            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
-            any = 1;
-            continue;
-        }
-        for (size_t c = 0; c < nc; c++) {
-            const struct ec_cell_result *cl = &cells[m * nc + c];
-            char s = symbol(cl->verdict);
-            if (s == '.' || s == 's')
-                continue;
-            any = 1;
-            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
-                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
-                   cl->reason);
-        }
-    }
-    if (!any)
-        printf("  none\n");
+    print_cells(models, nm, cases, nc, cells, results, verbose);
     /* With faulty servers in the table, the share of their bugs the catalogue caught
      * (the details: echoconf gallery --no-run). */
     int nfaulty = 0;
@@ -230,7 +319,37 @@ int ec_cli_matrix(int argc, char **argv)
     printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
            "--output-on-failure\n",
            nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
+    int rc = failures ? 1 : 0;
+    if (html && results) {
+        struct ec_rs_row *rows = calloc(nm, sizeof *rows);
+        char err[300];
+        char sub[PATH_MAX + 64];
+        snprintf(sub, sizeof sub, "build %s%s%s", build, family ? ", family " : "",
+                 family ? family : "");
+        for (size_t m = 0; rows && m < nm; m++) {
+            snprintf(rows[m].id, sizeof rows[m].id, "%s", models[m].id);
+            snprintf(rows[m].family, sizeof rows[m].family, "%s", models[m].family);
+            snprintf(rows[m].skip, sizeof rows[m].skip, "%s", models[m].skip);
+        }
+        struct ec_result_set rs = {.title = "echoconf matrix",
+                                   .subtitle = sub,
+                                   .rows = rows,
+                                   .nrows = nm,
+                                   .cols = cases,
+                                   .ncols = nc,
+                                   .cells = results};
+        if (!rows || ec_write_html(&rs, html, err, sizeof err) < 0) {
+            fprintf(stderr, "echoconf matrix: --html %s: %s\n", html, rows ? err : "out of memory");
+            rc = 2;
+        } else {
+            printf("HTML report: %s\n", html);
+        }
+        free(rows);
+    }
+    for (size_t k = 0; results && k < nm * nc; k++)
+        cJSON_Delete(results[k]);
+    free(results);
     free(cells);
     ec_manifest_free(&man);
-    return failures ? 1 : 0;
+    return rc;
 }

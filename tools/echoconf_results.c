@@ -2,7 +2,6 @@
  * the manifest of a build, one cell's JSON result, and the mutation score (which
  * faulty server some case caught with its declared diagnosis).
  */
-#include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +53,7 @@ int ec_cli_default_build(char *out, size_t len)
     return 0;
 }
 
-int ec_manifest_load(const char *build, const char *family, struct ec_manifest *m,
-                     const char *who)
+int ec_manifest_load(const char *build, const char *family, struct ec_manifest *m, const char *who)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/conformance/manifest.tsv", build);
@@ -113,17 +111,19 @@ void ec_manifest_free(struct ec_manifest *m)
     m->nm = m->nc = 0;
 }
 
-int ec_cell_result_read(const char *build, const char *model, const char *cs,
-                        struct ec_cell_result *r)
+cJSON *ec_cell_json_read(const char *build, const char *model, const char *cs)
 {
     char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build, model, cs);
-    memset(r, 0, sizeof *r);
     char *t = ec_cli_read_file(path);
     cJSON *j = t ? cJSON_Parse(t) : NULL;
     free(t);
-    if (!j)
-        return -1;
+    return j;
+}
+
+void ec_cell_result_from_json(const cJSON *j, struct ec_cell_result *r)
+{
+    memset(r, 0, sizeof *r);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verdict");
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "diagnosis");
     const cJSON *why = cJSON_GetObjectItemCaseSensitive(j, "reason");
@@ -136,8 +136,16 @@ int ec_cell_result_read(const char *build, const char *model, const char *cs,
         snprintf(r->reason, sizeof r->reason, "%s", why->valuestring);
     else if (cJSON_IsString(e))
         snprintf(r->reason, sizeof r->reason, "%s", e->valuestring);
+}
+
+int ec_cell_result_read(const char *build, const char *model, const char *cs,
+                        struct ec_cell_result *r)
+{
+    cJSON *j = ec_cell_json_read(build, model, cs);
+    int rc = j ? 0 : -1;
+    ec_cell_result_from_json(j, r);
     cJSON_Delete(j);
-    return 0;
+    return rc;
 }
 
 /* Appends "sep text" to a bounded list buffer, marking it "..." once full. */
@@ -153,8 +161,8 @@ static void append(char *buf, size_t len, const char *sep, const char *text)
 
 /* The declared diagnoses of a profile, unique, comma-separated into out; the number
  * of deviations, or -1 with a reason in err when the profile cannot be read. */
-static int declared(const char *profile_dir, const char *model, char *out, size_t len,
-                    char *err, size_t errlen)
+static int declared(const char *profile_dir, const char *model, char *out, size_t len, char *err,
+                    size_t errlen)
 {
     char path[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/%s.json", profile_dir, model);
@@ -194,8 +202,8 @@ static int declared(const char *profile_dir, const char *model, char *out, size_
 }
 
 /* Scores one faulty server that this build runs into row. Returns 1 when caught. */
-static int score_server(const char *build, struct ec_score *s, struct ec_score_row *row,
-                        int ndecl, const char *err)
+static int score_server(const char *build, struct ec_score *s, struct ec_score_row *row, int ndecl,
+                        const char *err)
 {
     char other[1024] = "", stale[512] = "";
     int nres = 0, nx = 0, nf = 0;
@@ -264,8 +272,8 @@ int ec_score_compute(const char *build, const char *profile_dir, struct ec_score
         struct ec_score_row *row = &s->rows[s->nrows++];
         char err[PATH_MAX + 256] = "";
         snprintf(row->id, sizeof row->id, "%s", g->id);
-        int ndecl = declared(profile_dir, g->id, row->declared, sizeof row->declared, err,
-                             sizeof err);
+        int ndecl =
+            declared(profile_dir, g->id, row->declared, sizeof row->declared, err, sizeof err);
         if (ndecl <= 0)
             snprintf(row->declared, sizeof row->declared, "-");
         if (g->skip[0]) {

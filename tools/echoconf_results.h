@@ -6,6 +6,7 @@
 #ifndef EC_ECHOCONF_RESULTS_H
 #define EC_ECHOCONF_RESULTS_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 /* One registered model, as the matrix registration wrote it. */
@@ -24,8 +25,7 @@ struct ec_manifest {
 
 /* Reads the manifest of build, keeping only the models of family (NULL: all). Returns
  * 0, or -1 after a message prefixed with who on stderr (no manifest, no memory). */
-int ec_manifest_load(const char *build, const char *family, struct ec_manifest *m,
-                     const char *who);
+int ec_manifest_load(const char *build, const char *family, struct ec_manifest *m, const char *who);
 
 void ec_manifest_free(struct ec_manifest *m);
 
@@ -36,6 +36,14 @@ struct ec_cell_result {
     char diagnosis[64];
     char reason[300];
 };
+
+/* The parsed <build>/conformance-results/<model>/<cs>.json (cJSON_Delete it), or NULL
+ * when there is no readable result. */
+cJSON *ec_cell_json_read(const char *build, const char *model, const char *cs);
+
+/* Takes verdict, diagnosis and reason (or error) of a parsed result j into r; all ""
+ * when j is NULL. */
+void ec_cell_result_from_json(const cJSON *j, struct ec_cell_result *r);
 
 /* Reads <build>/conformance-results/<model>/<cs>.json into r. Returns 0, or -1 when
  * there is no readable result (then r->verdict is ""). */
