@@ -49,9 +49,10 @@ static int by_time(const void *a, const void *b)
 }
 
 /* The failing connection's events and the engine's, up to 50 ms after the failure,
- * and the server lines about its local port (the same selection report.c prints). A
- * server that is not ours logs nothing we can attribute: then every stdout line in
- * that window is shown. */
+ * and the server lines about its local port (the selection report.c prints), these
+ * up to 2 s after the failure: what the server did with the connection once the
+ * client gave up (accepted it only then, say) is part of the story. A server that is
+ * not ours logs nothing we can attribute: then every line in that window is shown. */
 static void add_timeline(cJSON *j, const struct run *r, const struct pass *ps,
                          const struct failure *f)
 {
@@ -78,7 +79,7 @@ static void add_timeline(cJSON *j, const struct run *r, const struct pass *ps,
     for (size_t i = 0; r->have_srv && i < r->srv.nlines; i++) {
         const struct ec_srv_line *l = &r->srv.lines[i];
         int64_t t = l->t_us - tl->t0_ns / 1000;
-        if (t < from || t > until)
+        if (t < from || t > f->t_us + 2000000)
             continue;
         if (r->foreign || (!l->is_err && port && line_names_port(l->text, port)))
             it[n++] = (struct item){.t_us = t, .line = l};
