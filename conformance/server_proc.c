@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "ec_net.h"
+#include "ec_sock.h"
+#include "logline.h"
 #include "steps.h"
 
 const char *ec_srv_ev_name(enum ec_srv_ev ev)
@@ -29,35 +31,23 @@ const char *ec_srv_ev_name(enum ec_srv_ev ev)
     return (unsigned)ev < sizeof n / sizeof n[0] ? n[ev] : "?";
 }
 
-/* Parses "<event> peer=A:P[ bytes=N| reason=...]" into l (lib/ec_log.h). The port is
- * what follows the last ':' of the peer, so "[::1]:P" works as well as "1.2.3.4:P". */
+/* Parses an event line of the log contract into l with the one parser of it
+ * (logline.h): the event, the peer's port (the client's local port) and bytes=N. */
 static void parse_event(struct ec_srv_line *l)
 {
+    static const enum ec_srv_ev map[] = {
+        [EC_LL_ACCEPT] = EC_SRV_ACCEPT, [EC_LL_RECV] = EC_SRV_RECV,   [EC_LL_FRAME] = EC_SRV_FRAME,
+        [EC_LL_SEND] = EC_SRV_SEND,     [EC_LL_CLOSE] = EC_SRV_CLOSE, [EC_LL_REFUSE] = EC_SRV_REFUSE};
+    struct ec_logline ev;
     l->ev = EC_SRV_NONE;
     l->peer_port = 0;
     l->bytes = -1;
-    const char *sp = strchr(l->text, ' ');
-    if (!sp || strncmp(sp, " peer=", 6) != 0)
+    if (ec_logline_parse(l->text, &ev) < 0 || (unsigned)ev.kind >= sizeof map / sizeof map[0])
         return;
-    size_t wl = (size_t)(sp - l->text);
-    enum ec_srv_ev ev = EC_SRV_NONE;
-    for (int k = EC_SRV_ACCEPT; k <= EC_SRV_REFUSE; k++)
-        if (strlen(ec_srv_ev_name((enum ec_srv_ev)k)) == wl &&
-            strncmp(l->text, ec_srv_ev_name((enum ec_srv_ev)k), wl) == 0)
-            ev = (enum ec_srv_ev)k;
-    const char *peer = sp + 6, *end = strchr(peer, ' ');
-    if (!end)
-        end = peer + strlen(peer);
-    const char *colon = NULL;
-    for (const char *q = peer; q < end; q++)
-        if (*q == ':')
-            colon = q;
-    if (ev == EC_SRV_NONE || !colon)
-        return;
-    l->peer_port = (unsigned)strtoul(colon + 1, NULL, 10);
-    if (*end == ' ' && strncmp(end, " bytes=", 7) == 0)
-        l->bytes = strtoll(end + 7, NULL, 10);
-    l->ev = ev;
+    l->ev = map[ev.kind];
+    l->peer_port = ev.port;
+    if (ev.kind == EC_LL_RECV || ev.kind == EC_LL_FRAME || ev.kind == EC_LL_SEND)
+        l->bytes = ev.bytes > (1ull << 62) ? (long long)(1ull << 62) : (long long)ev.bytes;
 }
 
 /* Wakes every registered watcher (s->mu held). */
@@ -120,12 +110,11 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
         s->nlines++;
         if (!is_err)
             notify_watchers(s);
-        if (!is_err && !s->ready) {
+        if (!is_err && !s->ready && !s->connect_ready) {
             /* The first stdout line is the readiness line "listening A:P" (a port of 0
              * or another first line leaves port 0: the start fails with that line). */
             unsigned port;
-            if (strncmp(t, "listening ", 10) == 0 &&
-                ec_parse_hostport(t + 10, s->host, sizeof s->host, &port, 0) == 0)
+            if (ec_logline_parse_ready(t, s->host, sizeof s->host, &port) == 0)
                 s->port = port;
             s->ready = 1;
         }
@@ -185,7 +174,8 @@ static void mark_exited(struct ec_server_proc *s, int status)
 static void *reader_main(void *arg)
 {
     struct ec_server_proc *s = arg;
-    static struct linebuf lbo, lbe; /* one server per process */
+    /* One pair per reader (on its stack): `echoconf bench` runs several servers at once. */
+    struct linebuf lbo, lbe;
     lbo.len = lbe.len = 0;
     int out_open = 1, err_open = 1, alive = 1;
     int64_t drain_until = 0;
@@ -254,10 +244,13 @@ static void wait_signal(struct ec_server_proc *s, int64_t deadline_ms)
     pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 }
 
-int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
-                    char *err, size_t errlen)
+/* Forks and execs argv with the pipes and limits of ec_server_start and starts the
+ * log reader; readiness is the caller's business. Returns 0, or -1 with err. */
+static int spawn(struct ec_server_proc *s, char *const argv[], int nofile, int connect_ready,
+                 char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    s->connect_ready = connect_ready;
     s->pid = -1;
     s->pidfd = -1;
     pthread_mutex_init(&s->mu, NULL);
@@ -340,7 +333,14 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
         return -1;
     }
     s->reader_started = 1;
+    return 0;
+}
 
+int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
+                    char *err, size_t errlen)
+{
+    if (spawn(s, argv, nofile, 0, err, errlen) < 0)
+        return -1;
     int64_t deadline = ec_clock_ms() + ready_ms;
     pthread_mutex_lock(&s->mu);
     while (!s->ready && !s->exited && ec_clock_ms() < deadline)
@@ -373,6 +373,64 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
         return -1;
     }
     return 0;
+}
+
+int ec_server_start_connect(struct ec_server_proc *s, char *const argv[], int nofile,
+                            const char *host, unsigned port, int ready_ms, char *err,
+                            size_t errlen)
+{
+    if (spawn(s, argv, nofile, 1, err, errlen) < 0)
+        return -1;
+    snprintf(s->host, sizeof s->host, "%s", host);
+    s->port = port;
+    /* A server that prints nothing gives no signal of readiness: the first accepted
+     * connection is the signal. Between attempts we wait on the reader's condition
+     * variable, which also wakes at once when the server exits; the pause grows from
+     * 5 to 100 ms so a slow start costs few attempts. */
+    int64_t deadline = ec_clock_ms() + ready_ms;
+    int attempts = 0, last = 0, pause = 5;
+    for (;;) {
+        if (ec_server_exited(s, 0))
+            break;
+        int left = (int)(deadline - ec_clock_ms());
+        if (left <= 0)
+            break;
+        ec_sock_t c;
+        attempts++;
+        last = ec_connect(host, port, left < 1000 ? left : 1000, &c);
+        if (last == 0) {
+            /* An orderly close with nothing sent: the server sees a client that
+             * connects and leaves (the catalogue's connect-close-no-data). */
+            ec_sock_close(c);
+            pthread_mutex_lock(&s->mu);
+            s->ready = 1;
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (!s->exited)
+            wait_signal(s, ec_clock_ms() + pause);
+        pthread_mutex_unlock(&s->mu);
+        if (pause < 100)
+            pause *= 2;
+    }
+    pthread_mutex_lock(&s->mu);
+    int exited = s->exited, status = s->status;
+    pthread_mutex_unlock(&s->mu);
+    if (exited && WIFSIGNALED(status))
+        snprintf(err, errlen, "the server died by signal %d (%s) before accepting a connection on %s:%u",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)), host, port);
+    else if (exited)
+        snprintf(err, errlen,
+                 "the server exited with status %d before accepting a connection on %s:%u",
+                 WEXITSTATUS(status), host, port);
+    else
+        snprintf(err, errlen,
+                 "nothing accepted a connection on %s:%u within %d ms (%d attempts, the last: "
+                 "%s); the server process is still running",
+                 host, port, ready_ms, attempts, last ? ec_err_name(-last) : "none");
+    ec_server_stop(s, 1000);
+    return -1;
 }
 
 int ec_server_exited(struct ec_server_proc *s, int wait_ms)

@@ -1,15 +1,13 @@
 /* echoconf_cli.h - subcommands of the echoconf executable that live in their own
- * files (tools/echoconf_matrix.c, tools/echoconf_gallery.c).
+ * files (tools/echoconf_matrix.c, echoconf_gallery.c, echoconf_bench.c).
  */
 #ifndef EC_ECHOCONF_CLI_H
 #define EC_ECHOCONF_CLI_H
 
-#include <stddef.h>
-
-/* `echoconf matrix [--build DIR] [-j N] [--family F] [--no-run | --repeat N]`: runs
- * every registered model x case through ctest in the build directory (found from this
- * executable's location by default: <build>/bin/echoconf), then prints the table (of
- * the last run). With --repeat N it runs the matrix N times and also prints every
+/* `echoconf matrix [--build DIR] [-j N] [--family F] [--no-run | --repeat N] ...`:
+ * runs every registered model x case through ctest in the build directory (found from
+ * this executable's location by default: <build>/bin/echoconf), then prints the table
+ * (of the last run). With --repeat N it runs the matrix N times and also prints every
  * cell whose verdict or diagnosis changed between runs, with each run's failing plan,
  * delivery and seed (the flake hunter). Returns 0 when every cell of every run is
  * PASS, PASS-NONSTRICT, XFAIL, MAY, UNSUPPORTED or skipped and no cell changed, 1
@@ -31,36 +29,32 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg);
  * never counts as a catch. With --repeat N the matrix runs N times (changed cells are
  * listed as by matrix --repeat) and each faulty server's catch rate is printed: the
  * runs in which some case caught it with a declared diagnosis. Returns 0 only when
- * every measured bug was caught in every run and no cell changed, 1 otherwise, 2 on
+ * every measured bug was caught (in every run) and no cell changed, 1 otherwise, 2 on
  * bad usage or a missing build. */
 int ec_cli_gallery(int argc, char **argv);
 
-/* The mutation score from the last results in build: *caught of *total faulty
- * servers (skipped ones are not counted) failed some case with the diagnosis their
- * profile (in profile_dir) declares. With print, also prints the per-server lines and
- * the toothless cases. Returns 0, or -1 when the manifest cannot be read. */
-int ec_gallery_score(const char *build, const char *profile_dir, int print, int *caught,
-                     int *total);
+/* `echoconf diagnose (--server "CMD" | --target HOST:PORT) ...` (--help for all):
+ * the whole catalogue against one server, one replay process per case; prints a line
+ * per case, the failures in full and the edge profile in words; writes HTML, JSON or
+ * JUnit on request. Returns 0 when every case passed (or deviated as a --profile
+ * declares), 1 otherwise, 2 on bad usage or a server that cannot be started or
+ * reached. */
+int ec_cli_diagnose(int argc, char **argv);
 
-/* One faulty server's catches over repeated runs (ec_gallery_tally). */
-struct ec_gallery_rate {
-    char id[64];
-    int caught_runs; /* runs in which a case failed with a declared diagnosis (XFAIL) */
-    int runs;        /* runs measured */
-};
+/* `echoconf record ...` (tools/echoconf_record.c): a TCP relay that records every
+ * connection and writes the session as a fixture. Returns 0 written, 2 bad usage or
+ * unwritable, 3 the target refused (nothing written), 4 nothing recorded. */
+int ec_cli_record(int argc, char **argv);
 
-/* Adds the last results in build to the rates: one more run for every measured faulty
- * server, one more caught run for those some case caught. rates holds *n entries (at
- * most max; new servers are appended). Returns 0, or -1 when the manifest cannot be
- * read. */
-int ec_gallery_tally(const char *build, const char *profile_dir, struct ec_gallery_rate *rates,
-                     size_t *n, size_t max);
+/* `echoconf fuzz ...` (tools/difffuzz/): seeded random client scripts against the
+ * selected models, echo and differential oracles, shrunk disagreements written as
+ * fixtures. Returns 0 without disagreement, 1 with, 2 on bad usage. */
+int ec_cli_fuzz(int argc, char **argv);
 
-/* The whole of a file as a NUL-terminated string (free it), or NULL. */
-char *ec_cli_read_file(const char *path);
-
-/* The build directory from this executable's path (<build>/bin/echoconf) into out;
- * 0, or -1 when /proc/self/exe cannot be read. */
-int ec_cli_default_build(char *out, size_t len);
+/* `echoconf bench (--models GLOB | --server CMD | --target HOST:PORT) [...]`: the cost
+ * of each model against ec-bench-floor (tools/echoconf_bench.c; --help lists the
+ * options). Returns 0 when every run measured, 1 when a contender failed (a wrong
+ * byte, a stall, a close), 2 on bad usage, 4 when the outputs could not be written. */
+int ec_cli_bench(int argc, char **argv);
 
 #endif
