@@ -22,6 +22,7 @@
 #include "ec_net.h"
 #include "ec_sock.h"
 #include "echoconf_cli.h"
+#include "echoconf_results.h"
 #include "echoconf_report.h"
 #include "fixture.h"
 #include "server_launch.h"
