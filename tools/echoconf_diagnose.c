@@ -572,7 +572,7 @@ int ec_cli_diagnose(int argc, char **argv)
         snprintf(seed, sizeof seed, "%s", o.seed);
     else
         snprintf(seed, sizeof seed, "%llu",
-                 (unsigned long long)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u);
+                 (unsigned long long)ec_default_seed());
 
     int nrun = n - nleft;
     printf("echoconf diagnose: %s: %d cases with -j %d, seed %s (results and logs: %s)\n",
