@@ -1,6 +1,6 @@
 /* edge_profile.c - the edge profile in words: each diagnosis of the vocabulary
- * (conformance/diagnoses.h) as what it says about the server ("serves one client at a
- * time"), gathered per row of a result set with the cases that showed it.
+ * (conformance/clientkit/diagnoses.h) as what it says about the server ("serves one
+ * client at a time"), gathered per row of a result set with the cases that showed it.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -92,7 +92,7 @@ size_t ec_edge_profile(const struct ec_result_set *rs, size_t r, char **lines, s
         const char *d = ec_rs_str(cell, "diagnosis");
         if (!*d || (strcmp(v, "FAIL") != 0 && strcmp(v, "XFAIL") != 0 && strcmp(v, "TIMEOUT") != 0))
             continue;
-        if (strcmp(d, "fixture-error") == 0 || strcmp(d, "harness-error") == 0)
+        if (ec_diagnosis_is_harness(d))
             continue;
         ec_edge_phrase(d, phrase, sizeof phrase);
         size_t k = 0;
