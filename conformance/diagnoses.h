@@ -29,6 +29,7 @@
 #define EC_DIAG_LOG_MISMATCH          "log-mismatch"
 #define EC_DIAG_UNEXPECTED_DATA       "unexpected-data"
 #define EC_DIAG_CONNECT_FAILED        "connect-failed"
+#define EC_DIAG_NAGLE                 "nagle-delayed-ack-stall"
 #define EC_DIAG_UNBOUNDED_FRAME       "unbounded-frame"
 #define EC_DIAG_UNBOUNDED_BUFFERING   "unbounded-buffering"
 

@@ -51,6 +51,7 @@ enum ec_step_kind {
     EC_ST_BARRIER,
     EC_ST_HANDOFF,
     EC_ST_OBSERVE,
+    EC_ST_ROUND_TRIPS,
     EC_ST_COUNT
 };
 
@@ -122,6 +123,10 @@ struct ec_step {
     int max_cpu_percent;    /* -1: no cpu assertion */
     char rss_since[32];     /* observe: the observation resident memory is compared with */
     int max_rss_growth_kib; /* -1: no memory assertion */
+    /* round_trips: count messages (payloads[0]), each sent once its echo is back */
+    int count;
+    int max_ms;     /* the bound on the round trip at percentile (scaled) */
+    int percentile; /* 1..100, default 99 */
 };
 
 /* A connection script, run by spawn instances at once (or one after another when

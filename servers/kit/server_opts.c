@@ -138,13 +138,13 @@ int ec_server_parse_args(int argc, char *const argv[], struct ec_server_opts *o,
             value = eq + 1;
 
         if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0 ||
-            strcmp(name, "quiet") == 0) {
+            strcmp(name, "quiet") == 0 || strcmp(name, "nodelay") == 0) {
             if (value != NULL) {
                 fprintf(errout, "%s: option '--%s' takes no value (got '%s')\n", prog, name, value);
                 return EC_ARGS_ERROR;
             }
-            if (strcmp(name, "quiet") == 0) {
-                o->quiet = 1;
+            if (strcmp(name, "quiet") == 0 || strcmp(name, "nodelay") == 0) {
+                *(name[0] == 'q' ? &o->quiet : &o->nodelay) = 1;
                 continue;
             }
             return strcmp(name, "help") == 0 ? EC_ARGS_HELP : EC_ARGS_VERSION;

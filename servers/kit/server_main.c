@@ -94,7 +94,9 @@ static void usage(FILE *out)
             fprintf(out, "  --workers N       worker threads, -1 = two per CPU (default %d)\n",
                     ec_model.default_workers);
     }
-    fprintf(out, "  --quiet           print only the readiness line\n"
+    fprintf(out, "  --nodelay         TCP_NODELAY on every accepted socket (no Nagle delay\n"
+                 "                    on the echo's pieces)\n"
+                 "  --quiet           print only the readiness line\n"
                  "  --help            this text\n"
                  "  --version         the echoconf version and the model id\n"
                  "Prints \"listening A:P\" once it listens; SIGINT or SIGTERM stops it "
@@ -299,6 +301,19 @@ int main(int argc, char **argv)
         ec_warn("%s", err);
         ec_net_cleanup();
         return 1;
+    }
+    if (o.nodelay) {
+        /* Set on every socket ec_accept returns, and on the listener too: Linux copies
+         * TCP_NODELAY to the sockets accepted from it (checked with getsockopt on an
+         * accepted socket), which covers the models that accept through io_uring. */
+        ec_sock_accept_nodelay(1);
+        rc = ec_sock_set_nodelay(listener, 1);
+        if (rc < 0) {
+            ec_warn("TCP_NODELAY on the listener: %s", ec_err_name(rc));
+            ec_sock_close(listener);
+            ec_net_cleanup();
+            return 1;
+        }
     }
     if (start_stop_handler() != 0) {
         ec_sock_close(listener);
