@@ -703,7 +703,7 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
             } else if (!first) {
                 pieces_after++;
             }
-            if (!first && gap_us > 0)
+            if (!first && (plan->gap_ms > 0 || (gap_us > 0 && pieces_after < EC_TIMED_GAP_PIECES)))
                 gap_wait(c, gap_us);
             first = 0;
             long long k = send_all(c, pieces[i] + off, want, 0, deadline, pname);

@@ -102,10 +102,12 @@ enum ec_delivery {
 const char *ec_delivery_name(enum ec_delivery d);
 
 /* The smallest gap between two pieces of a timed delivery, in microseconds (not
- * scaled: it is a property of the plan, not a deadline). Long enough for a waiting
- * server on loopback to take a segment before the next one, short enough that a
- * 4096-byte bytewise send stays within a pass budget. */
-#define EC_TIMED_GAP_US 250
+ * scaled: it is a property of the plan, not a deadline): long enough for a waiting
+ * server on loopback to take a segment before the next one. Only the first
+ * EC_TIMED_GAP_PIECES pieces of a send get it, so that a bytewise send of kilobytes
+ * (thousands of pieces) stays within a pass budget on a loaded machine. */
+#define EC_TIMED_GAP_US     250
+#define EC_TIMED_GAP_PIECES 64
 
 /* Writes a short name of the plan ("bytewise", "chunks[1,1,3]", "random seed=7",
  * "split@3", "coalesce") into buf; returns buf. */
@@ -184,7 +186,8 @@ int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf);
  * each piece after the first byte of the stream goes only once c->pace said the
  * server took everything before it ("server-synchronised"), so every piece meets the
  * server in a recv of its own whatever the scheduler does; without c->pace, with
- * TCP_NODELAY and at least EC_TIMED_GAP_US between pieces ("timed"); after a pace
+ * TCP_NODELAY and at least EC_TIMED_GAP_US between its first EC_TIMED_GAP_PIECES pieces
+ * ("timed"); after a pace
  * call failed, the rest at once (also counted "timed"). c->delivered says which.
  * as-is and coalesce are sent as written.
  * Returns the bytes sent (all of them on success) or a negative class (-EC_ETIMEDOUT
