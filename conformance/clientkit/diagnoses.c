@@ -45,3 +45,8 @@ int ec_diagnosis_known(const char *name)
     }
     return 0;
 }
+
+int ec_diagnosis_is_harness(const char *name)
+{
+    return strcmp(name, EC_DIAG_FIXTURE_ERROR) == 0 || strcmp(name, EC_DIAG_HARNESS_ERROR) == 0;
+}
