@@ -140,6 +140,15 @@ static int load_models(struct fuzz *f)
         int nf = 0;
         for (char *s2 = NULL, *w = strtok_r(line, "\t", &s2); w && nf < 64; w = strtok_r(NULL, "\t", &s2))
             fields[nf++] = w;
+        if (nf == 2 && strcmp(fields[0], "env") == 0) {
+            /* the environment of the Wine models (WINEPREFIX, ...) */
+            char *eq = strchr(fields[1], '=');
+            if (eq) {
+                *eq = 0;
+                setenv(fields[1], eq + 1, 1);
+            }
+            continue;
+        }
         if (nf < 3 || !glob_match(f->globs, fields[0]))
             continue;
         if (f->nmodels == MAX_MODELS) {

@@ -75,7 +75,7 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
         struct ec_fz_conn *c = &s->conns[i];
         unsigned e = pick(&st, 100);
         c->end = e < 40 ? FZE_HALF_CLOSE : e < 70 ? FZE_CLOSE : e < 80 ? FZE_CLOSE_NOW : FZE_ABORT;
-        c->late = together && i > 0 && pick(&st, 3) == 0;
+        c->late = together && i > 0 && pick(&st, 2) == 0;
         if (pick(&st, 10) == 0)
             continue; /* connect and close (or reset) at once */
         c->nacts = 1 + (int)pick(&st, 6);
@@ -84,7 +84,7 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
             /* Weights in percent: send, expect, fill, sync (only for connections open
              * at once), pause, stop reading, resume reading. */
             unsigned w = pick(&st, 100);
-            unsigned ws = 40, we = 20, wf = together ? 8 : 2, wy = together ? 16 : 0, wp = 8,
+            unsigned ws = 40, we = 20, wf = together ? 10 : 2, wy = together ? 14 : 0, wp = 8,
                      wst = 6;
             if (s->framed)
                 wf = 0;
@@ -211,8 +211,8 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             cJSON_AddStringToObject(step(steps, "barrier", &count), "name", bn);
         }
         /* Late connections pass the barrier "late" before they connect; the others
-         * after their first echo (so the server has accepted and served them), or
-         * before their first sync or their end. Every connection meets "late" before
+         * after their first echo or fill (so the server has accepted and served
+         * them), or before their first sync or their end. Every connection meets "late" before
          * any "sync-k" and sync-k before sync-k+1, so no two wait for each other. */
         int nsync = 0, late_pending = 0;
         if (any_late && c->late)
@@ -292,6 +292,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                 cJSON_AddNumberToObject(fl, "deadline_ms", 6000);
                 filled = 1;
                 fills++;
+                LATE_NOW(); /* the server has this one's bytes to echo now */
                 /* The filled bytes (at least one) are owed too: the next "echo": true
                  * takes them all. */
                 sent += 1;
@@ -308,13 +309,17 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                 cJSON_AddBoolToObject(step(steps, "expect", &count), "echo", 1);
             step(steps, "expect_eof", &count);
             break;
+        /* A close as the last step is left to the engine, which closes what a script
+         * left open, in order, as soon as it ends. */
         case FZE_CLOSE:
             if (sent > got)
                 cJSON_AddBoolToObject(step(steps, "expect", &count), "echo", 1);
-            step(steps, "close", &count);
+            if (s->sequential && i + 1 < s->nconns)
+                step(steps, "close", &count);
             break;
         case FZE_CLOSE_NOW:
-            step(steps, "close", &count);
+            if (s->sequential && i + 1 < s->nconns)
+                step(steps, "close", &count);
             break;
         case FZE_ABORT:
             step(steps, "abort", &count);
@@ -452,7 +457,15 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         }
         i -= 5 * s->conns[c].nacts;
     }
-    /* 5. one after another instead of at once; raw instead of framed */
+    /* 5. plainer ends: close at once, or after the echo */
+    for (int c = 0; c < s->nconns; c++) {
+        if (i < 2) {
+            out->conns[c].end = i == 0 ? FZE_CLOSE_NOW : FZE_CLOSE;
+            return 1;
+        }
+        i -= 2;
+    }
+    /* 6. one after another instead of at once; raw instead of framed */
     if (i == 0) {
         out->sequential = 1;
         return 1;
