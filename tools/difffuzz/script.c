@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A fill sends at most this much; the echo that takes its bytes gets FILL_ECHO_MS (the
+ * default 2000 ms is too short for megabytes: under Wine, at a load average near 100,
+ * a win32 model echoed 4 MB at 0.6 MB/s, so a fill's echo ran out of the deadline with
+ * the server still sending). */
+#define FILL_MAX     (8 << 20)
+#define FILL_ECHO_MS 10000
+
 /* splitmix64 (Steele, Lea, Flood 2014): a seedable, well-mixed 64-bit generator. */
 static uint64_t next(uint64_t *st)
 {
@@ -228,6 +235,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
         step(steps, "connect", &count);
         long long sent = 0, got = 0;
         int reading = 1, filled = 0;
+        int fill_owed = 0; /* a fill's echo is still owed */
         for (int k = 0; k < c->nacts; k++) {
             const struct ec_fz_act *a = &c->acts[k];
             switch (a->kind) {
@@ -248,9 +256,12 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                 if (owed == 0)
                     break;
                 cJSON *e = step(steps, "expect", &count);
+                if (fill_owed)
+                    cJSON_AddNumberToObject(e, "deadline_ms", FILL_ECHO_MS);
                 if (a->n < 0 || a->n >= owed) {
                     cJSON_AddBoolToObject(e, "echo", 1);
                     got = sent;
+                    fill_owed = 0;
                 } else {
                     cJSON_AddNumberToObject(e, "echo", (double)a->n);
                     got += a->n;
@@ -287,10 +298,11 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                     step(steps, "stop_reading", &count);
                 reading = 0;
                 cJSON *fl = step(steps, "fill", &count);
-                cJSON_AddNumberToObject(fl, "max", 16 << 20);
+                cJSON_AddNumberToObject(fl, "max", FILL_MAX);
                 cJSON_AddNumberToObject(fl, "settle_ms", 150);
                 cJSON_AddNumberToObject(fl, "deadline_ms", 6000);
                 filled = 1;
+                fill_owed = 1;
                 fills++;
                 LATE_NOW(); /* the server has this one's bytes to echo now */
                 /* The filled bytes (at least one) are owed too: the next "echo": true
@@ -305,15 +317,23 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
         switch (c->end) {
         case FZE_HALF_CLOSE:
             step(steps, "shutdown_wr", &count);
-            if (sent > got)
-                cJSON_AddBoolToObject(step(steps, "expect", &count), "echo", 1);
+            if (sent > got) {
+                cJSON *e = step(steps, "expect", &count);
+                if (fill_owed)
+                    cJSON_AddNumberToObject(e, "deadline_ms", FILL_ECHO_MS);
+                cJSON_AddBoolToObject(e, "echo", 1);
+            }
             step(steps, "expect_eof", &count);
             break;
         /* A close as the last step is left to the engine, which closes what a script
          * left open, in order, as soon as it ends. */
         case FZE_CLOSE:
-            if (sent > got)
-                cJSON_AddBoolToObject(step(steps, "expect", &count), "echo", 1);
+            if (sent > got) {
+                cJSON *e = step(steps, "expect", &count);
+                if (fill_owed)
+                    cJSON_AddNumberToObject(e, "deadline_ms", FILL_ECHO_MS);
+                cJSON_AddBoolToObject(e, "echo", 1);
+            }
             if (s->sequential && i + 1 < s->nconns)
                 step(steps, "close", &count);
             break;
@@ -334,7 +354,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
     /* Room to move the bytes on a loaded machine (1 ms per 20 KB, twice over for the
      * echo), the pauses, and 2 s per connection for the rest. */
     cJSON_SetNumberValue(budget, (double)(5000 + 2000LL * s->nconns + bytes / 10000 + 2 * waits +
-                                          8000 * fills));
+                                          (FILL_ECHO_MS + 8000) * fills));
     char *txt = cJSON_Print(fx);
     cJSON_Delete(fx);
     if (nsteps)
