@@ -683,8 +683,17 @@ int ec_cli_fuzz(int argc, char **argv)
             if (strcmp(oc[i].sig, "ERROR") == 0 || oc[i].rc == 2) {
                 m->errors++;
                 f.errors++;
-                printf("ERROR %s on script %ld: %s (log: %s/script-%s.log)\n", m->id, n,
-                       oc[i].diagnosis, f.work, m->id);
+                /* a harness problem (the server did not start, ...): keep its report */
+                char src[1100], dst[1100];
+                snprintf(src, sizeof src, "%s/script-%s.log", f.work, m->id);
+                snprintf(dst, sizeof dst, "%s/error-%s-script%ld.txt", f.out, m->id, n);
+                char *rep = ec_cli_read_file(src);
+                if (rep) {
+                    write_text(dst, rep);
+                    free(rep);
+                }
+                printf("ERROR %s on script %ld: %s%s(report: %s)\n", m->id, n, oc[i].diagnosis,
+                       oc[i].diagnosis[0] ? " " : "", dst);
                 continue;
             }
             if (strcmp(oc[i].sig, "UNSUPPORTED") == 0) {
