@@ -72,6 +72,7 @@ struct obs {
     char name[32];
     int fds;
     long long cpu_ms;
+    long long rss_kib; /* VmRSS, -1 when not observed */
 };
 
 enum plan_ov { OV_FIXTURE, OV_ASIS, OV_BYTEWISE, OV_RANDOM, OV_SPLIT, OV_COALESCE };
@@ -113,6 +114,7 @@ struct run {
     struct ec_fixture fx;
     struct ec_server_proc srv;
     int have_srv;
+    int foreign; /* started from a "{port}" command: its output is not echoconf's log */
     char server_cmd[2048];
     char host[64];
     unsigned port;
@@ -124,6 +126,7 @@ struct run {
     int any_failure;
     int abort_seen;
     int obs_fds, obs_cpu; /* process observations supported */
+    int obs_rss;          /* resident memory observable (a server we started) */
     /* profile */
     char profile_file[1024];
     struct deviation *devs;
@@ -159,6 +162,13 @@ void ec__profile_free(struct run *r);
 /* For a replay that could not start (a broken fixture or profile): writes the JSON
  * result {"verdict": "ERROR", "error": why} if asked, so the matrix shows the reason. */
 void ec__report_error(const struct ec_replay_opts *o, const char *why);
+
+/* Adds the evidence of the run to its JSON result j (report_evidence.c): the
+ * reproduce command, hex context, the failing connection's two-sided timeline and the
+ * server log tail. fp and f may be NULL (no failure). */
+struct cJSON;
+void ec__json_evidence(struct cJSON *j, const struct run *r, const struct pass *fp,
+                       const struct failure *f);
 
 /* Prints the report on stdout and writes the JSON file if asked. */
 void ec__report(struct run *r);

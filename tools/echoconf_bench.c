@@ -26,6 +26,7 @@
 
 #include "bench_load.h"
 #include "echoconf_cli.h"
+#include "echoconf_results.h"
 #include "server_proc.h"
 #include "steps.h"
 
@@ -78,6 +79,7 @@ struct bench {
     int nconfigs;
     char command[2048];
     char date[64];
+    double load_start, load_end; /* 1-minute load averages around the run */
     /* the server CPU reading at the window's start (ns) */
     pid_t cur_pid;
     long long cpu_at_start;
@@ -307,6 +309,19 @@ static void on_window(void *arg, int end)
         b->cpu_at_end = v;
     else
         b->cpu_at_start = v;
+}
+
+/* The 1-minute load average (/proc/loadavg), or -1. */
+static double load_average(void)
+{
+    double v = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
 }
 
 static int pin_self(int cpu)
@@ -610,6 +625,8 @@ static int write_json(struct bench *b, const char *path)
             ",\n  \"settings\": {\"duration_s\": %g, \"repeat\": %d, \"bufsize\": %ld, "
             "\"server_cpu\": %d, \"client_threads\": %d, \"client_bound_above\": %g},\n",
             b->duration_s, b->repeat, b->bufsize, b->server_cpu, b->nclient, CLIENT_BOUND);
+    fprintf(f, "  \"load_average\": {\"start\": %.2f, \"end\": %.2f},\n", b->load_start,
+            b->load_end);
     fprintf(f, "  \"floor\": ");
     json_str(f, b->floor_index >= 0 ? b->c[b->floor_index].name : "");
     fprintf(f, ",\n  \"runs\": [");
@@ -835,6 +852,51 @@ static int write_plots(struct bench *b)
                     conns, sz, depth, base);
         }
     }
+    /* The ratios to the floor, per model, one bar per configuration: the table in one
+     * picture (round trips/s and server CPU time per round trip). */
+    char rdat[PATH_MAX];
+    snprintf(rdat, sizeof rdat, "%s/ratios.dat", b->out);
+    FILE *d = fopen(rdat, "w");
+    if (!d) {
+        fclose(gp);
+        return -1;
+    }
+    fprintf(d, "# model, then the median ratio of round trips/s to the floor's per configuration, "
+               "then that of server CPU per round trip\n");
+    for (int ci = 0; ci < b->nc; ci++) {
+        fprintf(d, "\"%s\"", b->c[ci].name);
+        for (int m = 0; m < 2; m++)
+            for (int k = 0; k < b->nconfigs; k++) {
+                struct stat3 r = summary(b, k, ci, m ? M_RATIO_SRV : M_RATIO_RT);
+                fprintf(d, " %g", r.n ? r.med : NAN);
+            }
+        fprintf(d, "\n");
+    }
+    fclose(d);
+    for (int t = 0; t < 2; t++)
+        for (int m = 0; m < 2; m++) {
+            fprintf(gp, "set terminal %s\nset output 'ratio-%s.%s'\n", terms[t][0],
+                    m ? "cpu" : "rt", terms[t][1]);
+            fprintf(gp,
+                    "set title \"%s, ratio to the floor (median of the repeats)\"\n"
+                    "unset logscale x\nunset logscale y\nset xrange [*:*]\nset yrange [0:*]\n"
+                    "set xlabel ''\nset ylabel 'ratio to the floor'\n"
+                    "set style data histograms\nset style histogram clustered gap 1\n"
+                    "set style fill solid 0.8 border -1\nset xtics rotate by -30\n"
+                    "set offsets 0, 0, graph 0.1, 0\nplot ",
+                    m ? "server CPU time per round trip (lower is cheaper)"
+                      : "round trips per second (higher is faster)");
+            for (int k = 0; k < b->nconfigs; k++) {
+                long conns, size, depth;
+                char sz[32];
+                config_of(b, k, &conns, &size, &depth);
+                fmt_size(size, sz, sizeof sz);
+                fprintf(gp, "%s'ratios.dat' using %d%s title '%ld x %sB, depth %ld'", k ? ", " : "",
+                        2 + m * b->nconfigs + k, k ? "" : ":xtic(1)", conns, sz, depth);
+            }
+            fprintf(gp, ", 1 with lines dashtype 2 linecolor 'black' title 'floor'\n"
+                        "set xtics norotate\nset offsets 0, 0, 0, 0\n");
+        }
     if (fclose(gp) != 0)
         return -1;
     char cmd[PATH_MAX + 64];
@@ -1109,11 +1171,20 @@ int ec_cli_bench(int argc, char **argv)
            b->nc, b->nconfigs, b->repeat, steps, b->duration_s, warm,
            steps * (b->duration_s + warm + 0.1));
     int step = 0;
+    b->load_start = load_average();
     for (int k = 0; k < b->nconfigs; k++)
         for (int rep = 0; rep < b->repeat; rep++)
             for (int ci = 0; ci < b->nc; ci++)
                 measure(b, k, rep, ci, ++step, steps);
+    b->load_end = load_average();
     print_table(b);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (b->load_start > (double)ncpu || b->load_end > (double)ncpu)
+        printf("\nwarning: the machine was busy (load average %.1f at the start, %.1f at the "
+               "end, %ld CPUs):\nother processes took CPU from the server and the client, so "
+               "round trips/s measure the machine;\ncompare the servers by their CPU time per "
+               "round trip.\n",
+               b->load_start, b->load_end, ncpu);
     rc = 0;
     for (int k = 0; k < b->nconfigs; k++)
         for (int ci = 0; ci < b->nc; ci++)

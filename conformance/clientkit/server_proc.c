@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ec_net.h"
+#include "ec_sock.h"
 #include "logline.h"
 #include "steps.h"
 
@@ -48,7 +49,7 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
         s->lines[s->nlines].is_err = is_err;
         s->lines[s->nlines].text = t;
         s->nlines++;
-        if (!is_err && !s->ready) {
+        if (!is_err && !s->ready && !s->connect_ready) {
             /* The first stdout line is the readiness line "listening A:P" (a port of 0
              * or another first line leaves port 0: the start fails with that line). */
             unsigned port;
@@ -181,10 +182,13 @@ static void wait_signal(struct ec_server_proc *s, int64_t deadline_ms)
     pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 }
 
-int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
-                    char *err, size_t errlen)
+/* Forks and execs argv with the pipes and limits of ec_server_start and starts the
+ * log reader; readiness is the caller's business. Returns 0, or -1 with err. */
+static int spawn(struct ec_server_proc *s, char *const argv[], int nofile, int connect_ready,
+                 char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    s->connect_ready = connect_ready;
     s->pid = -1;
     s->pidfd = -1;
     pthread_mutex_init(&s->mu, NULL);
@@ -267,7 +271,14 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
         return -1;
     }
     s->reader_started = 1;
+    return 0;
+}
 
+int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
+                    char *err, size_t errlen)
+{
+    if (spawn(s, argv, nofile, 0, err, errlen) < 0)
+        return -1;
     int64_t deadline = ec_clock_ms() + ready_ms;
     pthread_mutex_lock(&s->mu);
     while (!s->ready && !s->exited && ec_clock_ms() < deadline)
@@ -300,6 +311,64 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
         return -1;
     }
     return 0;
+}
+
+int ec_server_start_connect(struct ec_server_proc *s, char *const argv[], int nofile,
+                            const char *host, unsigned port, int ready_ms, char *err,
+                            size_t errlen)
+{
+    if (spawn(s, argv, nofile, 1, err, errlen) < 0)
+        return -1;
+    snprintf(s->host, sizeof s->host, "%s", host);
+    s->port = port;
+    /* A server that prints nothing gives no signal of readiness: the first accepted
+     * connection is the signal. Between attempts we wait on the reader's condition
+     * variable, which also wakes at once when the server exits; the pause grows from
+     * 5 to 100 ms so a slow start costs few attempts. */
+    int64_t deadline = ec_clock_ms() + ready_ms;
+    int attempts = 0, last = 0, pause = 5;
+    for (;;) {
+        if (ec_server_exited(s, 0))
+            break;
+        int left = (int)(deadline - ec_clock_ms());
+        if (left <= 0)
+            break;
+        ec_sock_t c;
+        attempts++;
+        last = ec_connect(host, port, left < 1000 ? left : 1000, &c);
+        if (last == 0) {
+            /* An orderly close with nothing sent: the server sees a client that
+             * connects and leaves (the catalogue's connect-close-no-data). */
+            ec_sock_close(c);
+            pthread_mutex_lock(&s->mu);
+            s->ready = 1;
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (!s->exited)
+            wait_signal(s, ec_clock_ms() + pause);
+        pthread_mutex_unlock(&s->mu);
+        if (pause < 100)
+            pause *= 2;
+    }
+    pthread_mutex_lock(&s->mu);
+    int exited = s->exited, status = s->status;
+    pthread_mutex_unlock(&s->mu);
+    if (exited && WIFSIGNALED(status))
+        snprintf(err, errlen, "the server died by signal %d (%s) before accepting a connection on %s:%u",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)), host, port);
+    else if (exited)
+        snprintf(err, errlen,
+                 "the server exited with status %d before accepting a connection on %s:%u",
+                 WEXITSTATUS(status), host, port);
+    else
+        snprintf(err, errlen,
+                 "nothing accepted a connection on %s:%u within %d ms (%d attempts, the last: "
+                 "%s); the server process is still running",
+                 host, port, ready_ms, attempts, last ? ec_err_name(-last) : "none");
+    ec_server_stop(s, 1000);
+    return -1;
 }
 
 int ec_server_exited(struct ec_server_proc *s, int wait_ms)
@@ -450,6 +519,28 @@ const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len)
     for (int k = 0; k < nk && o < len; k++)
         o += (size_t)snprintf(buf + o, len - o, "%s%s x%d", k ? ", " : "", kinds[k], counts[k]);
     return buf;
+}
+
+long long ec_proc_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    /* "VmRSS:     1234 kB" (proc(5)); absent for a zombie. */
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            char *end;
+            long long v = strtoll(line + 6, &end, 10);
+            if (end != line + 6 && v >= 0)
+                kib = v;
+            break;
+        }
+    }
+    fclose(f);
+    return kib;
 }
 
 long long ec_proc_cpu_ms(pid_t pid)

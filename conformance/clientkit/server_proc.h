@@ -30,7 +30,8 @@ struct ec_server_proc {
     pthread_cond_t cv;
     struct ec_srv_line *lines;
     size_t nlines, cap;
-    int ready;     /* the readiness line was read */
+    int ready;     /* the readiness line was read (or the first connect succeeded) */
+    int connect_ready; /* readiness is the first accepted connect, not a line */
     char host[64]; /* from "listening A:P" */
     unsigned port;
     int exited; /* waitpid returned */
@@ -49,6 +50,15 @@ struct ec_server_proc {
 int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
                     char *err, size_t errlen);
 
+/* Like ec_server_start, for a server that prints no readiness line and listens on a
+ * port chosen for it (host:port): the first connection accepted there within ready_ms
+ * is its readiness (closed at once, without data). Returns 0, or -1 with what was seen
+ * in err (the exit status or signal, or the attempts and the last connect error); the
+ * server is stopped then. */
+int ec_server_start_connect(struct ec_server_proc *s, char *const argv[], int nofile,
+                            const char *host, unsigned port, int ready_ms, char *err,
+                            size_t errlen);
+
 /* True once the process has exited; waits up to wait_ms for that to happen. */
 int ec_server_exited(struct ec_server_proc *s, int wait_ms);
 
@@ -66,6 +76,9 @@ int ec_proc_fd_count(pid_t pid);
 /* A summary of what process pid holds open, by kind ("socket x5, pipe x2,
  * /dev/null x1") into buf; returns buf ("?" when /proc cannot be read). */
 const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len);
+
+/* Resident memory of process pid in KiB (VmRSS of /proc/pid/status), or -1. */
+long long ec_proc_rss_kib(pid_t pid);
 
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
