@@ -8,8 +8,11 @@
 
 const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_ECHO_MISMATCH, 0, "the echo differs from the bytes sent"},
+    {EC_DIAG_DUPLICATED, 0, "the echo repeats a span of bytes this connection sent before"},
+    {EC_DIAG_REORDERED, 0, "the echo holds exactly the bytes sent, in another order"},
     {EC_DIAG_TRUNCATED, 0, "the connection ended before the whole echo came back"},
     {EC_DIAG_LOST_AFTER_HALF_CLOSE, 0, "echo owed at the client's FIN never came back"},
+    {EC_DIAG_NO_CLOSE_AFTER_EOF, 0, "the whole echo came after the client's FIN, then no close"},
     {EC_DIAG_STALL, 0, "the server stopped answering within the deadline"},
     {EC_DIAG_SERIALIZED, 0, "a second client waits until the first one leaves"},
     {EC_DIAG_HOL, 0, "one slow or stuck client delays every other one"},
@@ -19,6 +22,7 @@ const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_BUSY_POLL, 0, "an idle server burns CPU"},
     {EC_DIAG_CRASH, 1, "the server was killed by signal SIGNAL"},
     {EC_DIAG_PREMATURE_CLOSE, 0, "the server closed (FIN) before its work was done"},
+    {EC_DIAG_IDLE_TIMEOUT, 1, "the server ended a connection after about MS ms of silence"},
     {EC_DIAG_UNEXPECTED_RESET, 0, "the server reset a connection that should end in FIN"},
     {EC_DIAG_FRAME_ERROR, 0, "frames split or coalesced by TCP came back wrong"},
     {EC_DIAG_CROSS_TALK, 0, "a connection received another connection's bytes"},

@@ -542,3 +542,35 @@ void ec_split_free(char **argv, int n)
         argv[i] = NULL;
     }
 }
+
+/* One /proc/net/tcp* file: 1 if a line in state 0A (TCP_LISTEN, include/net/tcp_states.h)
+ * has local port `port` ("0100007F:9C41": address, then the port in hex), 0 if none,
+ * -1 if the file cannot be read. */
+static int listening_in(const char *file, unsigned port)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char local[128], remote[128];
+        unsigned st, lport;
+        if (sscanf(line, " %*u: %127s %127s %x", local, remote, &st) != 3)
+            continue; /* the header line */
+        const char *colon = strrchr(local, ':');
+        if (colon && sscanf(colon + 1, "%x", &lport) == 1 && lport == port && st == 0x0A)
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+int ec_port_listening(unsigned port)
+{
+    int v4 = listening_in("/proc/net/tcp", port);
+    int v6 = listening_in("/proc/net/tcp6", port);
+    if (v4 == 1 || v6 == 1)
+        return 1;
+    return v4 < 0 && v6 < 0 ? -1 : 0;
+}

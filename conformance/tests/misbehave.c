@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ec_log.h"
@@ -34,22 +35,40 @@ enum mode {
     M_NOLOG,        /* a correct echo, but logs no frame lines */
     M_EXTRA,        /* after the client's FIN, sends one byte more than it got */
     M_CROSSFEED,    /* echoes each client's bytes to the next client */
-    M_NO_LISTEN     /* closes its listener right after the readiness line */
+    M_NO_LISTEN,    /* closes its listener right after the readiness line */
+    M_NO_CLOSE,     /* echoes everything, but never closes after the client's FIN */
+    M_IDLE,         /* closes a client that sent nothing for IDLE_MS (all echoed) */
+    M_DUP,          /* echoes the chunk that crosses byte 1000 of a stream twice */
+    M_REORDER       /* holds the chunk that crosses byte 1000, echoes the next one first */
 };
 
-static const char *const names[] = {"good",      "mismatch",     "truncate", "halfclose", "silent",
-                                    "crash",     "die-on-reset", "exit",     "leak",      "spin",
-                                    "close-now", "reset",        "reframe",  "nolog",     "extra",
-                                    "crossfeed", "no-listen"};
+static const char *const names[] = {
+    "good",  "mismatch",  "truncate",  "halfclose", "silent", "crash",   "die-on-reset",
+    "exit",  "leak",      "spin",      "close-now", "reset",  "reframe", "nolog",
+    "extra", "crossfeed", "no-listen", "no-close",  "idle",   "dup",     "reorder"};
 
-#define MAXC 256
+#define MAXC    256
+#define IDLE_MS 200
+#define MARK    1000
 
 struct client {
     int fd;
     char peer[EC_ADDRSTRLEN];
     long long echoed;
     int gone;
+    int held;             /* no-close: at EOF, kept open and no longer polled */
+    long long last_ms;    /* idle: when it last sent */
+    unsigned char *later; /* reorder: the held chunk */
+    size_t later_n;
+    int swapped;
 };
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static volatile sig_atomic_t stop;
 
@@ -133,13 +152,21 @@ int main(int argc, char **argv)
             map[n++] = -1;
         }
         for (int i = 0; i < nc; i++)
-            if (!cl[i].gone) {
+            if (!cl[i].gone && !cl[i].held) {
                 p[n] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};
                 map[n++] = i;
             }
-        int r = poll(p, (nfds_t)n, m == M_SPIN ? 0 : 1000);
+        int r = poll(p, (nfds_t)n, m == M_SPIN ? 0 : m == M_IDLE ? IDLE_MS / 10 : 1000);
         if (r < 0 && errno == EINTR)
             continue;
+        if (m == M_IDLE) {
+            /* Whoever sent nothing for IDLE_MS is closed: every byte was echoed at once,
+             * so nothing is owed either way. */
+            long long t = now_ms();
+            for (int i = 0; i < nc; i++)
+                if (!cl[i].gone && t - cl[i].last_ms >= IDLE_MS)
+                    drop(&cl[i], 0, m);
+        }
         for (int k = 0; k < n; k++) {
             if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
@@ -152,7 +179,7 @@ int main(int argc, char **argv)
                     close(fd);
                     continue;
                 }
-                cl[nc] = (struct client){.fd = fd};
+                cl[nc] = (struct client){.fd = fd, .last_ms = now_ms()};
                 snprintf(cl[nc].peer, sizeof cl[nc].peer, "%s", peer);
                 ec_log_accept(peer);
                 if (m == M_CLOSE_NOW)
@@ -171,6 +198,10 @@ int main(int argc, char **argv)
                     return 3;
                 if (!reset && m == M_EXTRA)
                     send_all(c->fd, (const unsigned char *)"!", 1);
+                if (!reset && m == M_NO_CLOSE) {
+                    c->held = 1; /* everything echoed; the close never comes */
+                    continue;
+                }
                 drop(c, reset ? -EC_ECONNRESET : 0, m);
                 if (++served == 1 && m == M_EXIT)
                     return 4;
@@ -208,6 +239,26 @@ int main(int argc, char **argv)
                 send_all(c->fd, buf, (size_t)got);
                 break;
             }
+            case M_DUP:
+                send_all(c->fd, buf, (size_t)got);
+                if (c->echoed < MARK && c->echoed + got >= MARK)
+                    send_all(c->fd, buf, (size_t)got);
+                break;
+            case M_REORDER:
+                if (c->later) {
+                    send_all(c->fd, buf, (size_t)got);
+                    send_all(c->fd, c->later, c->later_n);
+                    free(c->later);
+                    c->later = NULL;
+                } else if (!c->swapped && c->echoed < MARK && c->echoed + got >= MARK &&
+                           (c->later = malloc((size_t)got)) != NULL) {
+                    memcpy(c->later, buf, (size_t)got);
+                    c->later_n = (size_t)got;
+                    c->swapped = 1;
+                } else {
+                    send_all(c->fd, buf, (size_t)got);
+                }
+                break;
             case M_CROSSFEED: {
                 int to = map[k];
                 for (int j = 1; j <= nc; j++) {
@@ -225,6 +276,7 @@ int main(int argc, char **argv)
                 break;
             }
             c->echoed += got;
+            c->last_ms = now_ms();
         }
     }
     return 0;

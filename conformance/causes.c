@@ -1,0 +1,140 @@
+/* causes.c - diagnoses that name a cause, not a symptom (issue 16). The engine picks a
+ * pass's first failure by time; this file looks at the evidence the connections kept
+ * (their byte histories, how and when the server ended each stream, whether anything
+ * listened when a connect was refused) and names what the server did: reordered or
+ * duplicated bytes, an idle timeout, a connect with nothing listening, an end never
+ * sent after the client's FIN. The order of precedence is in conformance/README.md.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "evidence.h"
+
+/* Did another connection of the pass send these bytes? */
+static int others_sent(const struct pass *ps, const struct inst *me, const unsigned char *p,
+                       size_t n)
+{
+    for (size_t i = 0; i < ps->ninst; i++) {
+        const struct inst *o = &ps->insts[i];
+        if (o != me && o->c.sent && o->c.sent_len >= n && memmem(o->c.sent, o->c.sent_len, p, n))
+            return 1;
+    }
+    return 0;
+}
+
+/* When the first failure is a premature close, an unexpected reset or a capacity
+ * limit, and some connection of the pass had been ended idle before it: the cause is
+ * the server's idle timeout. MS is the shortest such silence (every silence is at
+ * least the timeout; scheduling only lengthens it). */
+static int idle_timeout(struct pass *ps, int64_t first_abs_us)
+{
+    const struct inst *best = NULL;
+    long best_ms = -1;
+    size_t count = 0;
+    for (size_t i = 0; i < ps->ninst; i++) {
+        const struct inst *in = &ps->insts[i];
+        long ms = ec_evidence_idle_ms(&in->c);
+        if (ms < 0 || in->c.end.arrived_us > first_abs_us)
+            continue;
+        count++;
+        if (best_ms < 0 || ms < best_ms) {
+            best_ms = ms;
+            best = in;
+        }
+    }
+    if (!best)
+        return 0;
+    snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_IDLE_TIMEOUT ":%ld",
+             ec_round_125(best_ms));
+    char one[400];
+    ec_evidence_idle_text(&best->c, best_ms, one, sizeof one);
+    snprintf(ps->evidence, sizeof ps->evidence,
+             "%s. %zu connection%s ended so before the first failure; MS is the shortest "
+             "silence, to the nearest 1, 2 or 5 x 10^k",
+             one, count, count == 1 ? "" : "s");
+    return 1;
+}
+
+/* ---- the refinement ------------------------------------------------------------------- */
+
+void ec__refine_diagnosis(struct pass *ps, const struct inst *fi)
+{
+    ps->evidence[0] = 0;
+    if (!fi || !ps->first)
+        return;
+    const struct failure *f = ps->first;
+    const char *dg = ps->diagnosis;
+
+    /* An echo compared with our own bytes: a reorder (exactly those bytes) or a
+     * repeat (of our own earlier bytes) says what the server did with them. */
+    if (f->echo_own && f->diff_off >= 0 &&
+        (strcmp(dg, EC_DIAG_ECHO_MISMATCH) == 0 || strcmp(dg, EC_DIAG_CROSS_TALK) == 0)) {
+        size_t d = (size_t)f->diff_off;
+        const unsigned char *probe;
+        size_t n;
+        if (ec_evidence_reordered(&fi->c, d, f->echo_base + f->echo_want, ps->evidence,
+                                  sizeof ps->evidence)) {
+            snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_REORDERED);
+            return;
+        }
+        if (strcmp(dg, EC_DIAG_ECHO_MISMATCH) == 0 &&
+            ec_evidence_duplicated(&fi->c, d, ps->evidence, sizeof ps->evidence, &probe, &n) &&
+            !others_sent(ps, fi, probe, n)) {
+            snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_DUPLICATED);
+            return;
+        }
+        ps->evidence[0] = 0;
+    }
+
+    /* Nothing listening is not a capacity limit. */
+    if (strncmp(dg, EC_DIAG_CAPACITY, strlen(EC_DIAG_CAPACITY)) == 0 && f->not_listening) {
+        snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_CONNECT_FAILED);
+        snprintf(ps->evidence, sizeof ps->evidence,
+                 "%s: the connect was refused while no socket listened on the port "
+                 "(/proc/net/tcp and tcp6 list none in state LISTEN): the server was not "
+                 "listening, so this is not a limit of how many clients it holds",
+                 fi->c.label);
+        return;
+    }
+
+    if (strcmp(dg, EC_DIAG_PREMATURE_CLOSE) == 0 || strcmp(dg, EC_DIAG_UNEXPECTED_RESET) == 0 ||
+        strncmp(dg, EC_DIAG_CAPACITY, strlen(EC_DIAG_CAPACITY)) == 0)
+        idle_timeout(ps, ps->tl.t0_ns / 1000 + f->t_us);
+}
+
+/* ---- no-close-after-eof ------------------------------------------------------------ */
+
+int ec__no_close_after_eof(const struct ec_conn *c, int waited_ms, char *actual, size_t len)
+{
+    if (!c->wr_shut || c->eof || c->err || c->recvd_len != c->sent_len)
+        return 0;
+    snprintf(actual, len,
+             "all %zu bytes came back after our half-close, then no FIN and no reset for %d ms: "
+             "the connection stayed open",
+             c->sent_len, waited_ms);
+    return 1;
+}
+
+/* ---- the requirement's level ---------------------------------------------------------- */
+
+static int diag_in(const char *seen, char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(list[i]);
+        if (strcmp(seen, list[i]) == 0 ||
+            (!strchr(list[i], ':') && strncmp(seen, list[i], k) == 0 && seen[k] == ':'))
+            return 1;
+    }
+    return 0;
+}
+
+enum ec_verdict ec__grade_requirement(struct run *r, enum ec_verdict v)
+{
+    r->should_missed = 0;
+    if (!r->fx.should || v != EC_V_FAIL || r->server_diag[0] || !r->diagnosis[0] ||
+        !diag_in(r->diagnosis, r->fx.should_diagnoses, r->fx.nshould_diagnoses))
+        return v;
+    r->should_missed = 1;
+    return EC_V_PASS_NONSTRICT;
+}
