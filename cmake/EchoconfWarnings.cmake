@@ -17,5 +17,9 @@ function(ec_target_warnings target)
         target_compile_options(${target} PRIVATE -fsanitize=${ECHOCONF_SANITIZE}
                                                  -fno-omit-frame-pointer)
         target_link_options(${target} PRIVATE -fsanitize=${ECHOCONF_SANITIZE})
+        if(ECHOCONF_FUZZ)
+            # A fuzzer must stop at the first undefined behaviour, not print and go on.
+            target_compile_options(${target} PRIVATE -fno-sanitize-recover=all)
+        endif()
     endif()
 endfunction()

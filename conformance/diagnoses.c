@@ -31,6 +31,8 @@ const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_LOG_MISMATCH, 0, "the server's log lacks an expected line, or in order"},
     {EC_DIAG_UNEXPECTED_DATA, 0, "bytes arrived where none were owed"},
     {EC_DIAG_CONNECT_FAILED, 0, "the server did not accept a connection"},
+    {EC_DIAG_NAGLE, 0,
+     "an echo sent in pieces waits for the peer's delayed ACK (Nagle): ~40 ms a round trip"},
 };
 
 const size_t ec_diagnosis_count = sizeof ec_diagnosis_table / sizeof ec_diagnosis_table[0];

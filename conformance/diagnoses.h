@@ -33,6 +33,7 @@
 #define EC_DIAG_LOG_MISMATCH          "log-mismatch"
 #define EC_DIAG_UNEXPECTED_DATA       "unexpected-data"
 #define EC_DIAG_CONNECT_FAILED        "connect-failed"
+#define EC_DIAG_NAGLE                 "nagle-delayed-ack-stall"
 
 /* One entry of the vocabulary. */
 struct ec_diagnosis_info {

@@ -767,6 +767,122 @@ static int is_loopback(const char *host)
     return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
 }
 
+/* ---- round trips ---------------------------------------------------------------- */
+
+/* Linux acknowledges a delayed segment after at least TCP_DELACK_MIN = HZ/25 = 40 ms
+ * (include/net/tcp.h): a round trip that waited for a delayed ACK takes that long. */
+#define DELAYED_ACK_MIN_MS 36.0
+
+static int cmp_ms(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The sizes of the server's "send" log lines from line index from on (one connection
+ * in the case): the smallest and largest, and how many. 0 when there is no log. */
+static size_t server_send_pieces(struct run *r, size_t from, size_t *min, size_t *max)
+{
+    size_t n = 0;
+    *min = (size_t)-1, *max = 0;
+    if (!r->have_srv)
+        return 0;
+    pthread_mutex_lock(&r->srv.mu);
+    for (size_t i = from; i < r->srv.nlines; i++) {
+        const char *t = r->srv.lines[i].text, *b;
+        if (r->srv.lines[i].is_err || strncmp(t, "send ", 5) != 0 || !(b = strstr(t, " bytes=")))
+            continue;
+        size_t v = (size_t)strtoull(b + 7, NULL, 10);
+        *min = v < *min ? v : *min;
+        *max = v > *max ? v : *max;
+        n++;
+    }
+    pthread_mutex_unlock(&r->srv.mu);
+    return n;
+}
+
+/* round_trips: sends the message, waits for its whole echo (checked byte by byte, each
+ * within deadline_ms), count times, and bounds the round trip at the step's percentile
+ * (nearest rank). It stops as soon as that percentile can no longer be under the
+ * bound. Over the bound, a server whose log shows the echo sent in pieces smaller than
+ * the message, with slow round trips (their median) of a delayed ACK or more, is
+ * nagle-delayed-ack-stall; otherwise the step's own diagnosis, or stall. */
+static int exec_round_trips(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    struct run *r = in->ps->run;
+    unsigned char *msg = NULL;
+    size_t len = 0;
+    double *rtt = calloc((size_t)st->count, sizeof *rtt);
+    if (!rtt || ec_payload_build(&st->payloads[0], &r->fx.framing, in->idx, &msg, &len) < 0) {
+        free(rtt);
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error", "a payload",
+                    "cannot build it (memory, or a frame the framing cannot encode)");
+        return -1;
+    }
+    /* Our own sends go out at once: only the server's side may wait on Nagle. */
+    struct ec_write_plan plan = {.kind = EC_PLAN_ASIS, .nodelay = 1};
+    /* Scaled by the multiplier only: the Wine factor would lift the bound over the
+     * delayed ACK it is there to catch. */
+    double bound = (double)st->max_ms * ec_timeout_multiplier();
+    /* Round trips allowed over the bound: those ranked above the percentile. */
+    int allowed_over = st->count - (st->count * st->percentile + 99) / 100;
+    int n = 0, over = 0, rc = 0;
+    size_t log0 = r->have_srv ? ec_server_line_count(&r->srv) : 0;
+    while (n < st->count && over <= allowed_over) {
+        int64_t t0 = ec_timeline_now_us(&in->ps->tl);
+        const unsigned char *piece = msg;
+        int cut;
+        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        long long k = ec_conn_send(c, &piece, &len, 1, &plan, (int)(d - ec_clock_ms()));
+        if (k < 0) {
+            char a[200];
+            snprintf(a, sizeof a, "round trip %d: send failed: %s", n + 1, ec_err_name((int)k));
+            int reset = k == -EC_ECONNRESET;
+            set_failure(in, st, EC_V_FAIL, reset ? EC_OC_RESET : EC_OC_EOF,
+                        reset ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
+                        "the connection to accept every message", a);
+            rc = -1;
+            goto out;
+        }
+        rc = expect_bytes(in, st, msg, len, 0);
+        if (rc != 0)
+            goto out;
+        rtt[n] = (double)(ec_timeline_now_us(&in->ps->tl) - t0) / 1000.0;
+        over += rtt[n++] > bound;
+    }
+    qsort(rtt, (size_t)n, sizeof *rtt, cmp_ms);
+    if (over <= allowed_over)
+        goto out;
+    /* Over the bound: the slowest round trips and the server's pieces as evidence. */
+    size_t pmin, pmax;
+    size_t pieces = server_send_pieces(r, log0, &pmin, &pmax);
+    char e[200], a[200], pc[96];
+    snprintf(e, sizeof e, "p%d round trip of a %zu-byte message under %.0f ms (%d round trips)",
+             st->percentile, len, bound, st->count);
+    if (pieces)
+        snprintf(pc, sizeof pc, "; the server's log: %zu sends of %zu..%zu bytes", pieces, pmin,
+                 pmax);
+    else
+        snprintf(pc, sizeof pc, "; no server log to show its send sizes");
+    snprintf(a, sizeof a,
+             "%d of %d round trips over %.0f ms (median %.1f ms, slowest %.1f, fastest %.2f)%s",
+             over, n, bound, rtt[n / 2], rtt[n - 1], rtt[0], pc);
+    /* The median of the round trips over the bound: one of them may be slow for a
+     * busy machine's sake, most of them at a delayed ACK's length are the mechanism. */
+    int nagle = pieces && pmin < len && rtt[n - over + over / 2] >= DELAYED_ACK_MIN_MS;
+    set_failure(in, st, EC_V_FAIL, EC_OC_TIMEOUT,
+                nagle              ? EC_DIAG_NAGLE
+                : st->diagnosis[0] ? st->diagnosis
+                                   : EC_DIAG_STALL,
+                e, a);
+    rc = -1;
+out:
+    free(msg);
+    free(rtt);
+    return rc;
+}
+
 /* Runs one step. Returns 0 to go on, 1 to end the script quietly (an alternative said
  * so), -1 on failure (recorded in in->f). */
 static int exec_step(struct inst *in, const struct ec_step *st)
@@ -903,6 +1019,8 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         return 0;
     case EC_ST_OBSERVE:
         return exec_observe(in, st);
+    case EC_ST_ROUND_TRIPS:
+        return exec_round_trips(in, st);
     case EC_ST_COUNT:
         break;
     }

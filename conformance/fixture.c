@@ -48,7 +48,7 @@ static const char *const step_names[EC_ST_COUNT] = {
     "connect",        "send",         "fill",           "expect",      "recvn",
     "expect_eof",     "expect_reset", "expect_silence", "shutdown_wr", "close",
     "abort",          "pause",        "rcvbuf",         "sndbuf",      "stop_reading",
-    "resume_reading", "barrier",      "handoff",        "observe"};
+    "resume_reading", "barrier",      "handoff",        "observe",     "round_trips"};
 
 const char *ec_step_name(enum ec_step_kind k)
 {
@@ -120,12 +120,17 @@ static int get_int(struct ld *l, const cJSON *obj, const char *path, const char 
         return 0;
     char p[EC_PATH_MAX + 40];
     sub(p, sizeof p, path, field);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+    if (!cJSON_IsNumber(v))
         return fail(l, p, "must be an integer");
-    long long x = (long long)v->valuedouble;
-    if (x < lo || x > hi)
-        return fail(l, p, "%lld is out of range %lld..%lld", x, lo, hi);
-    *out = x;
+    /* Range first, as a double: converting one outside long long's range (1e99) to
+     * long long is undefined behaviour (C11 6.3.1.4; found by fuzz-fixture), and so
+     * is 2^63, which (double)LLONG_MAX rounds up to. */
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi && d < 9223372036854775808.0))
+        return fail(l, p, "%.17g is out of range %lld..%lld", d, lo, hi);
+    if (d != (double)(long long)d)
+        return fail(l, p, "must be an integer");
+    *out = (long long)d;
     return 0;
 }
 
@@ -207,6 +212,54 @@ static int hexval(int c)
     return -1;
 }
 
+/* A {"file": NAME, "offset": O, "size": N} payload: N bytes (default: the rest) from
+ * offset O (default 0) of NAME, a path relative to the fixture's directory (echoconf
+ * record writes large payloads there). The bytes are read at load time. */
+static int load_file_payload(struct ld *l, const cJSON *fil, const char *fpath,
+                             long long offset, long long size, struct ec_payload *pl)
+{
+    if (!cJSON_IsString(fil) || !*fil->valuestring)
+        return fail(l, fpath, "must be a file name (relative to the fixture's directory)");
+    const char *name = fil->valuestring;
+    if (name[0] == '/')
+        return fail(l, fpath, "\"%s\": must be relative to the fixture's directory", name);
+    char full[4096];
+    const char *slash = strrchr(l->file, '/');
+    int dirlen = slash ? (int)(slash - l->file) : 1;
+    if (snprintf(full, sizeof full, "%.*s/%s", dirlen, slash ? l->file : ".", name) >=
+        (int)sizeof full)
+        return fail(l, fpath, "path too long");
+    FILE *f = fopen(full, "rb");
+    if (!f)
+        return fail(l, fpath, "cannot open %s: %s", full, strerror(errno));
+    long long fsize = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        fsize = ftell(f);
+    if (offset < 0)
+        offset = 0;
+    if (fsize < 0 || offset > fsize) {
+        fclose(f);
+        return fail(l, fpath, "%s: offset %lld is beyond its %lld bytes", full, offset, fsize);
+    }
+    if (size < 0)
+        size = fsize - offset;
+    if (offset + size > fsize) {
+        fclose(f);
+        return fail(l, fpath, "%s: %lld bytes from offset %lld run past its %lld bytes", full,
+                    size, offset, fsize);
+    }
+    pl->kind = EC_PL_BYTES;
+    pl->len = (size_t)size;
+    pl->bytes = malloc(pl->len + 1);
+    if (!pl->bytes || fseek(f, (long)offset, SEEK_SET) != 0 ||
+        fread(pl->bytes, 1, pl->len, f) != pl->len) {
+        fclose(f);
+        return fail(l, fpath, "%s: cannot read %lld bytes at offset %lld", full, size, offset);
+    }
+    fclose(f);
+    return 0;
+}
+
 static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct ec_payload *pl)
 {
     memset(pl, 0, sizeof *pl);
@@ -223,9 +276,10 @@ static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct 
     if (!cJSON_IsObject(v))
         return fail(l, path,
                     "a payload is a string or an object with text, hex, repeat, "
-                    "pattern or frame");
-    static const char *const fields[] = {"text", "hex",   "repeat",       "pattern", "size",
-                                         "seed", "frame", "per_instance", "comment", NULL};
+                    "pattern, file or frame");
+    static const char *const fields[] = {"text",         "hex",     "repeat", "pattern",
+                                         "size",         "seed",    "frame",  "file",
+                                         "offset",       "per_instance", "comment", NULL};
     if (check_fields(l, v, path, fields) < 0)
         return -1;
     const cJSON *frame = cJSON_GetObjectItemCaseSensitive(v, "frame");
@@ -244,11 +298,14 @@ static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct 
     const cJSON *hex = cJSON_GetObjectItemCaseSensitive(v, "hex");
     const cJSON *rep = cJSON_GetObjectItemCaseSensitive(v, "repeat");
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(v, "pattern");
-    int kinds = !!text + !!hex + !!rep + !!pat;
+    const cJSON *fil = cJSON_GetObjectItemCaseSensitive(v, "file");
+    int kinds = !!text + !!hex + !!rep + !!pat + !!fil;
     if (kinds != 1)
-        return fail(l, path, "a payload needs exactly one of text, hex, repeat, pattern, frame");
-    long long size = -1, seed = 1;
+        return fail(l, path,
+                    "a payload needs exactly one of text, hex, repeat, pattern, file, frame");
+    long long size = -1, seed = 1, offset = -1;
     if (get_int(l, v, path, "size", 0, 64ll << 20, &size) < 0 ||
+        get_int(l, v, path, "offset", 0, 1ll << 40, &offset) < 0 ||
         get_int(l, v, path, "seed", 0, 0x7fffffffffffffffll, &seed) < 0 ||
         get_bool(l, v, path, "per_instance", &pl->per_instance) < 0)
         return -1;
@@ -294,6 +351,11 @@ static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct 
             return fail(l, p, "out of memory");
         memcpy(pl->bytes, rep->valuestring, pl->len + 1);
         pl->size = (size_t)size;
+    } else if (fil) {
+        sub(p, sizeof p, path, "file");
+        if (load_file_payload(l, fil, p, offset, size, pl) < 0)
+            return -1;
+        return 0;
     } else {
         sub(p, sizeof p, path, "pattern");
         if (!cJSON_IsString(pat) || strcmp(pat->valuestring, "seeded") != 0)
@@ -305,7 +367,9 @@ static int parse_payload(struct ld *l, const cJSON *v, const char *path, struct 
         pl->seed = (uint64_t)seed;
     }
     if (!rep && !pat && size >= 0)
-        return fail(l, path, "\"size\" belongs to repeat or pattern payloads");
+        return fail(l, path, "\"size\" belongs to repeat, pattern or file payloads");
+    if (offset >= 0)
+        return fail(l, path, "\"offset\" belongs to file payloads");
     return 0;
 }
 
@@ -551,6 +615,9 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         extra[0] = "name", extra[1] = "fds_since", extra[2] = "max_fd_growth";
         extra[3] = "cpu_window_ms", extra[4] = "max_cpu_percent";
         break;
+    case EC_ST_ROUND_TRIPS:
+        extra[0] = "data", extra[1] = "count", extra[2] = "max_ms", extra[3] = "percentile";
+        break;
     default:
         break;
     }
@@ -709,6 +776,24 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
             return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
         break;
+    case EC_ST_ROUND_TRIPS: {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
+        if (!d || !cJSON_GetObjectItemCaseSensitive(v, "count") ||
+            !cJSON_GetObjectItemCaseSensitive(v, "max_ms"))
+            return fail(l, path, "round_trips needs \"data\", \"count\" and \"max_ms\"");
+        st->percentile = 99;
+        st->payloads = calloc(1, sizeof *st->payloads);
+        if (!st->payloads)
+            return fail(l, path, "out of memory");
+        st->npayloads = 1;
+        sub(p, sizeof p, path, "data");
+        if (parse_payload(l, d, p, &st->payloads[0]) < 0 ||
+            get_intv(l, v, path, "count", 1, 100000, &st->count) < 0 ||
+            get_intv(l, v, path, "max_ms", 1, 60000, &st->max_ms) < 0 ||
+            get_intv(l, v, path, "percentile", 1, 100, &st->percentile) < 0)
+            return -1;
+        break;
+    }
     default:
         break;
     }
@@ -960,7 +1045,6 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
 int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t errlen)
 {
     memset(fx, 0, sizeof *fx);
-    struct ld l = {.file = file, .err = err, .errlen = errlen};
     FILE *fp = fopen(file, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
@@ -993,6 +1077,23 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
         return -1;
     }
     text[len] = 0;
+    int rc = ec_fixture_parse(file, text, len, fx, err, errlen);
+    free(text);
+    return rc;
+}
+
+int ec_fixture_parse(const char *file, const char *text, size_t len, struct ec_fixture *fx,
+                     char *err, size_t errlen)
+{
+    memset(fx, 0, sizeof *fx);
+    struct ld l = {.file = file, .err = err, .errlen = errlen};
+    /* cJSON stops at a NUL, so "{...}\0anything" would load as its first part. */
+    const char *nul = memchr(text, 0, len);
+    if (nul != NULL) {
+        snprintf(err, errlen, "%s: $: a NUL byte at offset %zu (a fixture is JSON text)", file,
+                 (size_t)(nul - text));
+        return -1;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
@@ -1004,10 +1105,8 @@ int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t e
                 line++, col = 0;
         snprintf(err, errlen, "%s: $: malformed JSON at line %d, column %d (near \"%.20s\")", file,
                  line, col, off < len ? text + off : "end of file");
-        free(text);
         return -1;
     }
-    free(text);
     /* Owned from here on: every failure below goes through ec_fixture_free. */
     fx->file = strdup(file);
     int rc = parse_doc(&l, root, fx);

@@ -51,6 +51,7 @@ enum ec_step_kind {
     EC_ST_BARRIER,
     EC_ST_HANDOFF,
     EC_ST_OBSERVE,
+    EC_ST_ROUND_TRIPS,
     EC_ST_COUNT
 };
 
@@ -120,6 +121,10 @@ struct ec_step {
     int max_fd_growth; /* -1: no fd assertion */
     int cpu_window_ms;
     int max_cpu_percent; /* -1: no cpu assertion */
+    /* round_trips: count messages (payloads[0]), each sent once its echo is back */
+    int count;
+    int max_ms;     /* the bound on the round trip at percentile (scaled) */
+    int percentile; /* 1..100, default 99 */
 };
 
 /* A connection script, run by spawn instances at once (or one after another when
@@ -169,6 +174,12 @@ struct ec_fixture {
 /* Loads and validates a fixture. Returns 0 and fills fx, or -1 with a message
  * "file: $.path: reason" in err. */
 int ec_fixture_load(const char *file, struct ec_fixture *fx, char *err, size_t errlen);
+
+/* The same for text[0..len) (NUL-terminated at text[len]) read from file, which only
+ * names it: in messages and for the rule that $.name is the file's base name. A NUL
+ * byte inside the text is refused. */
+int ec_fixture_parse(const char *file, const char *text, size_t len, struct ec_fixture *fx,
+                     char *err, size_t errlen);
 
 /* Releases everything ec_fixture_load allocated. */
 void ec_fixture_free(struct ec_fixture *fx);

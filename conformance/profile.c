@@ -11,6 +11,8 @@
 
 #include "engine_internal.h"
 
+/* Reads file into a NUL-terminated buffer. Refuses a file above 4 MiB or with a NUL
+ * byte (cJSON would stop there and load the part before it). */
 static char *slurp(const char *file, char *err, size_t errlen)
 {
     FILE *f = fopen(file, "rb");
@@ -22,7 +24,13 @@ static char *slurp(const char *file, char *err, size_t errlen)
     char *t = malloc(cap);
     while (t && (k = fread(t + len, 1, cap - len - 1, f)) > 0) {
         len += k;
-        if (cap - len < 2 && cap < (4u << 20)) {
+        if (cap - len < 2) {
+            if (cap >= (4u << 20)) {
+                free(t);
+                fclose(f);
+                snprintf(err, errlen, "%s: $: larger than 4 MiB", file);
+                return NULL;
+            }
             char *nt = realloc(t, cap *= 2);
             if (!nt)
                 free(t);
@@ -35,6 +43,12 @@ static char *slurp(const char *file, char *err, size_t errlen)
         return NULL;
     }
     t[len] = 0;
+    if (strlen(t) != len) {
+        snprintf(err, errlen, "%s: $: a NUL byte at offset %zu (a profile is JSON text)", file,
+                 strlen(t));
+        free(t);
+        return NULL;
+    }
     return t;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ec_net.h"
+#include "logline.h"
 #include "steps.h"
 
 static void add_line(struct ec_server_proc *s, int is_err, const char *text, size_t len)
@@ -51,8 +52,7 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
             /* The first stdout line is the readiness line "listening A:P" (a port of 0
              * or another first line leaves port 0: the start fails with that line). */
             unsigned port;
-            if (strncmp(t, "listening ", 10) == 0 &&
-                ec_parse_hostport(t + 10, s->host, sizeof s->host, &port, 0) == 0)
+            if (ec_logline_parse_ready(t, s->host, sizeof s->host, &port) == 0)
                 s->port = port;
             s->ready = 1;
         }
@@ -111,7 +111,8 @@ static void mark_exited(struct ec_server_proc *s, int status)
 static void *reader_main(void *arg)
 {
     struct ec_server_proc *s = arg;
-    static struct linebuf lbo, lbe; /* one server per process */
+    /* One pair per reader (on its stack): `echoconf bench` runs several servers at once. */
+    struct linebuf lbo, lbe;
     lbo.len = lbe.len = 0;
     int out_open = 1, err_open = 1, alive = 1;
     int64_t drain_until = 0;

@@ -16,6 +16,8 @@
 #include "ec_sock.h"
 #include "ec_wire.h"
 
+#include <stdio.h>
+
 #define EC_DEFAULT_PORT    40100 /* the textbook's port */
 #define EC_DEFAULT_BUFSIZE 1024  /* the textbook's BUFSIZE */
 
@@ -27,7 +29,30 @@ struct ec_server_opts {
     int max_clients;           /* --max-clients; 0 = only the model's own limit */
     int workers;               /* --workers (models with workers; else 0) */
     int quiet;                 /* --quiet */
+    int nodelay;               /* --nodelay: TCP_NODELAY on every accepted socket */
 };
+
+/* Largest --bufsize a server accepts (16 MiB). */
+#define EC_MAX_BUFSIZE (16u * 1024u * 1024u)
+
+/* Results of ec_server_parse_args. */
+#define EC_ARGS_ERROR   (-1) /* a bad command line; the reason was printed */
+#define EC_ARGS_RUN     0    /* options parsed: run the server */
+#define EC_ARGS_HELP    1    /* --help was given */
+#define EC_ARGS_VERSION 2    /* --version was given */
+
+/* Fills o with the defaults: 127.0.0.1, EC_DEFAULT_PORT, raw framing, the textbook's
+ * bufsize, and default_workers threads (-1: two per CPU of ncpu). */
+void ec_server_opts_init(struct ec_server_opts *o, int default_workers, int ncpu);
+
+/* Parses argv[1..argc) (--name VALUE or --name=VALUE) into o, which holds the
+ * defaults (ec_server_opts_init). default_workers is the model's (0: --workers is
+ * refused), ncpu the CPU count for --workers -1. Every refusal writes one line
+ * "<prog>: ..." naming the option and the value to errout. Returns EC_ARGS_RUN,
+ * EC_ARGS_HELP or EC_ARGS_VERSION (at the first such option), or EC_ARGS_ERROR.
+ * Allocates nothing; argv is only read. */
+int ec_server_parse_args(int argc, char *const argv[], struct ec_server_opts *o,
+                         int default_workers, int ncpu, const char *prog, FILE *errout);
 
 /* What each model file defines besides ec_serve(), with designated initializers
  * (.id, .summary, .default_workers, .probe where used): a member left out is zero

@@ -213,12 +213,24 @@ int ec_sock_open(int family, ec_sock_t *out)
     return 0;
 }
 
+/* Set once by ec_sock_accept_nodelay before any thread accepts, read afterwards. */
+static int accept_nodelay;
+
+static int set_int_opt(ec_sock_t s, int level, int name, int value);
+
+void ec_sock_accept_nodelay(int on)
+{
+    accept_nodelay = on != 0;
+}
+
 int ec__sock_accept(ec_sock_t listener, struct sockaddr *sa, socklen_t *salen, ec_sock_t *out)
 {
     ec_sock_t s = accept(listener, sa, salen);
     if (s == EC_INVALID_SOCK)
         return ec_sock_error();
     int rc = set_cloexec(s);
+    if (rc == 0 && accept_nodelay)
+        rc = set_int_opt(s, IPPROTO_TCP, TCP_NODELAY, 1);
     if (rc < 0) {
         ec_sock_close(s);
         return rc;

@@ -115,6 +115,11 @@ int ec_sock_set_nonblocking(ec_sock_t s, int on);
 /* TCP_NODELAY on or off. Returns 0 or a negative class. */
 int ec_sock_set_nodelay(ec_sock_t s, int on);
 
+/* From now on every socket ec__sock_accept (so ec_accept) returns gets TCP_NODELAY
+ * (on != 0) before it is handed out: the servers' --nodelay. Call before any thread
+ * accepts. */
+void ec_sock_accept_nodelay(int on);
+
 /* TCP_CORK on or off (Linux); -EC_EINVAL where the platform has no cork. */
 int ec_sock_set_cork(ec_sock_t s, int on);
 

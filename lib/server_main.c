@@ -40,8 +40,6 @@
  * ends anyway (threads blocked in recv on an idle client never see the flag). */
 #define STOP_GRACE_MS 2000
 
-#define MAX_BUFSIZE (16u * 1024u * 1024u)
-
 /* Whether the listener is still open after a stop: POSIX shuts it down, Windows
  * closes it (see request_stop). */
 #ifdef _WIN32
@@ -85,7 +83,7 @@ static void usage(FILE *out)
             "  --max-clients N   refuse clients beyond N at once (default 0: only the\n"
             "                    model's own limit)\n",
             prog_name, ec_model.id, ECHOCONF_VERSION, ec_model.summary, EC_DEFAULT_PORT,
-            MAX_BUFSIZE, EC_DEFAULT_BUFSIZE);
+            EC_MAX_BUFSIZE, EC_DEFAULT_BUFSIZE);
     if (ec_model.default_workers != 0) {
         if (ec_model.default_workers < 0)
             fprintf(out,
@@ -96,150 +94,13 @@ static void usage(FILE *out)
             fprintf(out, "  --workers N       worker threads, -1 = two per CPU (default %d)\n",
                     ec_model.default_workers);
     }
-    fprintf(out, "  --quiet           print only the readiness line\n"
+    fprintf(out, "  --nodelay         TCP_NODELAY on every accepted socket (no Nagle delay\n"
+                 "                    on the echo's pieces)\n"
+                 "  --quiet           print only the readiness line\n"
                  "  --help            this text\n"
                  "  --version         the echoconf version and the model id\n"
                  "Prints \"listening A:P\" once it listens; SIGINT or SIGTERM stops it "
                  "(exit 0).\n");
-}
-
-static int bad_value(const char *opt, const char *value, const char *why)
-{
-    fprintf(stderr, "%s: invalid value '%s' for --%s: %s\n", prog_name, value, opt, why);
-    return -1;
-}
-
-/* Parses a decimal number min..max (a leading '-' only if min < 0) into *out. */
-static int parse_number(const char *text, long min, long max, long *out)
-{
-    const char *p = text;
-    int neg = 0;
-    long v = 0;
-    if (*p == '-' && min < 0) {
-        neg = 1;
-        p++;
-    }
-    if (*p == '\0')
-        return -1;
-    for (; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (*p - '0');
-        if (v > max + 1L)
-            return -1;
-    }
-    if (neg)
-        v = -v;
-    if (v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Applies one option with its value to o. Returns 0, or -1 after a message. */
-static int apply_option(const char *name, const char *value, struct ec_server_opts *o)
-{
-    long v;
-    char why[200];
-    if (strcmp(name, "port") == 0) {
-        if (parse_number(value, 0, 65535, &v) != 0)
-            return bad_value(name, value, "expected a port number 0..65535");
-        o->port = (unsigned)v;
-    } else if (strcmp(name, "bind") == 0) {
-        if (value[0] == '\0' || strlen(value) >= sizeof o->bind)
-            return bad_value(name, value, "expected an address of 1..63 characters");
-        snprintf(o->bind, sizeof o->bind, "%s", value);
-    } else if (strcmp(name, "framing") == 0) {
-        if (ec_framing_parse(value, &o->framing, why, sizeof why) != 0)
-            return bad_value(name, value, why);
-    } else if (strcmp(name, "bufsize") == 0) {
-        if (parse_number(value, 1, (long)MAX_BUFSIZE, &v) != 0)
-            return bad_value(name, value, "expected a size of 1..16777216 bytes");
-        o->bufsize = (size_t)v;
-    } else if (strcmp(name, "max-clients") == 0) {
-        if (parse_number(value, 0, 1000000, &v) != 0)
-            return bad_value(name, value, "expected a count of 0..1000000 (0: no limit of ours)");
-        o->max_clients = (int)v;
-    } else if (strcmp(name, "workers") == 0) {
-        if (ec_model.default_workers == 0)
-            return bad_value(name, value, "this model has no worker threads");
-        if (parse_number(value, -1, 1024, &v) != 0 || v == 0)
-            return bad_value(name, value, "expected 1..1024 threads, or -1 for two per CPU");
-        o->workers = v < 0 ? 2 * ec_cpu_count() : (int)v;
-    } else {
-        fprintf(stderr, "%s: unknown option '--%s' (see --help)\n", prog_name, name);
-        return -1;
-    }
-    return 0;
-}
-
-/* True for the options that take a value. */
-static int takes_value(const char *name)
-{
-    static const char *const names[] = {"port",    "bind",        "framing",
-                                        "bufsize", "max-clients", "workers"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(name, names[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Parses argv into o. Returns 0 to run, 1 after --help/--version, -1 on an error. */
-static int parse_args(int argc, char **argv, struct ec_server_opts *o)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        char name[32];
-        const char *value = NULL;
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            fprintf(stderr, "%s: unexpected argument '%s' (options start with --; see --help)\n",
-                    prog_name, arg);
-            return -1;
-        }
-        const char *eq = strchr(arg + 2, '=');
-        size_t nl = eq ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
-        if (nl >= sizeof name) {
-            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog_name, arg);
-            return -1;
-        }
-        memcpy(name, arg + 2, nl);
-        name[nl] = '\0';
-        if (eq != NULL)
-            value = eq + 1;
-
-        if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0 ||
-            strcmp(name, "quiet") == 0) {
-            if (value != NULL) {
-                fprintf(stderr, "%s: option '--%s' takes no value (got '%s')\n", prog_name, name,
-                        value);
-                return -1;
-            }
-            if (strcmp(name, "quiet") == 0) {
-                o->quiet = 1;
-                continue;
-            }
-            if (strcmp(name, "help") == 0)
-                usage(stdout);
-            else
-                printf("echoconf %s (model %s)\n", ECHOCONF_VERSION, ec_model.id);
-            return 1;
-        }
-        if (!takes_value(name)) {
-            fprintf(stderr, "%s: unknown option '--%s' (see --help)\n", prog_name, name);
-            return -1;
-        }
-        if (value == NULL) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s: option '--%s' needs a value (see --help)\n", prog_name, name);
-                return -1;
-            }
-            value = argv[++i];
-        }
-        if (apply_option(name, value, o) != 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* Marks the server as stopping and wakes whatever waits on the listener, once: a
@@ -406,19 +267,20 @@ int main(int argc, char **argv)
     set_log_binary();
     snprintf(prog_name, sizeof prog_name, "echo-%s", ec_model.id);
     ec_log_set_name(prog_name);
-    memset(&o, 0, sizeof o);
-    snprintf(o.bind, sizeof o.bind, "127.0.0.1");
-    o.port = EC_DEFAULT_PORT;
-    o.bufsize = EC_DEFAULT_BUFSIZE;
-    o.framing.kind = EC_FRAMING_RAW;
-    if (ec_model.default_workers < 0)
-        o.workers = 2 * ec_cpu_count();
-    else
-        o.workers = ec_model.default_workers;
-
-    int pr = parse_args(argc, argv, &o);
-    if (pr != 0)
-        return pr > 0 ? 0 : EXIT_USAGE;
+    ec_server_opts_init(&o, ec_model.default_workers, ec_cpu_count());
+    switch (ec_server_parse_args(argc, argv, &o, ec_model.default_workers, ec_cpu_count(),
+                                 prog_name, stderr)) {
+    case EC_ARGS_RUN:
+        break;
+    case EC_ARGS_HELP:
+        usage(stdout);
+        return 0;
+    case EC_ARGS_VERSION:
+        printf("echoconf %s (model %s)\n", ECHOCONF_VERSION, ec_model.id);
+        return 0;
+    default:
+        return EXIT_USAGE;
+    }
     ec_log_set_quiet(o.quiet);
 
     int rc = ec_net_init();
@@ -439,6 +301,19 @@ int main(int argc, char **argv)
         ec_warn("%s", err);
         ec_net_cleanup();
         return 1;
+    }
+    if (o.nodelay) {
+        /* Set on every socket ec_accept returns, and on the listener too: Linux copies
+         * TCP_NODELAY to the sockets accepted from it (checked with getsockopt on an
+         * accepted socket), which covers the models that accept through io_uring. */
+        ec_sock_accept_nodelay(1);
+        rc = ec_sock_set_nodelay(listener, 1);
+        if (rc < 0) {
+            ec_warn("TCP_NODELAY on the listener: %s", ec_err_name(rc));
+            ec_sock_close(listener);
+            ec_net_cleanup();
+            return 1;
+        }
     }
     if (start_stop_handler() != 0) {
         ec_sock_close(listener);

@@ -2,6 +2,9 @@
  *   echoconf replay   one fixture against one server (started here, or a --target)
  *   echoconf matrix   every registered model x case through ctest, as a table
  *   echoconf gallery  the mutation score: which faulty servers the catalogue caught
+ *   echoconf bench    what each model costs against a minimal epoll echo (the floor)
+ *   echoconf record   a relay that records a live session as a fixture
+ *   echoconf fuzz     seeded random scripts against models, shrunk disagreements
  *   echoconf validate fixture files only (exit 2 on the first bad one)
  *   echoconf skip     stands in for a model that cannot run here (exit 77)
  */
@@ -30,6 +33,14 @@ static void usage(FILE *f)
                "                       [--profile FILE | --profile-dir DIR]\n"
                "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
                "       echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]\n"
+               "       echoconf bench (--models GLOB | --server \"CMD\" | --target HOST:PORT)\n"
+               "                      [--conns L] [--size L] [--depth L] [--duration S]\n"
+               "                      [--repeat N] [--pin S,C] [--nodelay off|on|both] [--out DIR]\n"
+               "                      (echoconf bench --help for the whole story)\n"
+               "       echoconf record --listen [ADDR:]PORT --target HOST:PORT --out FILE.json\n"
+               "                       [--max-bytes N] [--duration S] [-- CMD {} ...]\n"
+               "       echoconf fuzz [--models GLOB] [--seed S] [--runs N] [--budget SECONDS]\n"
+               "                     [--out DIR]\n"
                "       echoconf validate FIXTURE...\n"
                "       echoconf skip --reason TEXT [--model ID] [--case NAME] [--json OUT]\n"
                "\n"
@@ -237,6 +248,12 @@ int main(int argc, char **argv)
         return ec_cli_matrix(argc, argv);
     if (strcmp(cmd, "gallery") == 0)
         return ec_cli_gallery(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return ec_cli_bench(argc, argv);
+    if (strcmp(cmd, "record") == 0)
+        return ec_cli_record(argc, argv);
+    if (strcmp(cmd, "fuzz") == 0)
+        return ec_cli_fuzz(argc, argv);
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(argc, argv);
     if (strcmp(cmd, "skip") == 0)

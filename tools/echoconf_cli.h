@@ -28,6 +28,22 @@ int ec_cli_gallery(int argc, char **argv);
 int ec_gallery_score(const char *build, const char *profile_dir, int print, int *caught,
                      int *total);
 
+/* `echoconf record ...` (tools/echoconf_record.c): a TCP relay that records every
+ * connection and writes the session as a fixture. Returns 0 written, 2 bad usage or
+ * unwritable, 3 the target refused (nothing written), 4 nothing recorded. */
+int ec_cli_record(int argc, char **argv);
+
+/* `echoconf fuzz ...` (tools/difffuzz/): seeded random client scripts against the
+ * selected models, echo and differential oracles, shrunk disagreements written as
+ * fixtures. Returns 0 without disagreement, 1 with, 2 on bad usage. */
+int ec_cli_fuzz(int argc, char **argv);
+
+/* `echoconf bench (--models GLOB | --server CMD | --target HOST:PORT) [...]`: the cost
+ * of each model against ec-bench-floor (tools/echoconf_bench.c; --help lists the
+ * options). Returns 0 when every run measured, 1 when a contender failed (a wrong
+ * byte, a stall, a close), 2 on bad usage, 4 when the outputs could not be written. */
+int ec_cli_bench(int argc, char **argv);
+
 /* The whole of a file as a NUL-terminated string (free it), or NULL. */
 char *ec_cli_read_file(const char *path);
 

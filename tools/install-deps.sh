@@ -11,6 +11,7 @@ packages=(
     gcc-mingw-w64-x86-64                           # win32 servers, cross-built
     wine64                                         # win32 servers, run under Wine
     valgrind                                       # memcheck runs (label "valgrind")
+    clang libclang-rt-14-dev                       # libFuzzer targets (fuzz preset, -fsanitize=fuzzer)
     procps psmisc                                  # pgrep/pkill/killall used by test cleanup
     python3 gnuplot-nox                            # report and benchmark plots
 )

@@ -13,6 +13,7 @@
 
 #include "ec_sock.h"
 #include "engine.h"
+#include "logline.h"
 #include "server_proc.h"
 #include "steps.h"
 
@@ -174,10 +175,62 @@ static int split_command_words(void)
     return 0;
 }
 
+/* ec_logline_parse / ec_logline_parse_ready: every line of the log contract, and the
+ * near misses a server's other output could hold. */
+static int log_lines_parse(void)
+{
+    struct ec_logline ev;
+    char host[64];
+    unsigned port = 0;
+    CHECK_EQ(ec_logline_parse("recv peer=127.0.0.1:5000 bytes=1024", &ev), 0);
+    CHECK_EQ(ev.kind == EC_LL_RECV && ev.port == 5000 && ev.bytes == 1024, 1);
+    CHECK_EQ(strcmp(ev.host, "127.0.0.1"), 0);
+    CHECK_EQ(ec_logline_parse("frame peer=[::1]:7 bytes=18446744073709551615", &ev), 0);
+    CHECK_EQ(ev.kind == EC_LL_FRAME && ev.bytes == 18446744073709551615ull, 1);
+    CHECK_EQ(strcmp(ev.host, "::1"), 0);
+    CHECK_EQ(ec_logline_parse("close peer=1.2.3.4:9 reason=error:ETOOLONG", &ev), 0);
+    CHECK_EQ(ev.kind == EC_LL_CLOSE && strcmp(ev.reason, "error:ETOOLONG") == 0, 1);
+    CHECK_EQ(ec_logline_parse("accept peer=1.2.3.4:9", &ev), 0);
+    CHECK_EQ(ec_logline_parse("refuse peer=1.2.3.4:9 reason=max-clients", &ev), 0);
+    CHECK_EQ(ev.kind == EC_LL_REFUSE, 1);
+    static const char *const bad[] = {"recv peer=1.2.3.4:9 bytes=18446744073709551616",
+                                      "recv peer=1.2.3.4:9 bytes=-1",
+                                      "recv peer=1.2.3.4:9 bytes=",
+                                      "recv peer=1.2.3.4:9",
+                                      "recv  peer=1.2.3.4:9 bytes=1",
+                                      "accept peer=1.2.3.4:9 extra",
+                                      "accept peer=1.2.3.4:0",
+                                      "accept peer=::1:80",
+                                      "close peer=1.2.3.4:9 reason=",
+                                      "close peer=1.2.3.4:9 reason=a b",
+                                      "listening 1.2.3.4:9",
+                                      "send peer=1.2.3.4:9 bytes=1 ",
+                                      "",
+                                      "hello"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (ec_logline_parse(bad[i], &ev) == 0) {
+            fprintf(stderr, "accepted \"%s\"\n", bad[i]);
+            return 1;
+        }
+    }
+    CHECK_EQ(ec_logline_parse_ready("listening 127.0.0.1:40100", host, sizeof host, &port), 0);
+    CHECK_EQ(port, 40100);
+    CHECK_EQ(ec_logline_parse_ready("listening [::1]:1", host, sizeof host, &port), 0);
+    CHECK_EQ(strcmp(host, "::1"), 0);
+    CHECK_EQ(ec_logline_parse_ready("listening 127.0.0.1:0", host, sizeof host, &port), -1);
+    CHECK_EQ(ec_logline_parse_ready("listening 127.0.0.1:1 x", host, sizeof host, &port), -1);
+    CHECK_EQ(ec_logline_parse_ready("listening 127.0.0.1:1", host, 4, &port), -1);
+    CHECK_EQ(ec_logline_parse_ready("Listening 127.0.0.1:1", host, sizeof host, &port), -1);
+    printf("log lines: 6 forms parsed, %zu near misses and 4 bad readiness lines refused\n",
+           sizeof bad / sizeof bad[0]);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
 } tests[] = {
+    {"log_lines_parse", log_lines_parse},
     {"split_command_words", split_command_words},
     {"pattern_is_seekable", pattern_is_seekable},
     {"write_plan_chunks_are_separate_sends", write_plan_chunks_are_separate_sends},
