@@ -106,7 +106,7 @@ struct pass {
     enum ec_verdict verdict;
     struct failure *first;
     char diagnosis[64];
-    char evidence[512]; /* what names the cause (causes.c), "" if nothing more */
+    char evidence[640]; /* what names the cause (causes.c), "" if nothing more */
 };
 
 struct deviation {
@@ -144,7 +144,7 @@ struct run {
     int log_failed; /* index + 1 of the first unmatched log expectation */
     enum ec_verdict server_v, log_v, raw, final;
     char diagnosis[64];
-    char evidence[512];
+    char evidence[640];
     int should_missed; /* a SHOULD-level case failed only its SHOULD: PASS-NONSTRICT */
 };
 

@@ -111,14 +111,19 @@ int ec_evidence_duplicated(const struct ec_conn *c, size_t d, char *ev, size_t e
     return 1;
 }
 
-long ec_evidence_idle_ms(const struct ec_conn *c)
+long ec_evidence_quiet_end_ms(const struct ec_conn *c)
 {
     const struct ec_conn_end *e = &c->end;
     if (!e->kind || e->wr_shut || e->sent_before <= 0 || e->last_out_us < 0 ||
         (size_t)e->sent_before != e->recvd)
         return -1;
     int64_t last = e->last_out_us > e->last_in_us ? e->last_out_us : e->last_in_us;
-    long ms = (long)((e->arrived_us - last) / 1000);
+    return e->arrived_us > last ? (long)((e->arrived_us - last) / 1000) : 0;
+}
+
+long ec_evidence_idle_ms(const struct ec_conn *c)
+{
+    long ms = ec_evidence_quiet_end_ms(c);
     return ms >= EC_IDLE_MIN_MS ? ms : -1;
 }
 

@@ -27,10 +27,13 @@ int ec_evidence_reordered(const struct ec_conn *c, size_t d, size_t end, char *e
 int ec_evidence_duplicated(const struct ec_conn *c, size_t d, char *ev, size_t evlen,
                            const unsigned char **probe, size_t *n);
 
-/* The silence in ms before the server ended c's stream (c->end) when that end is an
- * idle timeout: the client had sent something, had all of it back and sent nothing
- * more, had not half-closed, and the end came EC_IDLE_MIN_MS or more after the last
- * byte either way. -1 otherwise. */
+/* The silence in ms before the server ended c's stream (c->end) when nothing was owed
+ * either way: the client had sent something, had all of it back and sent nothing
+ * more, and had not half-closed. -1 for any other end, or none. */
+long ec_evidence_quiet_end_ms(const struct ec_conn *c);
+
+/* The same when that end is an idle timeout: the silence was EC_IDLE_MIN_MS or more.
+ * -1 otherwise. (A pass of many connections asks more: causes.c.) */
 long ec_evidence_idle_ms(const struct ec_conn *c);
 
 /* The nearest of 1, 2, 5 x 10^k to ms on a logarithmic scale (the boundary between a

@@ -70,10 +70,10 @@ const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len);
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 
-/* Is a TCP socket of this host listening on port (IPv4 or IPv6)? Read from
- * /proc/net/tcp and /proc/net/tcp6 of the caller's network namespace. Returns 1, 0
- * (none), or -1 when neither file can be read. Only meaningful for a server on this
- * host. */
+/* Is a TCP socket of this host listening on port (IPv4 or IPv6)? Asked of the
+ * kernel (sock_diag, listening sockets only), else read from /proc/net/tcp and
+ * /proc/net/tcp6, in the caller's network namespace. Returns 1, 0 (none), or -1 when
+ * neither way works. Only meaningful for a server on this host. */
 int ec_port_listening(unsigned port);
 
 /* CPU demand of process pid in milliseconds: the time its threads ran plus the time
