@@ -18,6 +18,7 @@
 
 #include "ec_net.h"
 #include "ec_sock.h"
+#include "server_launch.h"
 
 #define DEFAULT_STEP_MS 2000
 /* A repeated send's in-flight bound: this long of the echo rate measured so far, and
@@ -1476,30 +1477,12 @@ int ec_replay(const struct ec_replay_opts *o)
         }
         r->port = port;
     } else {
-        char *argv[256];
-        char serr[128];
-        int n = ec_split_command(o->server, argv, 200, serr, sizeof serr);
-        if (n <= 0) {
-            fprintf(stderr, "echoconf: --server \"%s\": %s\n", o->server,
-                    n < 0 ? serr : "an empty command");
-            ec__run_free(r);
-            return 2;
-        }
-        argv[n++] = strdup("--port");
-        argv[n++] = strdup("0");
-        argv[n++] = strdup("--framing");
-        argv[n++] = strdup(r->fx.framing_spec);
-        for (size_t i = 0; i < r->fx.nserver_args && n < 254; i++)
-            argv[n++] = strdup(r->fx.server_args[i]);
-        argv[n] = NULL;
-        size_t o2 = 0;
-        for (int i = 0; i < n && o2 < sizeof r->server_cmd; i++)
-            o2 += (size_t)snprintf(r->server_cmd + o2, sizeof r->server_cmd - o2, "%s%s",
-                                   i ? " " : "", argv[i]);
-        int rc = ec_server_start(&r->srv, argv, r->fx.rlimit_nofile, ec_scale_ms(READY_MS), err,
-                                 sizeof err);
-        for (int i = 0; i < n; i++)
-            free(argv[i]);
+        /* A "{port}" command is a server that is not ours: it gets no --framing nor
+         * the case's arguments, and its output is not echoconf's log. */
+        r->foreign = ec_command_has_port(o->server);
+        int rc = ec_launch_server(&r->srv, o->server, r->fx.framing_spec, r->fx.server_args,
+                                  r->fx.nserver_args, r->fx.rlimit_nofile, ec_scale_ms(READY_MS),
+                                  r->server_cmd, sizeof r->server_cmd, err, sizeof err);
         if (rc < 0) {
             snprintf(r->harness_error, sizeof r->harness_error, "cannot start the server: %s", err);
             r->have_srv = 1; /* its lines may explain why */
@@ -1556,7 +1539,7 @@ int ec_replay(const struct ec_replay_opts *o)
         final = ec__worst(final, EC_V_FAIL);
         r->server_v = EC_V_FAIL;
     }
-    if (!r->have_srv) {
+    if (!r->have_srv || r->foreign) {
         r->log_v = r->fx.nlog ? EC_V_NOT_CHECKED : EC_V_NOT_RUN;
     } else if (r->fx.nlog) {
         r->log_v = check_log(r) < 0 ? EC_V_FAIL : EC_V_PASS;

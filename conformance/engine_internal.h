@@ -120,6 +120,7 @@ struct run {
     struct ec_fixture fx;
     struct ec_server_proc srv;
     int have_srv;
+    int foreign; /* started from a "{port}" command: its output is not echoconf's log */
     char server_cmd[2048];
     char host[64];
     unsigned port;
@@ -168,6 +169,13 @@ void ec__profile_free(struct run *r);
 /* For a replay that could not start (a broken fixture or profile): writes the JSON
  * result {"verdict": "ERROR", "error": why} if asked, so the matrix shows the reason. */
 void ec__report_error(const struct ec_replay_opts *o, const char *why);
+
+/* Adds the evidence of the run to its JSON result j (report_evidence.c): the
+ * reproduce command, hex context, the failing connection's two-sided timeline and the
+ * server log tail. fp and f may be NULL (no failure). */
+struct cJSON;
+void ec__json_evidence(struct cJSON *j, const struct run *r, const struct pass *fp,
+                       const struct failure *f);
 
 /* Prints the report on stdout and writes the JSON file if asked. */
 void ec__report(struct run *r);

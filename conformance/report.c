@@ -209,6 +209,7 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
         cJSON_AddStringToObject(j, "reason", r->unsupported_reason);
     if (r->harness_error[0])
         cJSON_AddStringToObject(j, "error", r->harness_error);
+    ec__json_evidence(j, r, fp, f);
     cJSON_AddNumberToObject(j, "duration_ms", (double)(ec_clock_ms() - r->start_ms));
     char *txt = cJSON_Print(j);
     FILE *out = fopen(r->o->json_out, "w");
@@ -305,8 +306,10 @@ void ec__report(struct run *r)
     } else {
         printf("  server:       not checked (--target)");
     }
-    printf("\n  server log:   %s\n",
-           r->log_v == EC_V_NOT_RUN ? "no expectations" : path_text(r->log_v));
+    printf("\n  server log:   %s%s\n",
+           r->log_v == EC_V_NOT_RUN ? "no expectations" : path_text(r->log_v),
+           r->foreign && r->log_v == EC_V_NOT_CHECKED ? " (a {port} server does not write "
+                                                        "echoconf's log)" : "");
     for (size_t i = 0; i < r->passes_run; i++)
         for (size_t k = 0; k < r->passes[i].nobs; k++)
             if (r->o->verbose || fp == &r->passes[i])

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ec_net.h"
+#include "ec_sock.h"
 #include "logline.h"
 #include "steps.h"
 
@@ -55,7 +56,7 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
         s->lines[s->nlines].is_err = is_err;
         s->lines[s->nlines].text = t;
         s->nlines++;
-        if (!is_err && !s->ready) {
+        if (!is_err && !s->ready && !s->connect_ready) {
             /* The first stdout line is the readiness line "listening A:P" (a port of 0
              * or another first line leaves port 0: the start fails with that line). */
             unsigned port;
@@ -188,10 +189,13 @@ static void wait_signal(struct ec_server_proc *s, int64_t deadline_ms)
     pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 }
 
-int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
-                    char *err, size_t errlen)
+/* Forks and execs argv with the pipes and limits of ec_server_start and starts the
+ * log reader; readiness is the caller's business. Returns 0, or -1 with err. */
+static int spawn(struct ec_server_proc *s, char *const argv[], int nofile, int connect_ready,
+                 char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    s->connect_ready = connect_ready;
     s->pid = -1;
     s->pidfd = -1;
     pthread_mutex_init(&s->mu, NULL);
@@ -274,7 +278,14 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
         return -1;
     }
     s->reader_started = 1;
+    return 0;
+}
 
+int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
+                    char *err, size_t errlen)
+{
+    if (spawn(s, argv, nofile, 0, err, errlen) < 0)
+        return -1;
     int64_t deadline = ec_clock_ms() + ready_ms;
     pthread_mutex_lock(&s->mu);
     while (!s->ready && !s->exited && ec_clock_ms() < deadline)
@@ -307,6 +318,64 @@ int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, in
         return -1;
     }
     return 0;
+}
+
+int ec_server_start_connect(struct ec_server_proc *s, char *const argv[], int nofile,
+                            const char *host, unsigned port, int ready_ms, char *err,
+                            size_t errlen)
+{
+    if (spawn(s, argv, nofile, 1, err, errlen) < 0)
+        return -1;
+    snprintf(s->host, sizeof s->host, "%s", host);
+    s->port = port;
+    /* A server that prints nothing gives no signal of readiness: the first accepted
+     * connection is the signal. Between attempts we wait on the reader's condition
+     * variable, which also wakes at once when the server exits; the pause grows from
+     * 5 to 100 ms so a slow start costs few attempts. */
+    int64_t deadline = ec_clock_ms() + ready_ms;
+    int attempts = 0, last = 0, pause = 5;
+    for (;;) {
+        if (ec_server_exited(s, 0))
+            break;
+        int left = (int)(deadline - ec_clock_ms());
+        if (left <= 0)
+            break;
+        ec_sock_t c;
+        attempts++;
+        last = ec_connect(host, port, left < 1000 ? left : 1000, &c);
+        if (last == 0) {
+            /* An orderly close with nothing sent: the server sees a client that
+             * connects and leaves (the catalogue's connect-close-no-data). */
+            ec_sock_close(c);
+            pthread_mutex_lock(&s->mu);
+            s->ready = 1;
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (!s->exited)
+            wait_signal(s, ec_clock_ms() + pause);
+        pthread_mutex_unlock(&s->mu);
+        if (pause < 100)
+            pause *= 2;
+    }
+    pthread_mutex_lock(&s->mu);
+    int exited = s->exited, status = s->status;
+    pthread_mutex_unlock(&s->mu);
+    if (exited && WIFSIGNALED(status))
+        snprintf(err, errlen, "the server died by signal %d (%s) before accepting a connection on %s:%u",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)), host, port);
+    else if (exited)
+        snprintf(err, errlen,
+                 "the server exited with status %d before accepting a connection on %s:%u",
+                 WEXITSTATUS(status), host, port);
+    else
+        snprintf(err, errlen,
+                 "nothing accepted a connection on %s:%u within %d ms (%d attempts, the last: "
+                 "%s); the server process is still running",
+                 host, port, ready_ms, attempts, last ? ec_err_name(-last) : "none");
+    ec_server_stop(s, 1000);
+    return -1;
 }
 
 int ec_server_exited(struct ec_server_proc *s, int wait_ms)

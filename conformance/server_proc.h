@@ -30,7 +30,8 @@ struct ec_server_proc {
     pthread_cond_t cv;
     struct ec_srv_line *lines;
     size_t nlines, cap;
-    int ready;     /* the readiness line was read */
+    int ready;     /* the readiness line was read (or the first connect succeeded) */
+    int connect_ready; /* readiness is the first accepted connect, not a line */
     char host[64]; /* from "listening A:P" */
     unsigned port;
     int exited; /* waitpid returned */
@@ -48,6 +49,15 @@ struct ec_server_proc {
  * else first, or was not ready in time; it is stopped then). */
 int ec_server_start(struct ec_server_proc *s, char *const argv[], int nofile, int ready_ms,
                     char *err, size_t errlen);
+
+/* Like ec_server_start, for a server that prints no readiness line and listens on a
+ * port chosen for it (host:port): the first connection accepted there within ready_ms
+ * is its readiness (closed at once, without data). Returns 0, or -1 with what was seen
+ * in err (the exit status or signal, or the attempts and the last connect error); the
+ * server is stopped then. */
+int ec_server_start_connect(struct ec_server_proc *s, char *const argv[], int nofile,
+                            const char *host, unsigned port, int ready_ms, char *err,
+                            size_t errlen);
 
 /* True once the process has exited; waits up to wait_ms for that to happen. */
 int ec_server_exited(struct ec_server_proc *s, int wait_ms);

@@ -1,5 +1,5 @@
 /* fuzz_server_opts.c - libFuzzer target: the command line of every echo-<model>
- * (ec_server_parse_args, lib/server_opts.c) with an argv built from the input.
+ * (ec_server_parse_args, servers/kit/server_opts.c) with an argv built from the input.
  *
  * Input: byte 0 picks the model's default_workers (0: no --workers, -1, 4); the rest
  * is split at '\n' into argv[1..]. Oracle: a parse that says "run" leaves every option

@@ -12,7 +12,7 @@
 
 #include "ec_sock.h"
 
-/* Set once by server_main before any thread starts, read afterwards. */
+/* Set once by the program before any thread starts, read afterwards. */
 static int log_quiet;
 static const char *log_name = "echoconf";
 

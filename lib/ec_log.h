@@ -28,8 +28,8 @@
 /* Quiet mode keeps only the readiness line. */
 void ec_log_set_quiet(int quiet);
 
-/* The program name that prefixes ec_warn() messages ("echo-posix-epoll"); server_main
- * sets it from the model id. Default "echoconf". The string must outlive the process's
+/* The program name that prefixes ec_warn() messages ("echo-posix-epoll"); a program
+ * sets it once at start (a server: its executable's name). Default "echoconf". The string must outlive the process's
  * use of the log. */
 void ec_log_set_name(const char *name);
 

@@ -2,6 +2,7 @@
  *   echoconf replay   one fixture against one server (started here, or a --target)
  *   echoconf matrix   every registered model x case through ctest, as a table
  *   echoconf gallery  the mutation score: which faulty servers the catalogue caught
+ *   echoconf diagnose the whole catalogue against one server of the user's
  *   echoconf bench    what each model costs against a minimal epoll echo (the floor)
  *   echoconf record   a relay that records a live session as a fixture
  *   echoconf fuzz     seeded random scripts against models, shrunk disagreements
@@ -31,7 +32,11 @@ static void usage(FILE *f)
                "                       [--plan P] [--seed S] [--json OUT] [--verbose]\n"
                "                       [--timeout-multiplier X] [--model ID] [--family F]\n"
                "                       [--profile FILE | --profile-dir DIR]\n"
+               "       echoconf diagnose (--server \"CMD\" | --target HOST:PORT) [--framing F]\n"
+               "                       [--case GLOB]... [--tag T]... [-j N] [--seed S]\n"
+               "                       [--html FILE] [--json FILE] [--junit FILE] (--help: all)\n"
                "       echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n"
+               "                       [--html FILE] [--verbose]\n"
                "       echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]\n"
                "       echoconf bench (--models GLOB | --server \"CMD\" | --target HOST:PORT)\n"
                "                      [--conns L] [--size L] [--depth L] [--duration S]\n"
@@ -159,6 +164,12 @@ static int cmd_replay(int argc, char **argv)
 
 static int cmd_validate(int argc, char **argv)
 {
+    if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        printf("usage: echoconf validate FIXTURE...\n"
+               "Loads each fixture file; exit 0 when all are valid, 2 otherwise (the message\n"
+               "names the file, the JSON path and the reason).\n");
+        return 0;
+    }
     if (argc < 3) {
         fprintf(stderr, "echoconf validate: name at least one fixture file\n");
         return 2;
@@ -182,6 +193,12 @@ static int cmd_skip(int argc, char **argv)
 {
     const char *reason = NULL, *model = "", *cs = "", *json = NULL;
     for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: echoconf skip --reason TEXT [--model ID] [--case NAME] [--json OUT]\n"
+                   "Stands in for a model that cannot run here: prints the reason, writes a\n"
+                   "SKIPPED result if asked, and exits 77 (ctest's SKIP_RETURN_CODE).\n");
+            return 0;
+        }
         if (need_arg(i, argc, argv[i]) < 0)
             return 2;
         if (strcmp(argv[i], "--reason") == 0)
@@ -248,6 +265,8 @@ int main(int argc, char **argv)
         return ec_cli_matrix(argc, argv);
     if (strcmp(cmd, "gallery") == 0)
         return ec_cli_gallery(argc, argv);
+    if (strcmp(cmd, "diagnose") == 0)
+        return ec_cli_diagnose(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return ec_cli_bench(argc, argv);
     if (strcmp(cmd, "record") == 0)

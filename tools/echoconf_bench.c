@@ -26,6 +26,7 @@
 
 #include "bench_load.h"
 #include "echoconf_cli.h"
+#include "echoconf_results.h"
 #include "server_proc.h"
 #include "steps.h"
 

@@ -1,10 +1,8 @@
 /* echoconf_cli.h - subcommands of the echoconf executable that live in their own
- * files (tools/echoconf_matrix.c, tools/echoconf_gallery.c).
+ * files (tools/echoconf_matrix.c, echoconf_gallery.c, echoconf_bench.c).
  */
 #ifndef EC_ECHOCONF_CLI_H
 #define EC_ECHOCONF_CLI_H
-
-#include <stddef.h>
 
 /* `echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]`: runs every
  * registered model x case through ctest in the build directory (found from this
@@ -21,12 +19,13 @@ int ec_cli_matrix(int argc, char **argv);
  * usage or a missing build. */
 int ec_cli_gallery(int argc, char **argv);
 
-/* The mutation score from the last results in build: *caught of *total faulty
- * servers (skipped ones are not counted) failed some case with the diagnosis their
- * profile (in profile_dir) declares. With print, also prints the per-server lines and
- * the toothless cases. Returns 0, or -1 when the manifest cannot be read. */
-int ec_gallery_score(const char *build, const char *profile_dir, int print, int *caught,
-                     int *total);
+/* `echoconf diagnose (--server "CMD" | --target HOST:PORT) ...` (--help for all):
+ * the whole catalogue against one server, one replay process per case; prints a line
+ * per case, the failures in full and the edge profile in words; writes HTML, JSON or
+ * JUnit on request. Returns 0 when every case passed (or deviated as a --profile
+ * declares), 1 otherwise, 2 on bad usage or a server that cannot be started or
+ * reached. */
+int ec_cli_diagnose(int argc, char **argv);
 
 /* `echoconf record ...` (tools/echoconf_record.c): a TCP relay that records every
  * connection and writes the session as a fixture. Returns 0 written, 2 bad usage or
@@ -43,12 +42,5 @@ int ec_cli_fuzz(int argc, char **argv);
  * options). Returns 0 when every run measured, 1 when a contender failed (a wrong
  * byte, a stall, a close), 2 on bad usage, 4 when the outputs could not be written. */
 int ec_cli_bench(int argc, char **argv);
-
-/* The whole of a file as a NUL-terminated string (free it), or NULL. */
-char *ec_cli_read_file(const char *path);
-
-/* The build directory from this executable's path (<build>/bin/echoconf) into out;
- * 0, or -1 when /proc/self/exe cannot be read. */
-int ec_cli_default_build(char *out, size_t len);
 
 #endif

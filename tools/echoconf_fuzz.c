@@ -33,6 +33,7 @@
 
 #include "difffuzz/script.h"
 #include "echoconf_cli.h"
+#include "echoconf_results.h"
 #include "engine.h"
 #include "steps.h"
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "echoconf_cli.h"
+#include "echoconf_report.h"
+#include "echoconf_results.h"
 #include "steps.h"
 
 #ifndef EC_SOURCE_DIR
@@ -23,40 +25,6 @@
 #ifndef EC_CTEST_COMMAND
 #define EC_CTEST_COMMAND "ctest"
 #endif
-
-struct model {
-    char id[64];
-    char family[16];
-    char skip[256];
-};
-
-struct cell {
-    char verdict[20];
-    char diagnosis[64];
-    char reason[300];
-};
-
-char *ec_cli_read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 8192, len = 0, k;
-    char *t = malloc(cap);
-    while (t && (k = fread(t + len, 1, cap - len - 1, f)) > 0) {
-        len += k;
-        if (cap - len < 2) {
-            char *nt = realloc(t, cap *= 2);
-            if (!nt)
-                free(t);
-            t = nt;
-        }
-    }
-    fclose(f);
-    if (t)
-        t[len] = 0;
-    return t;
-}
 
 static char symbol(const char *v)
 {
@@ -78,33 +46,111 @@ static int bad_cell(const char *v)
     return s == '!' || s == 'F' || s == 'T' || s == 'E' || s == '?';
 }
 
-int ec_cli_default_build(char *out, size_t len)
+/* The cells that matter, in full: FAIL, XPASS, TIMEOUT, ERROR and missing results,
+ * with expected / actual and the reproduce command from the JSON result. Declared
+ * deviations (XFAIL), alternative passes and UNSUPPORTED cells get one line per model
+ * that counts them by diagnosis; verbose lists each with its reason. */
+static void print_cells(const struct ec_manifest_model *models, size_t nm, char (*cases)[64],
+                        size_t nc, const struct ec_cell_result *cells, cJSON **results, int verbose)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return -1;
-    exe[n] = 0;
-    char *s = strrchr(exe, '/');
-    if (!s)
-        return -1;
-    *s = 0; /* .../bin */
-    s = strrchr(exe, '/');
-    if (!s)
-        return -1;
-    *s = 0;
-    snprintf(out, len, "%s", exe);
-    return 0;
+    printf("\nfailing cells (FAIL, XPASS, TIMEOUT, ERROR, no result):\n");
+    int any = 0;
+    for (size_t m = 0; m < nm; m++)
+        for (size_t c = 0; c < nc && !models[m].skip[0]; c++) {
+            const struct ec_cell_result *cl = &cells[m * nc + c];
+            if (!bad_cell(cl->verdict))
+                continue;
+            const cJSON *j = results ? results[m * nc + c] : NULL;
+            any = 1;
+            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
+                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
+                   cl->reason);
+            if (*ec_rs_str(j, "expected"))
+                printf("      expected: %s\n      actual:   %s\n", ec_rs_str(j, "expected"),
+                       ec_rs_str(j, "actual"));
+            if (*ec_rs_str(j, "reproduce"))
+                printf("      reproduce: %s\n", ec_rs_str(j, "reproduce"));
+        }
+    if (!any)
+        printf("  none\n");
+    printf("\ndeclared deviations and other non-failing cells, per model%s:\n",
+           verbose ? "" : " (--verbose lists them)");
+    any = 0;
+    for (size_t m = 0; m < nm; m++) {
+        if (models[m].skip[0]) {
+            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
+            any = 1;
+            continue;
+        }
+        /* Counts by verdict and diagnosis, in catalogue order of first appearance. */
+        char keys[64][96];
+        int counts[64], nk = 0;
+        for (size_t c = 0; c < nc; c++) {
+            const struct ec_cell_result *cl = &cells[m * nc + c];
+            char s = symbol(cl->verdict);
+            if (s == '.' || bad_cell(cl->verdict))
+                continue;
+            char key[96];
+            snprintf(key, sizeof key, "%s%s%s", cl->verdict, cl->diagnosis[0] ? " " : "",
+                     cl->diagnosis);
+            int k = 0;
+            while (k < nk && strcmp(keys[k], key) != 0)
+                k++;
+            if (k == nk && nk < 64) {
+                snprintf(keys[nk], sizeof keys[nk], "%s", key);
+                counts[nk++] = 0;
+            }
+            if (k < nk)
+                counts[k]++;
+        }
+        if (!nk)
+            continue;
+        any = 1;
+        printf("  %s:", models[m].id);
+        for (int k = 0; k < nk; k++)
+            printf("%s %s x%d", k ? "," : "", keys[k], counts[k]);
+        printf("\n");
+        for (size_t c = 0; verbose && c < nc; c++) {
+            const struct ec_cell_result *cl = &cells[m * nc + c];
+            if (symbol(cl->verdict) == '.' || bad_cell(cl->verdict))
+                continue;
+            printf("      %s: %s%s%s%s%s\n", cases[c], cl->verdict, cl->diagnosis[0] ? " " : "",
+                   cl->diagnosis, cl->reason[0] ? ": " : "", cl->reason);
+        }
+    }
+    if (!any)
+        printf("  none\n");
 }
+
+static const char matrix_usage[] =
+    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run] [--html FILE]\n"
+    "                       [--verbose]\n"
+    "Runs every registered model x case through ctest in the build directory (the one\n"
+    "this executable sits in, <build>/bin/echoconf, unless --build), then prints models\n"
+    "as rows and cases as columns, the legend, every FAIL / XPASS / TIMEOUT / ERROR cell\n"
+    "in full and per model one line that counts its declared deviations by diagnosis.\n"
+    "  -j N        ctest jobs (default 4)\n"
+    "  --family F  only the models of family F (posix, win32, faulty)\n"
+    "  --no-run    read the results of the last run instead of running ctest\n"
+    "  --html FILE also write the report as one self-contained HTML file: every cell,\n"
+    "              the evidence of each one that did not pass, edge profiles in words\n"
+    "  --verbose   list every declared deviation with its reason\n"
+    "Exit status: 0 when no cell is FAIL, XPASS, TIMEOUT, ERROR or missing; 1 otherwise;\n"
+    "2 on bad usage or a build without a manifest.\n";
 
 int ec_cli_matrix(int argc, char **argv)
 {
     char build[PATH_MAX] = "";
-    const char *family = NULL;
-    int jobs = 4, run = 1;
+    const char *family = NULL, *html = NULL;
+    int jobs = 4, run = 1, verbose = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0) &&
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s", matrix_usage);
+            return 0;
+        }
+        if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0 ||
+             strcmp(a, "--html") == 0) &&
             i + 1 >= argc) {
             fprintf(stderr, "echoconf matrix: %s needs a value\n", a);
             return 2;
@@ -127,11 +173,12 @@ int ec_cli_matrix(int argc, char **argv)
             family = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
+        else if (strcmp(a, "--html") == 0)
+            html = argv[++i];
+        else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
+            verbose = 1;
         else {
-            fprintf(stderr,
-                    "echoconf matrix: unknown option %s\n"
-                    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run]\n",
-                    a);
+            fprintf(stderr, "echoconf matrix: unknown option %s\n%s", a, matrix_usage);
             return 2;
         }
     }
@@ -140,47 +187,16 @@ int ec_cli_matrix(int argc, char **argv)
         return 2;
     }
     char path[PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/conformance/manifest.tsv", build);
-    char *man = ec_cli_read_file(path);
-    if (!man) {
-        fprintf(stderr,
-                "echoconf matrix: %s: %s (configure and build first: cmake --preset "
-                "default && cmake --build --preset default)\n",
-                path, strerror(errno));
+    struct ec_manifest man;
+    if (ec_manifest_load(build, family, &man, "echoconf matrix") < 0)
         return 2;
-    }
-    struct model *models = calloc(256, sizeof *models);
-    char(*cases)[64] = calloc(256, sizeof *cases);
-    size_t nm = 0, nc = 0;
-    for (char *save = NULL, *line = strtok_r(man, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *f[4] = {0};
-        int k = 0;
-        for (char *p = line; k < 4;) {
-            f[k++] = p;
-            char *t = strchr(p, '\t');
-            if (!t)
-                break;
-            *t = 0;
-            p = t + 1;
-        }
-        if (k >= 3 && strcmp(f[0], "model") == 0 && nm < 256) {
-            if (family && strcmp(family, f[2]) != 0)
-                continue;
-            snprintf(models[nm].id, sizeof models[nm].id, "%s", f[1]);
-            snprintf(models[nm].family, sizeof models[nm].family, "%s", f[2]);
-            snprintf(models[nm].skip, sizeof models[nm].skip, "%s", k > 3 ? f[3] : "");
-            nm++;
-        } else if (k >= 2 && strcmp(f[0], "case") == 0 && nc < 256) {
-            snprintf(cases[nc++], 64, "%s", f[1]);
-        }
-    }
-    free(man);
+    const struct ec_manifest_model *models = man.models;
+    char(*cases)[64] = man.cases;
+    size_t nm = man.nm, nc = man.nc;
     if (!nm || !nc) {
         fprintf(stderr, "echoconf matrix: no %s%smodels or no cases registered in %s\n",
                 family ? family : "", family ? " " : "", build);
-        free(models);
-        free(cases);
+        ec_manifest_free(&man);
         return 2;
     }
 
@@ -202,6 +218,7 @@ int ec_cli_matrix(int argc, char **argv)
         char *names = malloc(rlen);
         if (!names) {
             fprintf(stderr, "echoconf matrix: out of memory\n");
+            ec_manifest_free(&man);
             return 2;
         }
         size_t o = (size_t)snprintf(names, rlen, "^(");
@@ -230,41 +247,34 @@ int ec_cli_matrix(int argc, char **argv)
         int st = 0;
         if (pid < 0 || waitpid(pid, &st, 0) < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
             fprintf(stderr, "echoconf matrix: cannot run ctest (%s)\n", EC_CTEST_COMMAND);
-            free(models);
-            free(cases);
+            ec_manifest_free(&man);
             return 2;
         }
     }
 
-    /* Read every cell. */
-    struct cell *cells = calloc(nm * nc, sizeof *cells);
+    /* Read every cell; the JSON of each stays for the failing cells and the HTML. */
+    struct ec_cell_result *cells = calloc(nm * nc, sizeof *cells);
+    cJSON **results = calloc(nm * nc, sizeof *results);
+    if (!cells) {
+        fprintf(stderr, "echoconf matrix: out of memory\n");
+        free(results);
+        ec_manifest_free(&man);
+        return 2;
+    }
     for (size_t m = 0; m < nm; m++)
         for (size_t c = 0; c < nc; c++) {
-            struct cell *cl = &cells[m * nc + c];
-            snprintf(cl->verdict, sizeof cl->verdict, "?");
-            snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build, models[m].id,
-                     cases[c]);
-            char *t = ec_cli_read_file(path);
-            cJSON *j = t ? cJSON_Parse(t) : NULL;
-            free(t);
-            if (!j) {
+            struct ec_cell_result *cl = &cells[m * nc + c];
+            cJSON *j = ec_cell_json_read(build, models[m].id, cases[c]);
+            ec_cell_result_from_json(j, cl);
+            if (!j)
                 snprintf(cl->reason, sizeof cl->reason,
                          "no result (the test did not run or was killed by its ctest timeout)");
-                continue;
-            }
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verdict");
-            const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "diagnosis");
-            const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "reason");
-            const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-            if (cJSON_IsString(v))
-                snprintf(cl->verdict, sizeof cl->verdict, "%s", v->valuestring);
-            if (cJSON_IsString(d))
-                snprintf(cl->diagnosis, sizeof cl->diagnosis, "%s", d->valuestring);
-            if (cJSON_IsString(r))
-                snprintf(cl->reason, sizeof cl->reason, "%s", r->valuestring);
-            else if (cJSON_IsString(e))
-                snprintf(cl->reason, sizeof cl->reason, "%s", e->valuestring);
-            cJSON_Delete(j);
+            if (!cl->verdict[0])
+                snprintf(cl->verdict, sizeof cl->verdict, "?");
+            if (results)
+                results[m * nc + c] = j;
+            else
+                cJSON_Delete(j);
         }
 
     /* The table: case numbers as column heads, the key below. */
@@ -280,7 +290,7 @@ int ec_cli_matrix(int argc, char **argv)
     for (size_t m = 0; m < nm; m++) {
         printf("%-*s ", (int)w, models[m].id);
         for (size_t c = 0; c < nc; c++) {
-            const struct cell *cl = &cells[m * nc + c];
+            const struct ec_cell_result *cl = &cells[m * nc + c];
             printf("  %c", symbol(cl->verdict));
             failures += bad_cell(cl->verdict);
         }
@@ -292,43 +302,54 @@ int ec_cli_matrix(int argc, char **argv)
     printf("\nlegend: . PASS   ~ PASS-NONSTRICT   x XFAIL (declared deviation)   ! XPASS   "
            "F FAIL   T TIMEOUT   E ERROR   - UNSUPPORTED   s model skipped   ? no result\n");
 
-    printf("\nnon-passing cells:\n");
-    int any = 0;
-    for (size_t m = 0; m < nm; m++) {
-        if (models[m].skip[0]) {
-            printf("  %s: every case skipped: %s\n", models[m].id, models[m].skip);
-            any = 1;
-            continue;
-        }
-        for (size_t c = 0; c < nc; c++) {
-            const struct cell *cl = &cells[m * nc + c];
-            char s = symbol(cl->verdict);
-            if (s == '.' || s == 's')
-                continue;
-            any = 1;
-            printf("  %s/%s: %s%s%s%s%s\n", models[m].id, cases[c], cl->verdict,
-                   cl->diagnosis[0] ? " " : "", cl->diagnosis, cl->reason[0] ? ": " : "",
-                   cl->reason);
-        }
-    }
-    if (!any)
-        printf("  none\n");
+    print_cells(models, nm, cases, nc, cells, results, verbose);
     /* With faulty servers in the table, the share of their bugs the catalogue caught
      * (the details: echoconf gallery --no-run). */
     int nfaulty = 0;
     for (size_t m = 0; m < nm; m++)
         nfaulty += strcmp(models[m].family, "faulty") == 0;
-    int caught = 0, total = 0;
-    if (nfaulty && ec_gallery_score(build, EC_SOURCE_DIR "/conformance/profiles", 0, &caught,
-                                    &total) == 0 && total)
-        printf("\nmutation score: %d of %d faulty servers caught with their declared diagnosis "
-               "(%d%%; details: echoconf gallery --no-run)\n",
-               caught, total, caught * 100 / total);
+    struct ec_score sc;
+    if (nfaulty && ec_score_compute(build, EC_SOURCE_DIR "/conformance/profiles", &sc) == 0) {
+        if (sc.total)
+            printf("\nmutation score: %d of %d faulty servers caught with their declared "
+                   "diagnosis (%d%%; details: echoconf gallery --no-run)\n",
+                   sc.caught, sc.total, sc.caught * 100 / sc.total);
+        ec_score_free(&sc);
+    }
     printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
            "--output-on-failure\n",
            nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
+    int rc = failures ? 1 : 0;
+    if (html && results) {
+        struct ec_rs_row *rows = calloc(nm, sizeof *rows);
+        char err[300];
+        char sub[PATH_MAX + 64];
+        snprintf(sub, sizeof sub, "build %s%s%s", build, family ? ", family " : "",
+                 family ? family : "");
+        for (size_t m = 0; rows && m < nm; m++) {
+            snprintf(rows[m].id, sizeof rows[m].id, "%s", models[m].id);
+            snprintf(rows[m].family, sizeof rows[m].family, "%s", models[m].family);
+            snprintf(rows[m].skip, sizeof rows[m].skip, "%s", models[m].skip);
+        }
+        struct ec_result_set rs = {.title = "echoconf matrix",
+                                   .subtitle = sub,
+                                   .rows = rows,
+                                   .nrows = nm,
+                                   .cols = cases,
+                                   .ncols = nc,
+                                   .cells = results};
+        if (!rows || ec_write_html(&rs, html, err, sizeof err) < 0) {
+            fprintf(stderr, "echoconf matrix: --html %s: %s\n", html, rows ? err : "out of memory");
+            rc = 2;
+        } else {
+            printf("HTML report: %s\n", html);
+        }
+        free(rows);
+    }
+    for (size_t k = 0; results && k < nm * nc; k++)
+        cJSON_Delete(results[k]);
+    free(results);
     free(cells);
-    free(models);
-    free(cases);
-    return failures ? 1 : 0;
+    ec_manifest_free(&man);
+    return rc;
 }

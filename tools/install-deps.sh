@@ -13,7 +13,9 @@ packages=(
     valgrind                                       # memcheck runs (label "valgrind")
     clang libclang-rt-14-dev                       # libFuzzer targets (fuzz preset, -fsanitize=fuzzer)
     procps psmisc                                  # pgrep/pkill/killall used by test cleanup
-    python3 gnuplot-nox                            # report and benchmark plots
+    python3 gnuplot-nox                            # report and benchmark plots; the asyncio peer
+    chromium                                       # HTML report rendered headless (label "browser")
+    socat inetutils-inetd                          # third-party echo servers (label "peers")
 )
 
 missing=()

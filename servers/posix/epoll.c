@@ -20,6 +20,14 @@
 
 #include "ec_server.h"
 
+const struct ec_model ec_model = {
+    .id = "posix-epoll",
+    .summary =
+        "Level-triggered epoll (the WSAEventSelect analogue): one thread, EPOLLIN while\n"
+        "idle, EPOLLOUT while echo is pending. No 64-socket limit; bounded by RLIMIT_NOFILE.",
+    .default_workers = 0,
+};
+
 #define MAX_EVENTS 64
 
 enum conn_state {
@@ -176,13 +184,13 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
     if (s.ep < 0 || ec_sock_set_nonblocking(listener, 1) < 0 ||
         epoll_ctl(s.ep, EPOLL_CTL_ADD, listener, &lev) < 0) {
-        ec_warn("epoll setup failed: errno %d", errno);
+        ec_warn("epoll setup failed: %s", ec_err_name(ec_sock_error()));
         goto out;
     }
     for (;;) {
         int n = epoll_wait(s.ep, evs, MAX_EVENTS, -1);
         if (n < 0 && errno != EINTR) {
-            ec_warn("epoll_wait failed: errno %d", errno);
+            ec_warn("epoll_wait failed: %s", ec_err_name(ec_sock_error()));
             goto out;
         }
         if (ec_server_stopping()) {
@@ -195,7 +203,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
                 if (on_listener(&s)) {
                     rc = ec_server_stopping() ? 0 : 1;
                     if (rc)
-                        ec_warn("accept failed on the listener: errno %d", ec_sock_oserror());
+                        ec_warn("accept failed on the listener: %s", ec_err_name(ec_sock_error()));
                     goto out;
                 }
             } else if (c->state == CONN_READING) {
@@ -218,11 +226,3 @@ out:
     ec_acceptor_close(&s.acc);
     return rc;
 }
-
-const struct ec_model ec_model = {
-    .id = "posix-epoll",
-    .summary =
-        "Level-triggered epoll (the WSAEventSelect analogue): one thread, EPOLLIN while\n"
-        "idle, EPOLLOUT while echo is pending. No 64-socket limit; bounded by RLIMIT_NOFILE.",
-    .default_workers = 0,
-};

@@ -24,6 +24,15 @@
 
 #include "ec_server.h"
 
+const struct ec_model ec_model = {
+    .id = "posix-sigio",
+    .summary =
+        "Signal-driven I/O (the WSAAsyncSelect analogue): O_ASYNC + F_SETSIG real-time signals\n"
+        "read from a signalfd as queued messages; stale ones are mere hints. Bounded by\n"
+        "RLIMIT_SIGPENDING: on overflow plain SIGIO comes and every socket is rescanned.",
+    .default_workers = 0,
+};
+
 #define SIG_NOTICE    (SIGRTMIN + 1)
 #define READ_BUDGET   16                 /* reads per notice before the socket is re-posted */
 #define ACCEPT_BUDGET 64                 /* accepts per listener notice */
@@ -254,7 +263,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     sigaddset(&set, SIGIO);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
         (s.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 || arm_async(listener) < 0) {
-        ec_warn("signal-driven I/O setup failed: errno %d", errno);
+        ec_warn("signal-driven I/O setup failed: %s", ec_err_name(ec_sock_error()));
         goto out;
     }
     post(&s, listener); /* clients that connected before O_ASYNC raised no signal */
@@ -264,7 +273,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         struct pollfd p[2] = {{s.sfd, POLLIN, 0}, {listener, 0, 0}};
         int n = poll(p, 2, s.post_count > 0 || s.rescan ? 0 : -1);
         if (n < 0 && errno != EINTR) {
-            ec_warn("poll on the signalfd failed: errno %d", errno);
+            ec_warn("poll on the signalfd failed: %s", ec_err_name(ec_sock_error()));
             goto out;
         }
         if (ec_server_stopping()) {
@@ -274,7 +283,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         if (pump_messages(&s) || (n > 0 && (p[1].revents & (POLLHUP | POLLERR)))) {
             rc = ec_server_stopping() ? 0 : 1;
             if (rc)
-                ec_warn("the listener failed: errno %d", ec_sock_oserror());
+                ec_warn("the listener failed: %s", ec_err_name(ec_sock_error()));
             goto out;
         }
     }
@@ -292,12 +301,3 @@ out:
     ec_acceptor_close(&s.acc);
     return rc;
 }
-
-const struct ec_model ec_model = {
-    .id = "posix-sigio",
-    .summary =
-        "Signal-driven I/O (the WSAAsyncSelect analogue): O_ASYNC + F_SETSIG real-time signals\n"
-        "read from a signalfd as queued messages; stale ones are mere hints. Bounded by\n"
-        "RLIMIT_SIGPENDING: on overflow plain SIGIO comes and every socket is rescanned.",
-    .default_workers = 0,
-};

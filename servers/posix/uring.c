@@ -23,6 +23,19 @@
 
 #include "ec_server.h"
 
+/* Whether io_uring can run here (defined with the ring set-up it tries). */
+static int probe_io_uring(char *why, size_t len);
+
+const struct ec_model ec_model = {
+    .id = "posix-uring",
+    .summary =
+        "io_uring completions (the Overlapped/IOCP analogue): accept, recv and send are\n"
+        "submitted and their CQEs lead back to the client through user_data. Short sends are\n"
+        "resubmitted. Bounded by RLIMIT_NOFILE; exits 77 where io_uring is unavailable.",
+    .default_workers = 0,
+    .probe = probe_io_uring,
+};
+
 #define RING_ENTRIES 256
 
 enum op_kind {
@@ -268,7 +281,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
 
     int r = io_uring_queue_init(RING_ENTRIES, &s.ring, 0);
     if (r < 0) { /* the probe passed, so this is a lack of memory (RLIMIT_MEMLOCK...) */
-        ec_warn("io_uring_queue_init failed: errno %d", -r);
+        ec_warn("io_uring_queue_init failed: %s", ec_err_name(ec_err_from_os(-r)));
         return 1;
     }
     /* A nonblocking listener would make IORING_OP_ACCEPT fail with -EAGAIN instead of
@@ -283,7 +296,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         io_uring_submit(&s.ring);
         r = io_uring_wait_cqe(&s.ring, &cqe); /* blocks: idle costs nothing */
         if (r < 0 && r != -EINTR && r != -EAGAIN) {
-            ec_warn("io_uring_wait_cqe failed: errno %d", -r);
+            ec_warn("io_uring_wait_cqe failed: %s", ec_err_name(ec_err_from_os(-r)));
             break;
         }
         if (ec_server_stopping()) {
@@ -332,13 +345,3 @@ static int probe_io_uring(char *why, size_t len)
                                            : strerror(-r));
     return 1;
 }
-
-const struct ec_model ec_model = {
-    .id = "posix-uring",
-    .summary =
-        "io_uring completions (the Overlapped/IOCP analogue): accept, recv and send are\n"
-        "submitted and their CQEs lead back to the client through user_data. Short sends are\n"
-        "resubmitted. Bounded by RLIMIT_NOFILE; exits 77 where io_uring is unavailable.",
-    .default_workers = 0,
-    .probe = probe_io_uring,
-};

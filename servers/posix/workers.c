@@ -24,6 +24,15 @@
 
 #include "ec_server.h"
 
+const struct ec_model ec_model = {
+    .id = "posix-workers",
+    .summary =
+        "Worker threads on one epoll with EPOLLONESHOT (the IOCP analogue): any worker serves\n"
+        "any socket, one at a time per socket; --workers N (default two per CPU).\n"
+        "Bounded by RLIMIT_NOFILE.",
+    .default_workers = -1,
+};
+
 #define ACCEPT_BUDGET 64 /* accepts per listener event */
 
 enum conn_state {
@@ -176,7 +185,7 @@ static void *worker(void *arg)
         struct epoll_event ev;
         int n = epoll_wait(s->ep, &ev, 1, -1);
         if (n < 0 && errno != EINTR) {
-            ec_warn("epoll_wait failed: errno %d", errno);
+            ec_warn("epoll_wait failed: %s", ec_err_name(ec_sock_error()));
             break;
         }
         if (n <= 0)
@@ -187,13 +196,13 @@ static void *worker(void *arg)
             conn_serve(s, ev.data.ptr);
         } else if (on_listener(s)) {
             if (!ec_server_stopping())
-                ec_warn("accept failed on the listener: errno %d", ec_sock_oserror());
+                ec_warn("accept failed on the listener: %s", ec_err_name(ec_sock_error()));
             break;
         }
     }
     uint64_t one = 1; /* every worker leaves: the stop eventfd stays readable for all */
     if (write(s->stop, &one, sizeof one) < 0)
-        ec_warn("cannot wake the other workers: errno %d", errno);
+        ec_warn("cannot wake the other workers: %s", ec_err_name(ec_sock_error()));
     return NULL;
 }
 
@@ -217,7 +226,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             started++;
     }
     if (started == 0)
-        ec_warn("worker setup failed: errno %d", errno);
+        ec_warn("worker setup failed: %s", ec_err_name(ec_sock_error()));
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     free(tids);
@@ -237,12 +246,3 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     pthread_mutex_destroy(&s.lock);
     return started > 0 && ec_server_stopping() ? 0 : 1;
 }
-
-const struct ec_model ec_model = {
-    .id = "posix-workers",
-    .summary =
-        "Worker threads on one epoll with EPOLLONESHOT (the IOCP analogue): any worker serves\n"
-        "any socket, one at a time per socket; --workers N (default two per CPU).\n"
-        "Bounded by RLIMIT_NOFILE.",
-    .default_workers = -1,
-};

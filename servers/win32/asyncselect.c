@@ -308,7 +308,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     if (listen_events(&sv) == SOCKET_ERROR && !ec_server_stopping()) {
         /* (A stop right after the readiness line closes the listener first: then
          * WSAAsyncSelect fails with WSAENOTSOCK and the loop below just ends.) */
-        ec_warn("WSAAsyncSelect on the listener failed (%d)", WSAGetLastError());
+        ec_warn("WSAAsyncSelect on the listener failed: %s", ec_err_name(ec_sock_error()));
         rc = 1;
     }
 

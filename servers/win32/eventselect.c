@@ -1,4 +1,5 @@
-/* win32-eventselect: the textbook's WSAEventSelect echo server (example 06-01).
+/* eventselect.c - win32-eventselect: the textbook's WSAEventSelect echo server (example
+ * 06-01).
  *
  * API: WSAEventSelect ties each socket to a manual-reset event; one thread waits on all of
  * them with WSAWaitForMultipleEvents, then WSAEnumNetworkEvents says which of FD_ACCEPT,
@@ -222,7 +223,8 @@ static void on_accept(struct server *sv)
 
     if (WSAEnumNetworkEvents(sv->listener, sv->events[0], &ne) == SOCKET_ERROR) {
         if (!ec_server_stopping())
-            ec_warn("WSAEnumNetworkEvents on the listener failed (%d)", ec_sock_oserror());
+            ec_warn("WSAEnumNetworkEvents on the listener failed: %s",
+                    ec_err_name(ec_sock_error()));
         return;
     }
     if (!(ne.lNetworkEvents & FD_ACCEPT))
@@ -270,11 +272,11 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     }
     sv.events[0] = WSACreateEvent();
     if (sv.events[0] == WSA_INVALID_EVENT) {
-        ec_warn("WSACreateEvent failed (%d)", ec_sock_oserror());
+        ec_warn("WSACreateEvent failed: %s", ec_err_name(ec_sock_error()));
         return 1;
     }
     if (WSAEventSelect(listener, sv.events[0], FD_ACCEPT | FD_CLOSE) == SOCKET_ERROR) {
-        ec_warn("WSAEventSelect on the listener failed (%d)", ec_sock_oserror());
+        ec_warn("WSAEventSelect on the listener failed: %s", ec_err_name(ec_sock_error()));
         WSACloseEvent(sv.events[0]);
         return 1;
     }
@@ -288,7 +290,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         if (r == WSA_WAIT_TIMEOUT)
             continue;
         if (r == WSA_WAIT_FAILED || r - WSA_WAIT_EVENT_0 >= sv.total) {
-            ec_warn("WSAWaitForMultipleEvents failed (%d)", ec_sock_oserror());
+            ec_warn("WSAWaitForMultipleEvents failed: %s", ec_err_name(ec_sock_error()));
             status = 1;
             break;
         }

@@ -1,4 +1,4 @@
-/* win32-iocp: the textbook's I/O completion port echo server (example 08-01).
+/* iocp.c - win32-iocp: the textbook's I/O completion port echo server (example 08-01).
  *
  * API: every accepted socket is tied to one completion port (CreateIoCompletionPort);
  * WSARecv/WSASend completions become packets that any of the worker threads (two per

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <process.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ec_server.h"
 
@@ -147,7 +148,7 @@ static void conn_start(struct server *sv, ec_sock_t s, const char *peer)
     ec_log_accept(peer);
     th = _beginthreadex(NULL, 0, ComThread, c, 0, NULL);
     if (th == 0) {
-        ec_warn("cannot start a thread for %s (errno %d)", peer, errno);
+        ec_warn("cannot start a thread for %s: %s", peer, strerror(errno));
         ec_log_close(peer, -EC_ENOMEM);
         ec_sock_close(s);
         ec_echo_free(&c->echo);

@@ -1,5 +1,5 @@
-/* win32-overlapped-event: the textbook's overlapped echo server with event completion
- * (example 07-01).
+/* overlapped-event.c - win32-overlapped-event: the textbook's overlapped echo server
+ * with event completion (example 07-01).
  *
  * API: WSARecv/WSASend with a WSAOVERLAPPED whose hEvent is the client's event; a worker
  * thread waits on all events with WSAWaitForMultipleEvents and collects each result with
@@ -228,7 +228,7 @@ static unsigned int WINAPI worker_thread(void *arg)
 
         r = WSAWaitForMultipleEvents(n, snapshot, FALSE, WSA_INFINITE, FALSE);
         if (r == WSA_WAIT_FAILED || r - WSA_WAIT_EVENT_0 >= n) {
-            ec_warn("WSAWaitForMultipleEvents failed (%d)", ec_sock_oserror());
+            ec_warn("WSAWaitForMultipleEvents failed: %s", ec_err_name(ec_sock_error()));
             InterlockedExchange(&sv->failed, 1);
             break;
         }
@@ -277,7 +277,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     }
     sv.events[0] = WSACreateEvent();
     if (sv.events[0] == WSA_INVALID_EVENT) {
-        ec_warn("WSACreateEvent failed (%d)", ec_sock_oserror());
+        ec_warn("WSACreateEvent failed: %s", ec_err_name(ec_sock_error()));
         return 1;
     }
     sv.info[0] = NULL;

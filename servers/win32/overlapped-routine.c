@@ -1,5 +1,5 @@
-/* win32-overlapped-routine: the textbook's overlapped echo server with completion
- * routines (example 07-02).
+/* overlapped-routine.c - win32-overlapped-routine: the textbook's overlapped echo
+ * server with completion routines (example 07-02).
  *
  * API: WSARecv/WSASend name a completion routine; Windows queues it as an APC to the
  * thread that started the operation and runs it only while that thread sits in an

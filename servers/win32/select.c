@@ -145,7 +145,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     if (ec_sock_set_nonblocking(listener, 1) != 0) {
         if (ec_server_stopping())
             return 0; /* stopped before we began: the listener is closed already */
-        ec_warn("ioctlsocket(FIONBIO) on the listener failed (%d)", ec_sock_oserror());
+        ec_warn("ioctlsocket(FIONBIO) on the listener failed: %s", ec_err_name(ec_sock_error()));
         return 1;
     }
     while (!ec_server_stopping()) {

@@ -6,7 +6,7 @@
  *   ec_select_loop    the same rounds over select(), FD_SETSIZE enforced (level.c),
  *   ec_epoll_et_loop  edge-triggered epoll with "may read / may write" flags kept in
  *                     each record, one step per record per round (edge.c),
- * all on the shared client table and lib's reserve-descriptor acceptor (floop.c). A
+ * all on the shared client table and the kit's reserve-descriptor acceptor (floop.c). A
  * bug file is its header (Bug / A correct server / Diagnosis), its ec_model, the
  * hooks that hold the bug (the line marked BUG), and an ec_serve that names its loop:
  *   static const struct ec_bug bug = {.close = close_or_exit};
@@ -87,8 +87,7 @@ struct ec_bug {
  * wait itself fails. Every client is closed (reason 0) before they return. */
 int ec_poll_loop(ec_sock_t listener, const struct ec_server_opts *o, const struct ec_bug *bug);
 int ec_select_loop(ec_sock_t listener, const struct ec_server_opts *o, const struct ec_bug *bug);
-int ec_epoll_et_loop(ec_sock_t listener, const struct ec_server_opts *o,
-                     const struct ec_bug *bug);
+int ec_epoll_et_loop(ec_sock_t listener, const struct ec_server_opts *o, const struct ec_bug *bug);
 
 /* Level loops: one read step for c as the loop takes it: the recv hook, then on EOF
  * on_eof, on an error a close, and after bytes a flush. Returns 1 when bytes were

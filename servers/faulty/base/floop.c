@@ -1,6 +1,6 @@
 /* floop.c - the client table every base loop of the faulty gallery shares: accepting
- * (lib's reserve-descriptor acceptor), admitting, closing through the bug's hooks, and
- * freeing. Correct as written: a bug changes it only through a hook.
+ * (the kit's reserve-descriptor acceptor), admitting, closing through the bug's hooks,
+ * and freeing. Correct as written: a bug changes it only through a hook.
  */
 #include <stdlib.h>
 

@@ -22,8 +22,8 @@ struct ec_floop {
     const char *(*admit)(struct ec_floop *l, ec_sock_t s);
     int (*watch)(struct ec_floop *l, struct ec_fconn *c);
     void (*pause)(struct ec_floop *l, int paused);
-    int ep;              /* epoll-et: the epoll descriptor */
-    struct pollfd *pfd;  /* poll: [0] listener, [1 + i] conns[i] */
+    int ep;             /* epoll-et: the epoll descriptor */
+    struct pollfd *pfd; /* poll: [0] listener, [1 + i] conns[i] */
     size_t pfd_cap;
 };
 

@@ -120,8 +120,8 @@ static int wait_select(struct ec_floop *l, int listen, int timeout, int *lready)
     int k = select(maxfd + 1, &rset, &wset, NULL, timeout < 0 ? NULL : &tv);
     for (size_t i = 0; k > 0 && i < l->n; i++) {
         ec_sock_t s = l->conns[i]->sock;
-        l->conns[i]->ready = (FD_ISSET(s, &rset) ? EC_READABLE : 0) |
-                             (FD_ISSET(s, &wset) ? EC_WRITABLE : 0);
+        l->conns[i]->ready =
+            (FD_ISSET(s, &rset) ? EC_READABLE : 0) | (FD_ISSET(s, &wset) ? EC_WRITABLE : 0);
     }
     *lready = k > 0 && FD_ISSET(l->listener, &rset);
     return k;
@@ -153,8 +153,7 @@ static int run(struct ec_floop *l, int (*wait)(struct ec_floop *, int, int, int 
         if (wait(l, listen, timeout, &lready) < 0) {
             if (errno == EINTR)
                 continue;
-            ec_warn("%s: %s", wait == wait_poll ? "poll" : "select",
-                    ec_err_name(ec_sock_error()));
+            ec_warn("%s: %s", wait == wait_poll ? "poll" : "select", ec_err_name(ec_sock_error()));
             rc = 1;
             break;
         }

@@ -1,4 +1,5 @@
-/* asyncselect-no-recvdelayed.c - faulty model: WSAAsyncSelect without `recvdelayed`.
+/* asyncselect-no-recvdelayed.c - faulty-win32-asyncselect-no-recvdelayed: WSAAsyncSelect
+ * without `recvdelayed`.
  *
  * A small WSAAsyncSelect echo server after textbook 05-01: socket events arrive as
  * messages to a message-only window, one recv per FD_READ, the echo falls through to a
@@ -252,7 +253,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     }
     SetWindowLongPtrA(sv.hwnd, GWLP_USERDATA, (LONG_PTR)&sv);
     if (listen_events(&sv) == SOCKET_ERROR) {
-        ec_warn("WSAAsyncSelect on the listener failed (%d)", WSAGetLastError());
+        ec_warn("WSAAsyncSelect on the listener failed: %s", ec_err_name(ec_sock_error()));
         rc = 1;
     }
     /* The message loop. The stop comes from a console handler that closes the

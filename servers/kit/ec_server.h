@@ -1,6 +1,7 @@
 /* ec_server.h - the server contract shared by every echo model, POSIX and Win32.
  *
- * Each executable echo-<model> is server_main.c + one model file + the wire library.
+ * Each executable echo-<model> is server_main.c + one model file + the server kit
+ * (servers/kit) + the wire library (lib).
  * server_main.c parses the options, starts the socket layer, listens, prints the
  * readiness line, arranges for SIGINT/SIGTERM (console control on Windows) to stop
  * the server, and calls the model's ec_serve().
