@@ -1,7 +1,8 @@
 /* client_common.c - the shared front of the boundary-case clients: common options,
  * the server under test (the engine's launcher, port 0, readiness line), the echo
  * check with its diagnosis, the verdict in human and JSON form, and the exit status.
- * The socket work is done by the engine's step primitives (conformance/steps.h).
+ * The socket work is done by the client kit's step primitives
+ * (conformance/clientkit/steps.h).
  */
 #include "client_common.h"
 
@@ -167,41 +168,22 @@ void ec_cli_say(struct ec_cli *cli, const char *fmt, ...)
     fflush(cli->out);
 }
 
-/* Starts the --server command: split into words like the engine's --server
- * (ec_split_command: quotes and backslashes, no expansion), with --port 0 and the
- * framing appended. Returns 0, or exits. */
+/* Starts the --server command with the engine's launcher (ec_launch_server: --port 0
+ * --framing F appended and the readiness line, or a "{port}" template). Returns, or
+ * exits: 77 when the server said it cannot run here, 2 otherwise. */
 static void start_server(struct ec_cli *cli)
 {
-    enum { MAX_WORDS = 200 };
-    char *argv[MAX_WORDS + 5], serr[128];
-    int words = ec_split_command(cli->server, argv, MAX_WORDS, serr, sizeof serr);
-    if (words <= 0)
-        ec_cli_usage_error(cli, "--server \"%s\": %s", cli->server,
-                           words < 0 ? serr : "an empty command");
-    size_t n = (size_t)words;
-    char port0[] = "--port", zero[] = "0", fr[] = "--framing";
-    char spec[64];
-    snprintf(spec, sizeof spec, "%s", cli->framing_spec);
-    argv[n++] = port0;
-    argv[n++] = zero;
-    if (cli->framed) {
-        argv[n++] = fr;
-        argv[n++] = spec;
-    }
-    argv[n] = NULL;
-    size_t o = 0;
-    for (size_t k = 0; k < n && o < sizeof cli->server_cmd; k++)
-        o += (size_t)snprintf(cli->server_cmd + o, sizeof cli->server_cmd - o, "%s%s", k ? " " : "",
-                              argv[k]);
     char err[512];
-    int rc = ec_server_start(&cli->srv, argv, 0, ec_scale_ms(READY_MS), err, sizeof err);
-    ec_split_free(argv, words);
+    int rc = ec_launch_server(&cli->srv, cli->server, cli->framing_spec, NULL, 0, 0,
+                              ec_scale_ms(READY_MS), cli->server_cmd, sizeof cli->server_cmd, err,
+                              sizeof err);
     if (rc < 0) {
         /* 77 from the server before its readiness line means "cannot run here" (an
          * io_uring model on a kernel without io_uring, say): pass that on. */
         int skip = cli->srv.exited && WIFEXITED(cli->srv.status) &&
                    WEXITSTATUS(cli->srv.status) == EC_CLI_CANNOT_RUN;
-        fprintf(stderr, "%s: --server %s: %s\n", cli->prog, cli->server_cmd, err);
+        fprintf(stderr, "%s: --server %s: %s\n", cli->prog,
+                cli->server_cmd[0] ? cli->server_cmd : cli->server, err);
         for (size_t k = 0; k < cli->srv.nlines; k++)
             fprintf(stderr, "  server %s: %s\n", cli->srv.lines[k].is_err ? "stderr" : "stdout",
                     cli->srv.lines[k].text);
@@ -209,13 +191,8 @@ static void start_server(struct ec_cli *cli)
         exit(skip ? EC_CLI_CANNOT_RUN : EC_CLI_USAGE);
     }
     cli->have_srv = 1;
-    snprintf(cli->host, sizeof cli->host, "%s", cli->srv.host);
     cli->port = cli->srv.port;
-    /* A server listening on the wildcard is reached on loopback. */
-    if (strcmp(cli->host, "0.0.0.0") == 0)
-        snprintf(cli->host, sizeof cli->host, "127.0.0.1");
-    else if (strcmp(cli->host, "::") == 0)
-        snprintf(cli->host, sizeof cli->host, "::1");
+    ec_launch_reach(cli->srv.host, cli->host, sizeof cli->host);
 }
 
 void ec_cli_start(struct ec_cli *cli)
@@ -230,7 +207,7 @@ void ec_cli_start(struct ec_cli *cli)
         ec_cli_usage_error(cli, "--framing %s: %s", cli->framing_spec, err);
     cli->framed = cli->framing.kind != EC_FRAMING_RAW;
     if (!cli->seed_set)
-        cli->seed = (uint64_t)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u;
+        cli->seed = ec_default_seed();
     if (cli->json)
         cli->out = stderr;
     if (cli->target &&

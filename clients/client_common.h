@@ -15,6 +15,7 @@
 #include "ec_log.h"
 #include "ec_sock.h"
 #include "diagnoses.h"
+#include "server_launch.h"
 #include "server_proc.h"
 #include "steps.h"
 

@@ -1,5 +1,5 @@
 /* fuzz_logline.c - libFuzzer target: the parser of the server log contract
- * (conformance/logline.c): readiness lines and event lines, as the engine reads them
+ * (conformance/clientkit/logline.c): readiness lines and event lines, as the engine reads them
  * from a server's stdout.
  *
  * Oracle: whatever parses is within the contract (a port 1..65535, a host without

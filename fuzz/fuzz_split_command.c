@@ -1,5 +1,5 @@
 /* fuzz_split_command.c - libFuzzer target: the command-line splitter that starts every
- * server (ec_split_command, conformance/server_proc.c).
+ * server (ec_split_command, conformance/clientkit/server_proc.c).
  *
  * Input: byte 0 picks the word limit (max 1..64 slots), the rest is the command line.
  * Oracle: a split returns at most max - 1 words and a NULL after them; re-quoting each

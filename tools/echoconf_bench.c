@@ -79,6 +79,7 @@ struct bench {
     int nconfigs;
     char command[2048];
     char date[64];
+    double load_start, load_end; /* 1-minute load averages around the run */
     /* the server CPU reading at the window's start (ns) */
     pid_t cur_pid;
     long long cpu_at_start;
@@ -308,6 +309,19 @@ static void on_window(void *arg, int end)
         b->cpu_at_end = v;
     else
         b->cpu_at_start = v;
+}
+
+/* The 1-minute load average (/proc/loadavg), or -1. */
+static double load_average(void)
+{
+    double v = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
 }
 
 static int pin_self(int cpu)
@@ -611,6 +625,8 @@ static int write_json(struct bench *b, const char *path)
             ",\n  \"settings\": {\"duration_s\": %g, \"repeat\": %d, \"bufsize\": %ld, "
             "\"server_cpu\": %d, \"client_threads\": %d, \"client_bound_above\": %g},\n",
             b->duration_s, b->repeat, b->bufsize, b->server_cpu, b->nclient, CLIENT_BOUND);
+    fprintf(f, "  \"load_average\": {\"start\": %.2f, \"end\": %.2f},\n", b->load_start,
+            b->load_end);
     fprintf(f, "  \"floor\": ");
     json_str(f, b->floor_index >= 0 ? b->c[b->floor_index].name : "");
     fprintf(f, ",\n  \"runs\": [");
@@ -1110,11 +1126,20 @@ int ec_cli_bench(int argc, char **argv)
            b->nc, b->nconfigs, b->repeat, steps, b->duration_s, warm,
            steps * (b->duration_s + warm + 0.1));
     int step = 0;
+    b->load_start = load_average();
     for (int k = 0; k < b->nconfigs; k++)
         for (int rep = 0; rep < b->repeat; rep++)
             for (int ci = 0; ci < b->nc; ci++)
                 measure(b, k, rep, ci, ++step, steps);
+    b->load_end = load_average();
     print_table(b);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (b->load_start > (double)ncpu || b->load_end > (double)ncpu)
+        printf("\nwarning: the machine was busy (load average %.1f at the start, %.1f at the "
+               "end, %ld CPUs):\nother processes took CPU from the server and the client, so "
+               "round trips/s measure the machine;\ncompare the servers by their CPU time per "
+               "round trip.\n",
+               b->load_start, b->load_end, ncpu);
     rc = 0;
     for (int k = 0; k < b->nconfigs; k++)
         for (int ci = 0; ci < b->nc; ci++)

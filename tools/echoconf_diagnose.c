@@ -574,16 +574,18 @@ int ec_cli_diagnose(int argc, char **argv)
         snprintf(seed, sizeof seed, "%s", o.seed);
     else
         snprintf(seed, sizeof seed, "%llu",
-                 (unsigned long long)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u);
+                 (unsigned long long)ec_default_seed());
 
     int nrun = n - nleft;
     printf("echoconf diagnose: %s: %d cases with -j %d, seed %s (results and logs: %s)\n",
            o.target ? o.target : o.server, nrun, o.jobs, seed, work);
-    if (nleft)
-        printf("left out %d framed case%s (the server %s): %s\n", nleft, nleft > 1 ? "s" : "",
-               o.framing ? "speaks the framing --framing names"
-                         : "cannot be told a framing; --framing F runs the cases of framing F",
-               left);
+    if (nleft && o.framing)
+        printf("left out %d framed case%s of another framing than %s (--framing): %s\n", nleft,
+               nleft > 1 ? "s" : "", o.framing, left);
+    else if (nleft)
+        printf("left out %d framed case%s (a %s cannot be told a framing; --framing F runs the "
+               "cases of framing F): %s\n",
+               nleft, nleft > 1 ? "s" : "", o.target ? "--target" : "{port} server", left);
     fflush(stdout);
     int64_t t0 = ec_clock_ms();
     /* SIGCHLD stays blocked so run_cases can wait for it with sigtimedwait; the

@@ -1,6 +1,6 @@
 /* edge_profile.c - the edge profile in words: each diagnosis of the vocabulary
- * (conformance/diagnoses.h) as what it says about the server ("serves one client at a
- * time"), gathered per row of a result set with the cases that showed it.
+ * (conformance/clientkit/diagnoses.h) as what it says about the server ("serves one
+ * client at a time"), gathered per row of a result set with the cases that showed it.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>

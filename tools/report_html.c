@@ -5,7 +5,8 @@
  * timeline as an SVG sequence diagram (client lane, server lane, one time axis), the
  * server log tail and the command that reproduces it. Inline CSS and SVG only: no
  * external URL, no JavaScript needed (a cell links to its evidence, a <details>
- * element that browsers open on fragment navigation and that :target highlights).
+ * element that browsers open on fragment navigation and that :target highlights);
+ * a few lines of inline script only add row filters.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -518,6 +519,12 @@ int ec_write_html(const struct ec_result_set *rs, const char *path, char *err, s
           "<p class=\"muted\">Every cell that did not pass links to its evidence below.</p>\n",
           f);
 
+    /* Filters: shown only when the script runs (the page needs none of it). */
+    fputs("<p id=\"filters\" hidden><label><input type=\"checkbox\" id=\"only-bad\"> only "
+          "models with a cell that did not pass</label> &nbsp; <input type=\"search\" "
+          "id=\"model-filter\" placeholder=\"filter models by name\"></p>\n",
+          f);
+
     /* The table. */
     fputs("<div class=\"tablewrap\"><table class=\"matrix\" id=\"matrix\">\n<thead><tr>"
           "<th class=\"corner\">model \\ case</th>",
@@ -619,7 +626,22 @@ int ec_write_html(const struct ec_result_set *rs, const char *path, char *err, s
             }
     if (!nev)
         fputs("<p>Every cell passed: nothing to show.</p>\n", f);
-    fputs("</main>\n</body></html>\n", f);
+    fputs("</main>\n<script>\n"
+          "(function () {\n"
+          "  var cb = document.getElementById('only-bad'), q = document.getElementById('model-filter');\n"
+          "  function apply() {\n"
+          "    document.querySelectorAll('#matrix tbody tr').forEach(function (tr) {\n"
+          "      var name = tr.querySelector('th').textContent;\n"
+          "      var marked = tr.querySelector('td a') !== null;\n"
+          "      tr.hidden = (cb.checked && !marked) || (q.value !== '' && name.indexOf(q.value) < 0);\n"
+          "    });\n"
+          "  }\n"
+          "  cb.addEventListener('change', apply);\n"
+          "  q.addEventListener('input', apply);\n"
+          "  document.getElementById('filters').hidden = false;\n"
+          "})();\n"
+          "</script>\n</body></html>\n",
+          f);
     if (fclose(f) != 0) {
         snprintf(err, errlen, "cannot write: %s", strerror(errno));
         return -1;

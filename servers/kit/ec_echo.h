@@ -18,7 +18,8 @@ struct ec_echo {
     char peer[EC_ADDRSTRLEN];   /* "A:P", for log lines */
     const struct ec_framing *f; /* raw or framed */
     struct ec_decoder dec;      /* framed modes only */
-    unsigned char *rbuf;        /* recv buffer, bufsize bytes (the textbook's buf) */
+    unsigned char *rbuf;        /* recv buffer, bufsize bytes (the textbook's buf); in raw
+                                 * mode it is out itself: received in place */
     size_t bufsize;
     unsigned char *out; /* pending echo: out[sent..len) still to send */
     size_t cap, len, sent;

@@ -1,7 +1,7 @@
 /* uring.c - posix-uring: io_uring completions, the analogue of Overlapped I/O and IOCP.
  *
  * API: liburing; IORING_OP_ACCEPT, IORING_OP_RECV and IORING_OP_SEND are submitted,
- * and io_uring_wait_cqe blocks until one completes. Completion semantics: the CQE
+ * and io_uring_submit_and_wait blocks until one completes. Completion semantics: the CQE
  * brings the result (res = bytes, 0 on recv = EOF, -errno) and the user_data of the
  * request. As textbook 08-01 (IOCP TCPServer) puts the WSAOVERLAPPED first in
  * SOCKETINFO and casts the completed OVERLAPPED back, struct op is the first member
@@ -293,10 +293,12 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     submit_accept(&s);
     for (;;) {
-        io_uring_submit(&s.ring);
-        r = io_uring_wait_cqe(&s.ring, &cqe); /* blocks: idle costs nothing */
-        if (r < 0 && r != -EINTR && r != -EAGAIN) {
-            ec_warn("io_uring_wait_cqe failed: %s", ec_err_name(ec_err_from_os(-r)));
+        /* Submits what the handlers queued and waits for a completion in one
+         * io_uring_enter (a submit, then a wait, took two per round trip); it blocks,
+         * so idle costs nothing. */
+        r = io_uring_submit_and_wait(&s.ring, 1);
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+            ec_warn("io_uring_submit_and_wait failed: %s", ec_err_name(ec_err_from_os(-r)));
             break;
         }
         if (ec_server_stopping()) {

@@ -45,7 +45,7 @@ class Dom(html.parser.HTMLParser):
         self.svg_in_details = 0
         self.lane_lines = 0
         self.circles = 0
-        self.sticky = False
+        self.filters_shown = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -56,6 +56,8 @@ class Dom(html.parser.HTMLParser):
             self.cells += 1
         if a.get("id") == "legend":
             self.legend = True
+        if a.get("id") == "filters":
+            self.filters_shown = "hidden" not in a
         if tag == "details" and "ev" in cls:
             self.details += 1
         if tag == "svg" and "seq" in cls and "ev" in self.open_classes():
@@ -112,35 +114,55 @@ def main():
         return 77
     mult = float(os.environ.get("ECHOCONF_TIMEOUT_MULTIPLIER", "1") or 1)
     limit = 60 * max(mult, 1.0)
-    profile = tempfile.mkdtemp(prefix="echoconf-chromium.")
-    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--user-data-dir=" + profile, "--no-first-run"]
     url = "file://" + os.path.abspath(report)
-    try:
-        dom = run(base + ["--dump-dom", url], limit)
-        shotrun = run(base + ["--window-size=1200,1600", "--screenshot=" + os.path.abspath(shot), url],
-                      limit)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+
+    def chrome(extra):
+        # A profile directory per run: a second Chromium on the same profile hands its
+        # work to the first one (which may still be exiting) and prints nothing.
+        profile = tempfile.mkdtemp(prefix="echoconf-chromium.")
+        try:
+            return run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--user-data-dir=" + profile, "--no-first-run"] + extra + [url], limit)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+
+    dom = chrome(["--dump-dom"])
+    shotrun = chrome(["--window-size=1200,1600", "--screenshot=" + os.path.abspath(shot)])
+    # With JavaScript off the DOM is the file's own markup. Headless Chromium cannot
+    # show that here: with --blink-settings=scriptEnabled=false both --dump-dom and
+    # --screenshot produce nothing (measured with Chromium 156), so the source is parsed.
     failures = list(bad)
     if dom.returncode != 0 or "<html" not in dom.stdout:
         failures.append("chromium --dump-dom failed (exit %d): %s" % (dom.returncode, dom.stderr[-400:]))
     d = Dom()
     d.feed(dom.stdout)
-    print("rendered DOM: %d matrix table(s), %d verdict cells, legend %s, %d evidence panels, "
-          "%d SVG timelines inside them, %d lane lines, %d event marks"
-          % (d.tables, d.cells, "yes" if d.legend else "no", d.details, d.svg_in_details,
-             d.lane_lines, d.circles))
+    print("rendered DOM: %d matrix table(s), %d verdict cells, legend %s, filters %s, %d evidence "
+          "panels, %d SVG timelines inside them, %d lane lines, %d event marks"
+          % (d.tables, d.cells, "yes" if d.legend else "no",
+             "shown by the script" if d.filters_shown else "hidden", d.details,
+             d.svg_in_details, d.lane_lines, d.circles))
     if d.tables != 1:
         failures.append("expected one table.matrix, found %d" % d.tables)
     if want_cells is not None and d.cells != want_cells:
         failures.append("expected %d verdict cells, found %d" % (want_cells, d.cells))
     if not d.legend:
         failures.append("no legend (#legend)")
+    if d.filters_shown is not True:
+        failures.append("the row filters are missing or still hidden: the inline script did not run")
     if d.details < 1 or d.svg_in_details < 1:
         failures.append("no evidence panel with an SVG timeline")
     if d.lane_lines < 2 or d.circles < 1:
         failures.append("the timeline has no client and server lanes or no events")
+    n = Dom()
+    n.feed(text)
+    print("without JavaScript (the markup): %d matrix table(s), %d verdict cells, %d evidence panels, "
+          "%d SVG timelines, filters %s" % (n.tables, n.cells, n.details, n.svg_in_details,
+                                            "hidden" if n.filters_shown is False else "shown"))
+    if n.tables != 1 or n.cells != d.cells or n.details != d.details or n.svg_in_details < 1:
+        failures.append("without JavaScript the page lacks the table, cells or evidence")
+    if n.filters_shown is not False:
+        failures.append("without JavaScript the (useless) filters are shown")
+
     if shotrun.returncode != 0 or not os.path.exists(shot):
         failures.append("chromium --screenshot failed (exit %d)" % shotrun.returncode)
     else:

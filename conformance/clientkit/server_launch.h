@@ -11,6 +11,10 @@
 
 #include "server_proc.h"
 
+/* The address a client uses to reach a server that listens on host: host itself, or
+ * loopback for the wildcard (0.0.0.0 -> 127.0.0.1, :: -> ::1), into out (len bytes). */
+void ec_launch_reach(const char *host, char *out, size_t len);
+
 /* True when cmd contains the placeholder "{port}". */
 int ec_command_has_port(const char *cmd);
 

@@ -56,6 +56,11 @@ void ec_pattern_fill(unsigned char *buf, size_t len, uint64_t seed, uint64_t off
  * same sequence for different seeds; seed 0 is mapped to a fixed non-zero state. */
 uint64_t ec_rand_next(uint64_t *state);
 
+/* The seed of a run that was given none (the engine, `echoconf diagnose`, the
+ * clients): the clock and the process id, below 10^9 + 7 so it is short to retype
+ * with --seed. */
+uint64_t ec_default_seed(void);
+
 /* ---- write plans ----------------------------------------------------------------- */
 
 enum ec_plan_kind {

@@ -65,6 +65,15 @@ static void join_words(char **argv, int n, char *out, size_t len)
         o += (size_t)snprintf(out + o, len - o, "%s%s", i ? " " : "", argv[i]);
 }
 
+void ec_launch_reach(const char *host, char *out, size_t len)
+{
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    snprintf(out, len, "%s", host);
+}
+
 int ec_launch_server(struct ec_server_proc *s, const char *cmd, const char *framing,
                      char *const *extra, size_t nextra, int nofile, int ready_ms, char *shown,
                      size_t shownlen, char *err, size_t errlen)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ec_sock.h"
 
@@ -129,6 +130,11 @@ void ec_timeline_add(struct ec_timeline *tl, const char *who, const char *what, 
 }
 
 /* ---- payloads -------------------------------------------------------------------- */
+
+uint64_t ec_default_seed(void)
+{
+    return (uint64_t)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u;
+}
 
 uint64_t ec_rand_next(uint64_t *state)
 {
