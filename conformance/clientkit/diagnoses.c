@@ -16,7 +16,7 @@ const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_STALL, 0, "the server stopped answering within the deadline"},
     {EC_DIAG_SERIALIZED, 0, "a second client waits until the first one leaves"},
     {EC_DIAG_HOL, 0, "one slow or stuck client delays every other one"},
-    {EC_DIAG_CAPACITY, 1, "the server served N clients, fewer than asked for"},
+    {EC_DIAG_CAPACITY, 1, "listening, the server held N clients, fewer than asked for"},
     {EC_DIAG_DIED_AFTER_RESET, 0, "the server process ended after a client's reset"},
     {EC_DIAG_FD_LEAK, 1, "the server holds N more descriptors after clients left"},
     {EC_DIAG_BUSY_POLL, 0, "an idle server burns CPU"},
@@ -30,7 +30,7 @@ const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_SERVER_EXITED, 1, "the server exited on its own with status N"},
     {EC_DIAG_LOG_MISMATCH, 0, "the server's log lacks an expected line, or in order"},
     {EC_DIAG_UNEXPECTED_DATA, 0, "bytes arrived where none were owed"},
-    {EC_DIAG_CONNECT_FAILED, 0, "the server did not accept a connection"},
+    {EC_DIAG_CONNECT_FAILED, 0, "a connect failed: nothing listened, or another error"},
     {EC_DIAG_NAGLE, 0,
      "an echo sent in pieces waits for the peer's delayed ACK (Nagle): ~40 ms a round trip"},
 };
