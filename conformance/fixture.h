@@ -120,7 +120,9 @@ struct ec_step {
     char fd_since[32];
     int max_fd_growth; /* -1: no fd assertion */
     int cpu_window_ms;
-    int max_cpu_percent; /* -1: no cpu assertion */
+    int max_cpu_percent;    /* -1: no cpu assertion */
+    char rss_since[32];     /* observe: the observation resident memory is compared with */
+    int max_rss_growth_kib; /* -1: no memory assertion */
     /* round_trips: count messages (payloads[0]), each sent once its echo is back */
     int count;
     int max_ms;     /* the bound on the round trip at percentile (scaled) */

@@ -92,7 +92,7 @@ size_t ec_edge_profile(const struct ec_result_set *rs, size_t r, char **lines, s
         const char *d = ec_rs_str(cell, "diagnosis");
         if (!*d || (strcmp(v, "FAIL") != 0 && strcmp(v, "XFAIL") != 0 && strcmp(v, "TIMEOUT") != 0))
             continue;
-        if (strcmp(d, "fixture-error") == 0 || strcmp(d, "harness-error") == 0)
+        if (ec_diagnosis_is_harness(d))
             continue;
         ec_edge_phrase(d, phrase, sizeof phrase);
         size_t k = 0;

@@ -33,6 +33,10 @@ const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_CONNECT_FAILED, 0, "a connect failed: nothing listened, or another error"},
     {EC_DIAG_NAGLE, 0,
      "an echo sent in pieces waits for the peer's delayed ACK (Nagle): ~40 ms a round trip"},
+    {EC_DIAG_UNBOUNDED_FRAME, 0,
+     "the server kept a connection whose length prefix announced more than its maximum"},
+    {EC_DIAG_UNBOUNDED_BUFFERING, 0,
+     "the server buffered without bound: memory grew with unread or undelimited input"},
 };
 
 const size_t ec_diagnosis_count = sizeof ec_diagnosis_table / sizeof ec_diagnosis_table[0];
@@ -48,4 +52,9 @@ int ec_diagnosis_known(const char *name)
             return 1;
     }
     return 0;
+}
+
+int ec_diagnosis_is_harness(const char *name)
+{
+    return strcmp(name, EC_DIAG_FIXTURE_ERROR) == 0 || strcmp(name, EC_DIAG_HARNESS_ERROR) == 0;
 }

@@ -34,6 +34,15 @@
 #define EC_DIAG_UNEXPECTED_DATA       "unexpected-data"
 #define EC_DIAG_CONNECT_FAILED        "connect-failed"
 #define EC_DIAG_NAGLE                 "nagle-delayed-ack-stall"
+#define EC_DIAG_UNBOUNDED_FRAME       "unbounded-frame"
+#define EC_DIAG_UNBOUNDED_BUFFERING   "unbounded-buffering"
+
+/* The harness's own names, outside the vocabulary: the case could not be run as
+ * written (a payload the framing cannot carry, a broken step) or the harness itself
+ * failed (no memory, a thread that would not start). A replay gives them with verdict
+ * ERROR; a profile never declares them, and no edge profile counts them. */
+#define EC_DIAG_FIXTURE_ERROR "fixture-error"
+#define EC_DIAG_HARNESS_ERROR "harness-error"
 
 /* One entry of the vocabulary. */
 struct ec_diagnosis_info {
@@ -49,5 +58,9 @@ extern const size_t ec_diagnosis_count;
 /* True if name is a diagnosis of the vocabulary; a name that takes a suffix matches
  * bare or with ":<anything>" ("capacity-limit", "capacity-limit:63"). */
 int ec_diagnosis_known(const char *name);
+
+/* True for EC_DIAG_FIXTURE_ERROR and EC_DIAG_HARNESS_ERROR: the fault is the case's or
+ * the harness's, not the server's. */
+int ec_diagnosis_is_harness(const char *name);
 
 #endif
