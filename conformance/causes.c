@@ -97,14 +97,20 @@ void ec__refine_diagnosis(struct pass *ps, const struct inst *fi)
         ps->evidence[0] = 0;
     }
 
-    /* Nothing listening is not a capacity limit. */
-    if (strncmp(dg, EC_DIAG_CAPACITY, strlen(EC_DIAG_CAPACITY)) == 0 && f->not_listening) {
+    /* Nothing listening is not a capacity limit: when some client of the group was
+     * refused while no socket listened (the first to fail may instead be one the
+     * kernel had queued, reset as the listener closed). */
+    const struct inst *refused = f->not_listening ? fi : NULL;
+    for (size_t i = 0; !refused && i < ps->ninst; i++)
+        if (ps->insts[i].g == fi->g && ps->insts[i].f.set && ps->insts[i].f.not_listening)
+            refused = &ps->insts[i];
+    if (strncmp(dg, EC_DIAG_CAPACITY, strlen(EC_DIAG_CAPACITY)) == 0 && refused) {
         snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_CONNECT_FAILED);
         snprintf(ps->evidence, sizeof ps->evidence,
                  "%s: the connect was refused while no socket listened on the port (the "
                  "kernel's listening sockets, asked at that moment, had none on it): the "
                  "server was not listening, so this is not a limit of how many clients it holds",
-                 fi->c.label);
+                 refused->c.label);
         return;
     }
 

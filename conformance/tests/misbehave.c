@@ -165,11 +165,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "ec-misbehave: %s\n", err);
         return 1;
     }
-    ec_log_ready(ec_sock_local_name(ls, name, sizeof name));
+    ec_sock_local_name(ls, name, sizeof name);
     if (m == M_NO_LISTEN) {
-        close(ls); /* alive, but nobody listens: every connect is refused */
+        /* Alive, but nobody listens: every connect is refused. Closed before the
+         * readiness line, so no client can reach the backlog first (it would be reset
+         * when the listener closed, not refused). */
+        close(ls);
         ls = -1;
     }
+    ec_log_ready(name);
 
     static struct client cl[MAXC];
     int nc = 0, served = 0;
