@@ -554,15 +554,6 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
             break;
         }
     }
-    if (diff < got && got < want && diff + 16 > got) {
-        /* A wrong byte: take up to 16 bytes past it (as far as the echo goes, within the
-         * step's deadline) before judging, so that whether a mismatch is another
-         * connection's bytes (cross-talk) does not depend on how the first of them
-         * happened to be cut into recvs. */
-        size_t upto = diff + 16 < want ? diff + 16 : want;
-        ec_conn_recv_until(c, base + upto, deadline);
-        got = c->recvd_len - base < want ? c->recvd_len - base : want;
-    }
     const unsigned char *act = c->recvd ? c->recvd + base : exp;
     char e[200], a[200];
     if (diff < got) {

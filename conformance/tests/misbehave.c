@@ -313,14 +313,14 @@ int main(int argc, char **argv)
                 break;
             }
             case M_DUP:
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 if (c->echoed < MARK && c->echoed + got >= MARK)
-                    send_all(c->fd, buf, (size_t)got);
+                    send_all(c, buf, (size_t)got);
                 break;
             case M_REORDER:
                 if (c->later) {
-                    send_all(c->fd, buf, (size_t)got);
-                    send_all(c->fd, c->later, c->later_n);
+                    send_all(c, buf, (size_t)got);
+                    send_all(c, c->later, c->later_n);
                     free(c->later);
                     c->later = NULL;
                 } else if (!c->swapped && c->echoed < MARK && c->echoed + got >= MARK &&
@@ -329,7 +329,7 @@ int main(int argc, char **argv)
                     c->later_n = (size_t)got;
                     c->swapped = 1;
                 } else {
-                    send_all(c->fd, buf, (size_t)got);
+                    send_all(c, buf, (size_t)got);
                 }
                 break;
             case M_CROSSFEED: {
