@@ -30,8 +30,8 @@ static int parse_peer(const char *text, size_t len, char *host, size_t hostlen, 
      * host "[", which no server writes and no canonical form can carry (found by
      * fuzz-logline). */
     for (const char *h = host; *h; h++) {
-        int ok = (*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'z') ||
-                 (*h >= 'A' && *h <= 'Z') || strchr(".:%_-", *h) != NULL;
+        int ok = (*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+                 strchr(".:%_-", *h) != NULL;
         if (!ok)
             return -1;
     }
