@@ -144,8 +144,10 @@ static void check_served(struct ec_cli *cli)
                c.recvd_len, t1 - t0, rx == EC_RX_OK ? "" : ", then ",
                rx == EC_RX_OK ? "" : ec_rx_name(rx));
     ec_cli_metric(cli, "after_rtt_ms", t1 - t0);
-    if (rx == EC_RX_EOF || rx == EC_RX_RESET || rx == EC_RX_ERROR) {
-        ec_cli_server_died(cli, ec_scale_ms(300), why, sizeof why);
+    /* A server still alive that ends this connection is not dead: the echo check
+     * names what it did (unexpected-reset, premature-close, truncated-echo). */
+    if ((rx == EC_RX_EOF || rx == EC_RX_RESET || rx == EC_RX_ERROR) &&
+        (ec_cli_server_died(cli, ec_scale_ms(300), why, sizeof why) || cli->target)) {
         ec_cli_fail(cli, EC_DIAG_DIED_AFTER_RESET, "a new connection after the resets is served",
                     "%zu bytes, then %s%s%s", c.recvd_len, ec_rx_name(rx),
                     why[0] ? "; the server " : "", why);

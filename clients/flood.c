@@ -117,6 +117,11 @@ static size_t ramp(struct flood *f, long long rate, long long duration_ms)
             fail_data(f, i);
             return served;
         }
+        if (rx != EC_RX_OK && served == 0) {
+            /* Not one client served: no capacity to speak of, the first echo failed. */
+            ec_cli_check_echo(cli, &f->c[i], f->c[i].sent_len - f->size, f->size, rx, e);
+            return served;
+        }
         if (rx != EC_RX_OK) {
             ec_cli_fail(cli, diag, e, "%s with %zu clients served",
                         rx == EC_RX_TIMEOUT ? "connected but no echo within the timeout"

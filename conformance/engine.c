@@ -556,6 +556,58 @@ static int exec_end(struct inst *in, const struct ec_step *st)
     return -1;
 }
 
+/* observe with max_rss_growth_kib: the server's resident memory (VmRSS) must stay
+ * within the bound of the named earlier observation for the whole of the step's
+ * deadline (it is sampled every 20 ms; memory a server takes on behalf of a client
+ * that does not read keeps growing while the client sends, so the window is where it
+ * shows). Above it: unbounded-buffering, with the growth as evidence. Returns 0 or -1
+ * (failure recorded). */
+static int check_rss_growth(struct inst *in, const struct ec_step *st)
+{
+    struct pass *ps = in->ps;
+    struct run *r = ps->run;
+    char e[200], a[200], txt[160];
+    if (!r->obs_rss) {
+        in->not_checked = 1;
+        return 0;
+    }
+    long long base = -1;
+    pthread_mutex_lock(&ps->mu);
+    for (size_t i = 0; i < ps->nobs; i++)
+        if (strcmp(ps->obs[i].name, st->rss_since) == 0)
+            base = ps->obs[i].rss_kib;
+    pthread_mutex_unlock(&ps->mu);
+    if (base < 0) {
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error",
+                    "an earlier observation of resident memory to compare with", "none in this pass");
+        return -1;
+    }
+    int cut;
+    int64_t t0 = ec_clock_ms(), deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    long long now = ec_proc_rss_kib(r->srv.pid), peak = now;
+    while (now >= 0 && now - base <= st->max_rss_growth_kib && ec_clock_ms() < deadline) {
+        if (in->c.reading && in->c.fd >= 0)
+            ec_conn_pump(&in->c, 20);
+        else
+            poll(NULL, 0, 20);
+        now = ec_proc_rss_kib(r->srv.pid);
+        if (now > peak)
+            peak = now;
+    }
+    snprintf(txt, sizeof txt, "%s: rss %lld KiB, %+lld KiB since \"%s\" (peak %lld KiB)", st->name,
+             now, now - base, st->rss_since, peak);
+    ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
+    if (now >= 0 && now - base > st->max_rss_growth_kib) {
+        snprintf(e, sizeof e, "resident memory at most %d KiB above \"%s\" (%lld KiB)",
+                 st->max_rss_growth_kib, st->rss_since, base);
+        snprintf(a, sizeof a, "%lld KiB (%+lld KiB) %lld ms into the window", now, now - base,
+                 (long long)(ec_clock_ms() - t0));
+        set_failure(in, st, EC_V_FAIL, EC_OC_DATA, EC_DIAG_UNBOUNDED_BUFFERING, e, a);
+        return -1;
+    }
+    return 0;
+}
+
 static int exec_observe(struct inst *in, const struct ec_step *st)
 {
     struct pass *ps = in->ps;
@@ -569,15 +621,17 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
     pid_t pid = r->srv.pid;
     int fds = r->obs_fds ? ec_proc_fd_count(pid) : -1;
     long long cpu = r->obs_cpu ? ec_proc_cpu_ms(pid) : -1;
+    long long rss = r->obs_rss ? ec_proc_rss_kib(pid) : -1;
     pthread_mutex_lock(&ps->mu);
     if (ps->nobs < sizeof ps->obs / sizeof ps->obs[0]) {
         struct obs *o = &ps->obs[ps->nobs++];
         snprintf(o->name, sizeof o->name, "%s", st->name);
         o->fds = fds;
         o->cpu_ms = cpu;
+        o->rss_kib = rss;
     }
     pthread_mutex_unlock(&ps->mu);
-    snprintf(txt, sizeof txt, "%s: fds=%d cpu=%lldms", st->name, fds, cpu);
+    snprintf(txt, sizeof txt, "%s: fds=%d cpu=%lldms rss=%lldKiB", st->name, fds, cpu, rss);
     ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
 
     if (st->max_cpu_percent >= 0) {
@@ -621,6 +675,8 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
             }
         }
     }
+    if (st->max_rss_growth_kib >= 0 && check_rss_growth(in, st) < 0)
+        return -1;
     if (st->max_fd_growth >= 0) {
         if (!r->obs_fds) {
             in->not_checked = 1;

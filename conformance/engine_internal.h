@@ -72,6 +72,7 @@ struct obs {
     char name[32];
     int fds;
     long long cpu_ms;
+    long long rss_kib; /* VmRSS, -1 when not observed */
 };
 
 enum plan_ov { OV_FIXTURE, OV_ASIS, OV_BYTEWISE, OV_RANDOM, OV_SPLIT, OV_COALESCE };
@@ -125,6 +126,7 @@ struct run {
     int any_failure;
     int abort_seen;
     int obs_fds, obs_cpu; /* process observations supported */
+    int obs_rss;          /* resident memory observable (a server we started) */
     /* profile */
     char profile_file[1024];
     struct deviation *devs;

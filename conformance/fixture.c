@@ -596,6 +596,7 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
     mark_truncated(st->path, sizeof st->path, snprintf(st->path, sizeof st->path, "%s", path));
     st->max_fd_growth = -1;
     st->max_cpu_percent = -1;
+    st->max_rss_growth_kib = -1;
     st->echo_n = -1;
     st->compare = 1;
     st->plan.kind = EC_PLAN_ASIS;
@@ -795,6 +796,11 @@ static int parse_observe(struct ld *l, const cJSON *v, const char *path, struct 
         return fail(l, path, "fds_since and max_fd_growth go together");
     if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
         return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
+    if (get_str(l, v, path, "rss_since", st->rss_since, sizeof st->rss_since, 0) < 0 ||
+        get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0)
+        return -1;
+    if ((st->max_rss_growth_kib >= 0) != (st->rss_since[0] != 0))
+        return fail(l, path, "rss_since and max_rss_growth_kib go together");
     return 0;
 }
 
@@ -894,6 +900,17 @@ static int parse_group(struct ld *l, const cJSON *v, const char *path, struct ec
                  st->kind != EC_ST_OBSERVE && st->kind != EC_ST_HANDOFF)
             return fail(l, q, "\"%s\" before \"connect\"", ec_step_name(st->kind));
     }
+    return 0;
+}
+
+/* True when some observe step of fx is named name. */
+static int observation_named(const struct ec_fixture *fx, const char *name)
+{
+    for (size_t g = 0; g < fx->ngroups; g++)
+        for (size_t k = 0; k < fx->groups[g].nsteps; k++)
+            if (fx->groups[g].steps[k].kind == EC_ST_OBSERVE &&
+                strcmp(fx->groups[g].steps[k].name, name) == 0)
+                return 1;
     return 0;
 }
 
@@ -1004,6 +1021,15 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
                 char p[EC_PATH_MAX + 40];
                 sub(p, sizeof p, st->path, "fds_since");
                 return fail(l, p, "no observation named \"%s\"", st->fd_since);
+            }
+        }
+    for (size_t gi = 0; gi < fx->ngroups; gi++)
+        for (size_t si = 0; si < fx->groups[gi].nsteps; si++) {
+            const struct ec_step *st = &fx->groups[gi].steps[si];
+            if (st->kind == EC_ST_OBSERVE && st->rss_since[0] && !observation_named(fx, st->rss_since)) {
+                char p[EC_PATH_MAX + 40];
+                sub(p, sizeof p, st->path, "rss_since");
+                return fail(l, p, "no observation named \"%s\"", st->rss_since);
             }
         }
 

@@ -56,7 +56,8 @@ struct ec_payload {
     X(RESUME_READING, "resume_reading", DATA, "", parse_nothing, exec_reading)                     \
     X(BARRIER, "barrier", DATA, "name", parse_barrier, exec_barrier)                               \
     X(HANDOFF, "handoff", DATA, "", parse_nothing, exec_handoff)                                   \
-    X(OBSERVE, "observe", SERVER, "name fds_since max_fd_growth cpu_window_ms max_cpu_percent",    \
+    X(OBSERVE, "observe", SERVER,                                                                  \
+      "name fds_since max_fd_growth cpu_window_ms max_cpu_percent rss_since max_rss_growth_kib",   \
       parse_observe, exec_observe)                                                                 \
     X(ROUND_TRIPS, "round_trips", DATA, "data count max_ms percentile", parse_round_trips,         \
       exec_round_trips)
@@ -133,7 +134,9 @@ struct ec_step {
     char fd_since[32];
     int max_fd_growth; /* -1: no fd assertion */
     int cpu_window_ms;
-    int max_cpu_percent; /* -1: no cpu assertion */
+    int max_cpu_percent;    /* -1: no cpu assertion */
+    char rss_since[32];     /* observe: the observation resident memory is compared with */
+    int max_rss_growth_kib; /* -1: no memory assertion */
     /* round_trips: count messages (payloads[0]), each sent once its echo is back */
     int count;
     int max_ms;     /* the bound on the round trip at percentile (scaled) */

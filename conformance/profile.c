@@ -92,6 +92,7 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
      * server's (it runs in that process). */
     r->obs_fds = !win32 && !o->target;
     r->obs_cpu = !o->target;
+    r->obs_rss = !o->target;
     const char *file = o->profile;
     if (!file && o->model && o->profile_dir) {
         snprintf(r->profile_file, sizeof r->profile_file, "%s/%s.json", o->profile_dir, o->model);
@@ -137,19 +138,23 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
     }
     const cJSON *obs = cJSON_GetObjectItemCaseSensitive(root, "observations");
     if (obs) {
-        static const char *const of[] = {"fds", "cpu", "comment", NULL};
+        static const char *const of[] = {"fds", "cpu", "rss", "comment", NULL};
         if (!cJSON_IsObject(obs)) {
-            bad(err, errlen, file, "$.observations", "must be {\"fds\": bool, \"cpu\": bool}");
+            bad(err, errlen, file, "$.observations", "must be {\"fds\": bool, \"cpu\": bool, \"rss\": bool}");
             goto out;
         }
         if (only(obs, of, file, "$.observations", err, errlen) < 0)
             goto out;
         const cJSON *fds = cJSON_GetObjectItemCaseSensitive(obs, "fds");
         const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(obs, "cpu");
-        if ((fds && !cJSON_IsBool(fds)) || (cpu && !cJSON_IsBool(cpu))) {
-            bad(err, errlen, file, "$.observations", "fds and cpu are true or false");
+        const cJSON *rss = cJSON_GetObjectItemCaseSensitive(obs, "rss");
+        if ((fds && !cJSON_IsBool(fds)) || (cpu && !cJSON_IsBool(cpu)) ||
+            (rss && !cJSON_IsBool(rss))) {
+            bad(err, errlen, file, "$.observations", "fds, cpu and rss are true or false");
             goto out;
         }
+        if (rss && cJSON_IsFalse(rss))
+            r->obs_rss = 0;
         if (fds && cJSON_IsFalse(fds))
             r->obs_fds = 0;
         if (cpu && cJSON_IsFalse(cpu))

@@ -309,8 +309,9 @@ void ec__report(struct run *r)
     for (size_t i = 0; i < r->passes_run; i++)
         for (size_t k = 0; k < r->passes[i].nobs; k++)
             if (r->o->verbose || fp == &r->passes[i])
-                printf("  observation %s (%s): fds %d, cpu %lld ms\n", r->passes[i].obs[k].name,
-                       r->passes[i].plan_name, r->passes[i].obs[k].fds, r->passes[i].obs[k].cpu_ms);
+                printf("  observation %s (%s): fds %d, cpu %lld ms, rss %lld KiB\n",
+                       r->passes[i].obs[k].name, r->passes[i].plan_name, r->passes[i].obs[k].fds,
+                       r->passes[i].obs[k].cpu_ms, r->passes[i].obs[k].rss_kib);
     if (r->server_note[0])
         printf("  note: %s\n", r->server_note);
     if (r->dev)

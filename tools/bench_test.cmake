@@ -59,7 +59,7 @@ foreach(m floor posix-epoll posix-poll)
     endif()
 endforeach()
 foreach(f results.csv runs.csv throughput-s64-d1.png throughput-s64-d1.svg cpu-s4k-d1.png
-          cpu-s4k-d1.svg latency-c4-s64-d1.png latency-c4-s4k-d1.svg)
+          cpu-s4k-d1.svg latency-c4-s64-d1.png latency-c4-s4k-d1.svg ratio-rt.png ratio-cpu.svg)
     if(NOT EXISTS ${WORK}/ok/${f})
         fail("${f} was not written")
     endif()

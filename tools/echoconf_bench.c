@@ -852,6 +852,51 @@ static int write_plots(struct bench *b)
                     conns, sz, depth, base);
         }
     }
+    /* The ratios to the floor, per model, one bar per configuration: the table in one
+     * picture (round trips/s and server CPU time per round trip). */
+    char rdat[PATH_MAX];
+    snprintf(rdat, sizeof rdat, "%s/ratios.dat", b->out);
+    FILE *d = fopen(rdat, "w");
+    if (!d) {
+        fclose(gp);
+        return -1;
+    }
+    fprintf(d, "# model, then the median ratio of round trips/s to the floor's per configuration, "
+               "then that of server CPU per round trip\n");
+    for (int ci = 0; ci < b->nc; ci++) {
+        fprintf(d, "\"%s\"", b->c[ci].name);
+        for (int m = 0; m < 2; m++)
+            for (int k = 0; k < b->nconfigs; k++) {
+                struct stat3 r = summary(b, k, ci, m ? M_RATIO_SRV : M_RATIO_RT);
+                fprintf(d, " %g", r.n ? r.med : NAN);
+            }
+        fprintf(d, "\n");
+    }
+    fclose(d);
+    for (int t = 0; t < 2; t++)
+        for (int m = 0; m < 2; m++) {
+            fprintf(gp, "set terminal %s\nset output 'ratio-%s.%s'\n", terms[t][0],
+                    m ? "cpu" : "rt", terms[t][1]);
+            fprintf(gp,
+                    "set title \"%s, ratio to the floor (median of the repeats)\"\n"
+                    "unset logscale x\nunset logscale y\nset xrange [*:*]\nset yrange [0:*]\n"
+                    "set xlabel ''\nset ylabel 'ratio to the floor'\n"
+                    "set style data histograms\nset style histogram clustered gap 1\n"
+                    "set style fill solid 0.8 border -1\nset xtics rotate by -30\n"
+                    "set offsets 0, 0, graph 0.1, 0\nplot ",
+                    m ? "server CPU time per round trip (lower is cheaper)"
+                      : "round trips per second (higher is faster)");
+            for (int k = 0; k < b->nconfigs; k++) {
+                long conns, size, depth;
+                char sz[32];
+                config_of(b, k, &conns, &size, &depth);
+                fmt_size(size, sz, sizeof sz);
+                fprintf(gp, "%s'ratios.dat' using %d%s title '%ld x %sB, depth %ld'", k ? ", " : "",
+                        2 + m * b->nconfigs + k, k ? "" : ":xtic(1)", conns, sz, depth);
+            }
+            fprintf(gp, ", 1 with lines dashtype 2 linecolor 'black' title 'floor'\n"
+                        "set xtics norotate\nset offsets 0, 0, 0, 0\n");
+        }
     if (fclose(gp) != 0)
         return -1;
     char cmd[PATH_MAX + 64];

@@ -92,9 +92,10 @@ for t in "${targets[@]}"; do
         continue
     fi
     mkdir -p "$corpus/$t/crashes"
-    # -timeout: one input running 10 s is a hang, kept like a crash. -rss_limit_mb
+    # -timeout: one input running 30 s is a hang (10 s tripped once on this loaded
+    # machine for an input that replays in 0.6 s), kept like a crash. -rss_limit_mb
     # bounds what one input may make the parser allocate.
-    if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$corpus/$t/crashes/" $(dict_of "$t") \
         "$corpus/$t" "${dirs[@]}" >"$log" 2>&1; then
         ok="no crash"

@@ -29,6 +29,10 @@ const struct ec_diagnosis_info ec_diagnosis_table[] = {
     {EC_DIAG_CONNECT_FAILED, 0, "the server did not accept a connection"},
     {EC_DIAG_NAGLE, 0,
      "an echo sent in pieces waits for the peer's delayed ACK (Nagle): ~40 ms a round trip"},
+    {EC_DIAG_UNBOUNDED_FRAME, 0,
+     "the server kept a connection whose length prefix announced more than its maximum"},
+    {EC_DIAG_UNBOUNDED_BUFFERING, 0,
+     "the server buffered without bound: memory grew with unread or undelimited input"},
 };
 
 const size_t ec_diagnosis_count = sizeof ec_diagnosis_table / sizeof ec_diagnosis_table[0];

@@ -30,6 +30,8 @@
 #define EC_DIAG_UNEXPECTED_DATA       "unexpected-data"
 #define EC_DIAG_CONNECT_FAILED        "connect-failed"
 #define EC_DIAG_NAGLE                 "nagle-delayed-ack-stall"
+#define EC_DIAG_UNBOUNDED_FRAME       "unbounded-frame"
+#define EC_DIAG_UNBOUNDED_BUFFERING   "unbounded-buffering"
 
 /* The harness's own names, outside the vocabulary: the case could not be run as
  * written (a payload the framing cannot carry, a broken step) or the harness itself

@@ -521,6 +521,28 @@ const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len)
     return buf;
 }
 
+long long ec_proc_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    /* "VmRSS:     1234 kB" (proc(5)); absent for a zombie. */
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            char *end;
+            long long v = strtoll(line + 6, &end, 10);
+            if (end != line + 6 && v >= 0)
+                kib = v;
+            break;
+        }
+    }
+    fclose(f);
+    return kib;
+}
+
 long long ec_proc_cpu_ms(pid_t pid)
 {
     char path[64], buf[1024];

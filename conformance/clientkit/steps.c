@@ -356,8 +356,19 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
     return 0;
 }
 
+/* How far the received history may run ahead of what was sent. An echo never sends
+ * more than it got, so past this the peer is flooding: reading stops and the
+ * connection ends as "unexpected data" instead of holding whatever a hostile server
+ * sends (found by tests/clients' flood server: ec-echo reached 186 MiB). */
+#define RECV_AHEAD_MAX ((size_t)1 << 20)
+
+/* The most one drain() reads before it lets its caller look at the bytes (a peer
+ * that always has more must not keep a caller from deciding). */
+#define DRAIN_MAX ((size_t)256 << 10)
+
 /* One nonblocking recv into the history. Returns >0 bytes, 0 at EOF (sets c->eof),
- * -EC_EWOULDBLOCK when nothing is there, or another negative class (sets c->err). */
+ * -EC_EWOULDBLOCK when nothing is there, or another negative class (sets c->err;
+ * -EC_ETOOLONG when the peer sent RECV_AHEAD_MAX bytes more than it was sent). */
 static long long recv_once(struct ec_conn *c)
 {
     if (c->fd < 0)
@@ -366,6 +377,11 @@ static long long recv_once(struct ec_conn *c)
         return 0;
     if (c->err)
         return c->err;
+    if (c->recvd_len >= c->sent_len + RECV_AHEAD_MAX) {
+        c->err = -EC_ETOOLONG;
+        note(c, "recv", -1, c->err, "the peer sent 1 MiB more than it was sent: reading stops");
+        return c->err;
+    }
     if (grow(&c->recvd, &c->recvd_cap, c->recvd_len + 65536) < 0)
         return -EC_ENOMEM;
     for (;;) {
@@ -394,6 +410,8 @@ static enum ec_rx rx_of(const struct ec_conn *c)
 {
     if (c->err == -EC_ECONNRESET)
         return EC_RX_RESET;
+    if (c->err == -EC_ETOOLONG)
+        return EC_RX_DATA;
     if (c->err)
         return EC_RX_ERROR;
     if (c->eof)
@@ -404,7 +422,8 @@ static enum ec_rx rx_of(const struct ec_conn *c)
 /* Reads everything available now. Returns EC_RX_OK or the end met. */
 static enum ec_rx drain(struct ec_conn *c)
 {
-    for (int i = 0; i < 4096; i++) {
+    size_t before = c->recvd_len;
+    while (c->recvd_len - before < DRAIN_MAX) {
         long long n = recv_once(c);
         if (n == -EC_EWOULDBLOCK)
             return EC_RX_OK;

@@ -2,7 +2,7 @@
  * one chosen way (--mode), so the engine's tests can show that each diagnosis fires
  * on the behaviour it names. Not a model: one poll() loop, raw echo, lib's listener
  * and log lines. It takes the server options the engine appends (--port, --framing,
- * --bufsize).
+ * --bufsize, --quiet).
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,13 +34,20 @@ enum mode {
     M_NOLOG,        /* a correct echo, but logs no frame lines */
     M_EXTRA,        /* after the client's FIN, sends one byte more than it got */
     M_CROSSFEED,    /* echoes each client's bytes to the next client */
-    M_NO_LISTEN     /* closes its listener right after the readiness line */
+    M_NO_LISTEN,    /* closes its listener right after the readiness line */
+    M_GARBAGE,      /* greets with 4 KiB of noise, then answers every byte inverted */
+    M_FLOOD,        /* sends without end from the accept on, and never reads */
+    M_NEVER_CLOSE,  /* echoes, but after the client's FIN never closes nor sends FIN */
+    M_RESET_MID,    /* echoes half of the first read (mid-frame), then resets */
+    M_HOARD,        /* echoes the first 64 bytes of a client, keeps all else it reads */
+    M_HOLD          /* reads and discards everything, never answers nor closes */
 };
 
-static const char *const names[] = {"good",      "mismatch",     "truncate", "halfclose", "silent",
-                                    "crash",     "die-on-reset", "exit",     "leak",      "spin",
-                                    "close-now", "reset",        "reframe",  "nolog",     "extra",
-                                    "crossfeed", "no-listen"};
+static const char *const names[] = {
+    "good",  "mismatch",  "truncate",  "halfclose", "silent", "crash",       "die-on-reset",
+    "exit",  "leak",      "spin",      "close-now", "reset",  "reframe",     "nolog",
+    "extra", "crossfeed", "no-listen", "garbage",   "flood",  "never-close", "reset-mid-frame",
+    "hoard", "hold"};
 
 #define MAXC 256
 
@@ -49,7 +56,29 @@ struct client {
     char peer[EC_ADDRSTRLEN];
     long long echoed;
     int gone;
+    int ended; /* never-close: the client's FIN came; the socket is left as it is */
 };
+
+/* hoard: every byte read and not echoed, never freed (the memory the engine's
+ * unbounded-buffering check must see grow). */
+static unsigned char *hoard;
+static size_t hoard_len, hoard_cap;
+
+static void keep(const unsigned char *b, size_t n)
+{
+    if (hoard_len + n > hoard_cap) {
+        size_t cap = hoard_cap ? 2 * hoard_cap : 1 << 20;
+        while (cap < hoard_len + n)
+            cap *= 2;
+        unsigned char *nb = realloc(hoard, cap);
+        if (!nb)
+            return;
+        hoard = nb;
+        hoard_cap = cap;
+    }
+    memcpy(hoard + hoard_len, b, n); /* touched: resident */
+    hoard_len += n;
+}
 
 static volatile sig_atomic_t stop;
 
@@ -101,6 +130,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--framing") == 0 && i + 1 < argc) {
             framed = strcmp(argv[++i], "raw") != 0;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            ec_log_set_quiet(1);
         } else if ((strcmp(argv[i], "--port") == 0 || strcmp(argv[i], "--bufsize") == 0) &&
                    i + 1 < argc) {
             i++; /* always an ephemeral port on 127.0.0.1; reads of 1024 bytes */
@@ -133,14 +164,24 @@ int main(int argc, char **argv)
             map[n++] = -1;
         }
         for (int i = 0; i < nc; i++)
-            if (!cl[i].gone) {
-                p[n] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};
+            if (!cl[i].gone && !cl[i].ended) {
+                p[n] = (struct pollfd){.fd = cl[i].fd, .events = m == M_FLOOD ? POLLOUT : POLLIN};
                 map[n++] = i;
             }
         int r = poll(p, (nfds_t)n, m == M_SPIN ? 0 : 1000);
         if (r < 0 && errno == EINTR)
             continue;
         for (int k = 0; k < n; k++) {
+            if (m == M_FLOOD && map[k] >= 0 && p[k].revents) {
+                /* Writable (or broken): another 64 KiB nobody asked for. */
+                static unsigned char junk[65536];
+                memset(junk, 'F', sizeof junk);
+                struct client *c = &cl[map[k]];
+                ssize_t w = send(c->fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0 && errno != EAGAIN && errno != EINTR)
+                    drop(c, -EC_ECONNRESET, m);
+                continue;
+            }
             if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             if (map[k] < 0) {
@@ -157,6 +198,12 @@ int main(int argc, char **argv)
                 ec_log_accept(peer);
                 if (m == M_CLOSE_NOW)
                     drop(&cl[nc], 0, m);
+                if (m == M_GARBAGE) {
+                    unsigned char noise[4096];
+                    for (size_t b = 0; b < sizeof noise; b++)
+                        noise[b] = (unsigned char)(b * 131u + 17u);
+                    send_all(fd, noise, sizeof noise);
+                }
                 nc++;
                 continue;
             }
@@ -171,6 +218,10 @@ int main(int argc, char **argv)
                     return 3;
                 if (!reset && m == M_EXTRA)
                     send_all(c->fd, (const unsigned char *)"!", 1);
+                if (!reset && (m == M_NEVER_CLOSE || m == M_HOLD)) {
+                    c->ended = 1; /* no close, no FIN: the client must give up by itself */
+                    continue;
+                }
                 drop(c, reset ? -EC_ECONNRESET : 0, m);
                 if (++served == 1 && m == M_EXIT)
                     return 4;
@@ -181,7 +232,28 @@ int main(int argc, char **argv)
             ec_log_recv(c->peer, (size_t)got, framed && m != M_NOLOG);
             switch (m) {
             case M_SILENT:
+            case M_HOLD:
                 break;
+            case M_GARBAGE:
+                for (ssize_t b = 0; b < got; b++)
+                    buf[b] = (unsigned char)~buf[b];
+                send_all(c->fd, buf, (size_t)got);
+                break;
+            case M_RESET_MID: {
+                send_all(c->fd, buf, (size_t)(got + 1) / 2);
+                struct linger lg = {1, 0};
+                setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                drop(c, -EC_ECONNRESET, m);
+                break;
+            }
+            case M_HOARD: {
+                size_t echo = c->echoed >= 64 ? 0 : (size_t)(64 - c->echoed);
+                if (echo > (size_t)got)
+                    echo = (size_t)got;
+                send_all(c->fd, buf, echo);
+                keep(buf + echo, (size_t)got - echo);
+                break;
+            }
             case M_RESET: {
                 struct linger lg = {1, 0};
                 setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
