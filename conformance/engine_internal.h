@@ -127,6 +127,7 @@ struct run {
     int abort_seen;
     int obs_fds, obs_cpu; /* process observations supported */
     int obs_rss;          /* resident memory observable (a server we started) */
+    int under_wine;       /* ec_replay_under_wine(o), for the profile and the report */
     /* profile */
     char profile_file[1024];
     struct deviation *devs;
@@ -141,9 +142,6 @@ struct run {
     enum ec_verdict server_v, log_v, raw, final;
     char diagnosis[64];
 };
-
-/* The worse of two verdicts (PASS < PASS-NONSTRICT < FAIL < TIMEOUT < ERROR). */
-enum ec_verdict ec__worst(enum ec_verdict a, enum ec_verdict b);
 
 /* The pass budget in ms, scaled. */
 int ec__budget_ms(const struct pass *ps);

@@ -86,7 +86,7 @@ static const char *str_member(const cJSON *o, const char *name)
 int ec__profile_load(struct run *r, char *err, size_t errlen)
 {
     const struct ec_replay_opts *o = r->o;
-    int win32 = ec_replay_under_wine(o);
+    int win32 = r->under_wine;
     /* Under Wine the process we see is the Wine loader with Wine's own descriptors,
      * so a descriptor count says nothing about the server; CPU time is still the
      * server's (it runs in that process). */

@@ -253,8 +253,7 @@ void ec__report(struct run *r)
     printf("requirement: %s\n", r->fx.requirement);
     if (ec_scale_ms(1000) != 1000)
         printf("deadlines: x%.2f (ECHOCONF_TIMEOUT_MULTIPLIER or --timeout-multiplier%s)\n",
-               (double)ec_scale_ms(1000) / 1000.0,
-               ec_replay_under_wine(o) ? ", and x3 for Wine" : "");
+               (double)ec_scale_ms(1000) / 1000.0, r->under_wine ? ", and x3 for Wine" : "");
 
     if (r->final == EC_V_UNSUPPORTED) {
         printf("verdict: UNSUPPORTED (%s)\n", r->unsupported_reason);
