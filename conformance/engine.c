@@ -185,43 +185,8 @@ static size_t step_bytes(const struct ec_step *st, const struct ec_framing *f)
 
 static struct ec_write_plan plan_for(const struct pass *ps, const struct ec_step *st)
 {
-    struct ec_write_plan p = st->plan;
-    if (st->plan_fixed || ps->ov == OV_FIXTURE)
-        return p;
-    size_t total = step_bytes(st, &ps->run->fx.framing);
-    int nodelay = p.nodelay;
-    memset(&p, 0, sizeof p);
-    p.nodelay = nodelay;
-    switch (ps->ov) {
-    case OV_ASIS:
-        p.kind = EC_PLAN_ASIS;
-        break;
-    case OV_BYTEWISE:
-        if (total > EC_SWEEP_BYTEWISE_MAX)
-            return st->plan; /* bytewise megabytes would take minutes: keep the plan */
-        p.kind = EC_PLAN_BYTEWISE;
-        p.nodelay = 1;
-        break;
-    case OV_RANDOM:
-        p.kind = EC_PLAN_RANDOM;
-        p.seed = ps->seed;
-        p.max_chunk = total / 128 > 64 ? total / 128 : 64;
-        p.nodelay = 1;
-        break;
-    case OV_SPLIT:
-        if (total > EC_SWEEP_SPLIT_MAX || total <= ps->split_at)
-            return st->plan;
-        p.kind = EC_PLAN_SPLIT;
-        p.split_at = ps->split_at;
-        p.nodelay = 1;
-        break;
-    case OV_COALESCE:
-        p.kind = EC_PLAN_COALESCE;
-        break;
-    case OV_FIXTURE:
-        break;
-    }
-    return p;
+    return ec_plan_override(&st->plan, st->plan_fixed, ps->ov, ps->split_at, ps->seed,
+                            step_bytes(st, &ps->run->fx.framing));
 }
 
 /* ---- step execution -------------------------------------------------------------------- */
@@ -1300,7 +1265,7 @@ static void grade_pass(struct pass *ps)
 
 /* ---- the sweep ----------------------------------------------------------------------- */
 
-static void add_pass(struct run *r, enum plan_ov ov, size_t split_at, const char *name)
+static void add_pass(struct run *r, enum ec_plan_override ov, size_t split_at, const char *name)
 {
     if (r->npasses >= sizeof r->passes / sizeof r->passes[0])
         return;
@@ -1328,38 +1293,31 @@ static int plan_passes(struct run *r)
                 shortest_long = b;
         }
     char name[48];
-    const char *p = r->o->plan;
-    if (p) {
-        if (strcmp(p, "fixture") == 0)
-            add_pass(r, OV_FIXTURE, 0, "fixture");
-        else if (strcmp(p, "as-is") == 0)
-            add_pass(r, OV_ASIS, 0, "as-is");
-        else if (strcmp(p, "bytewise") == 0)
-            add_pass(r, OV_BYTEWISE, 0, "bytewise");
-        else if (strcmp(p, "random") == 0) {
-            snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
-            add_pass(r, OV_RANDOM, 0, name);
-        } else if (strncmp(p, "split@", 6) == 0 && atoi(p + 6) > 0)
-            add_pass(r, OV_SPLIT, (size_t)atoi(p + 6), p);
-        else if (strcmp(p, "coalesce") == 0)
-            add_pass(r, OV_COALESCE, 0, "coalesce");
-        else
+    if (r->o->plan) {
+        enum ec_plan_override ov;
+        size_t at;
+        if (ec_plan_override_parse(r->o->plan, &ov, &at) < 0)
             return -1;
+        if (ov == EC_OV_RANDOM)
+            snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
+        else
+            ec_plan_override_spec(ov, at, name, sizeof name);
+        add_pass(r, ov, at, name);
         return 0;
     }
-    add_pass(r, OV_FIXTURE, 0, "fixture");
+    add_pass(r, EC_OV_FIXTURE, 0, "fixture");
     if (!fx->sweep || !any_send)
         return 0;
     if (non_asis)
-        add_pass(r, OV_ASIS, 0, "as-is");
-    add_pass(r, OV_BYTEWISE, 0, "bytewise");
+        add_pass(r, EC_OV_ASIS, 0, "as-is");
+    add_pass(r, EC_OV_BYTEWISE, 0, "bytewise");
     snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
-    add_pass(r, OV_RANDOM, 0, name);
+    add_pass(r, EC_OV_RANDOM, 0, name);
     for (size_t k = 1; k < shortest_long; k++) {
         snprintf(name, sizeof name, "split@%zu", k);
-        add_pass(r, OV_SPLIT, k, name);
+        add_pass(r, EC_OV_SPLIT, k, name);
     }
-    add_pass(r, OV_COALESCE, 0, "coalesce");
+    add_pass(r, EC_OV_COALESCE, 0, "coalesce");
     return 0;
 }
 

@@ -14,11 +14,6 @@
 #include "server_proc.h"
 #include "steps.h"
 
-/* Sends longer than this keep their plan in the bytewise pass, and only sends up to
- * EC_SWEEP_SPLIT_MAX bytes are split at every point. */
-#define EC_SWEEP_BYTEWISE_MAX 4096
-#define EC_SWEEP_SPLIT_MAX    32
-
 /* The first failure of one connection instance, with its evidence. */
 struct failure {
     int set;
@@ -75,15 +70,13 @@ struct obs {
     long long rss_kib; /* VmRSS, -1 when not observed */
 };
 
-enum plan_ov { OV_FIXTURE, OV_ASIS, OV_BYTEWISE, OV_RANDOM, OV_SPLIT, OV_COALESCE };
-
 struct run;
 
 /* One run of the whole script under one write-plan override. */
 struct pass {
     struct run *run;
     char plan_name[48];
-    enum plan_ov ov;
+    enum ec_plan_override ov;
     size_t split_at;
     uint64_t seed;
     int64_t start_ms, end_ms, deadline_ms;

@@ -477,27 +477,14 @@ static int parse_plan(struct ld *l, const cJSON *v, const char *path, struct ec_
     } else {
         return fail(l, path, "a write plan is a string or an object with \"kind\"");
     }
-    if (strcmp(kind, "as-is") == 0)
-        p->kind = EC_PLAN_ASIS;
-    else if (strcmp(kind, "bytewise") == 0)
-        p->kind = EC_PLAN_BYTEWISE;
-    else if (strcmp(kind, "random") == 0)
-        p->kind = EC_PLAN_RANDOM;
-    else if (strcmp(kind, "split") == 0)
-        p->kind = EC_PLAN_SPLIT;
-    else if (strcmp(kind, "coalesce") == 0)
-        p->kind = EC_PLAN_COALESCE;
-    else if (strcmp(kind, "chunks") == 0) {
-        p->kind = EC_PLAN_CHUNKS;
-        if (p->nchunks == 0)
-            return fail(l, path, "a \"chunks\" plan needs \"chunks\": [sizes]");
-    } else
+    if (ec_plan_kind_parse(kind, &p->kind) < 0)
         return fail(l, path,
                     "unknown write plan kind \"%s\" (as-is, chunks, bytewise, random, "
                     "split, coalesce)",
                     kind);
-    if (p->kind == EC_PLAN_BYTEWISE && p->nodelay < 0)
-        p->nodelay = 1; /* bytewise means one segment per byte: Nagle must not merge them */
+    if (p->kind == EC_PLAN_CHUNKS && p->nchunks == 0)
+        return fail(l, path, "a \"chunks\" plan needs \"chunks\": [sizes]");
+    ec_plan_finish(p);
     return 0;
 }
 

@@ -152,12 +152,8 @@ static const char *path_text(enum ec_verdict v)
 static void reproduce_hint(const struct run *r, const struct pass *ps)
 {
     const struct ec_replay_opts *o = r->o;
-    const char *plan = ps->ov == OV_FIXTURE    ? "fixture"
-                       : ps->ov == OV_ASIS     ? "as-is"
-                       : ps->ov == OV_BYTEWISE ? "bytewise"
-                       : ps->ov == OV_RANDOM   ? "random"
-                       : ps->ov == OV_COALESCE ? "coalesce"
-                                               : ps->plan_name;
+    char plan[48];
+    ec_plan_override_spec(ps->ov, ps->split_at, plan, sizeof plan);
     printf("Plan: %s (reproduce: echoconf replay --fixture %s %s '%s' --plan %s --seed %llu)\n",
            ps->plan_name, o->fixture, o->target ? "--target" : "--server",
            o->target ? o->target : o->server, plan, (unsigned long long)r->seed);
