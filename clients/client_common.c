@@ -17,6 +17,7 @@
 
 #include "ec_net.h"
 #include "ec_sock.h"
+#include "evidence.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define READY_MS           5000
@@ -296,8 +297,16 @@ int ec_cli_check_echo(struct ec_cli *cli, const struct ec_conn *c, size_t from, 
     size_t d = 0;
     while (d < got && act[d] == exp[d])
         d++;
-    char e[240];
+    char e[240], ev[400];
     if (d < got) {
+        /* The cause, where the connection's own bytes show it (evidence.h): the same
+         * bytes in another order, or a repeat of bytes sent before. */
+        const int reord = ec_evidence_reordered(c, from + d, from + len, ev, sizeof ev);
+        if (reord || ec_evidence_duplicated(c, from + d, ev, sizeof ev, NULL, NULL)) {
+            snprintf(e, sizeof e, "%s: %zu bytes equal to those sent, in order", what, len);
+            ec_cli_fail(cli, reord ? EC_DIAG_REORDERED : EC_DIAG_DUPLICATED, e, "%s", ev);
+            return -1;
+        }
         size_t hole = hole_at(c->sent, c->sent_len, c->recvd, c->recvd_len, from + d);
         if (hole) {
             snprintf(e, sizeof e, "%s: all %zu bytes echoed in order", what, len);
@@ -317,6 +326,16 @@ int ec_cli_check_echo(struct ec_cli *cli, const struct ec_conn *c, size_t from, 
         return 0;
     snprintf(e, sizeof e, "%s: %zu bytes of echo%s", what, len,
              rx == EC_RX_TIMEOUT ? " within the deadline" : "");
+    /* The server ended an idle connection (the client had all its echo back and had
+     * been quiet): that is the cause of whatever this receive saw. */
+    long idle = rx == EC_RX_EOF || rx == EC_RX_RESET ? ec_evidence_idle_ms(c) : -1;
+    if (idle >= 0) {
+        char d2[48];
+        snprintf(d2, sizeof d2, "%s:%ld", EC_DIAG_IDLE_TIMEOUT, ec_round_125(idle));
+        ec_evidence_idle_text(c, idle, ev, sizeof ev);
+        ec_cli_fail(cli, d2, e, "%s", ev);
+        return -1;
+    }
     switch (rx) {
     case EC_RX_EOF:
         /* The textbook's recvn returns the short count at EOF and its client goes on

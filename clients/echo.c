@@ -14,7 +14,9 @@
 static const char options[] =
     "  --message TEXT       send TEXT (instead of lines read from stdin)\n"
     "  --size N             send N seeded pattern bytes (instead of stdin); k, M allowed\n"
-    "  --repeat N           send each message N times (default 1)\n";
+    "  --repeat N           send each message N times (default 1)\n"
+    "  --gap MS             stay quiet MS ms between two messages, still reading (a\n"
+    "                       server that closes idle clients shows as idle-timeout:MS)\n";
 
 /* One message to send: its bytes. */
 struct msg {
@@ -120,7 +122,7 @@ int main(int argc, char **argv)
     cli.options = options;
     cli.example = "printf 'hello\\nworld\\n' | ec-echo --server \"echo-posix-epoll\"";
     const char *text = NULL;
-    long long size = 0, repeat = 1;
+    long long size = 0, repeat = 1, gap = 0;
     for (int i = 1; i < argc; i++) {
         if (ec_cli_parse_common(&cli, argc, argv, &i))
             continue;
@@ -130,6 +132,8 @@ int main(int argc, char **argv)
             size = ec_cli_number(&cli, argc, argv, &i, 1, 64 * 1024 * 1024);
         else if (ec_cli_is(argv[i], "--repeat"))
             repeat = ec_cli_number(&cli, argc, argv, &i, 1, 1000000);
+        else if (ec_cli_is(argv[i], "--gap"))
+            gap = ec_cli_number(&cli, argc, argv, &i, 0, 3600000);
         else
             ec_cli_usage_error(&cli, "%s: unknown option", argv[i]);
     }
@@ -147,9 +151,18 @@ int main(int argc, char **argv)
     if (ec_cli_connect(&cli, &c) == 0) {
         ec_cli_say(&cli, "connected to %s; %zu message(s) x %lld", cli.addr, nmsgs, repeat);
         for (long long r = 0; r < repeat && !ec_cli_failed(&cli); r++)
-            for (size_t i = 0; i < nmsgs && !ec_cli_failed(&cli); i++)
+            for (size_t i = 0; i < nmsgs && !ec_cli_failed(&cli); i++) {
+                if (done > 0 && gap > 0) {
+                    /* Quiet, but reading: an end the server sends now is seen (and
+                     * timed by the kernel) when it comes. */
+                    int64_t until = ec_clock_ms() + gap;
+                    while (ec_clock_ms() < until &&
+                           ec_conn_pump(&c, (int)(until - ec_clock_ms())) == EC_RX_OK)
+                        ;
+                }
                 if (echo_one(&cli, &c, &msgs[i], done + 1) == 0)
                     done++;
+            }
         if (!ec_cli_failed(&cli)) {
             /* Nothing more may come: an echo longer than what was sent is wrong too. */
             enum ec_rx rx = ec_conn_recv_until(&c, c.sent_len + 1, ec_clock_ms());

@@ -107,8 +107,18 @@ static size_t ramp(struct flood *f, long long rate, long long duration_ms)
         char diag[48];
         snprintf(diag, sizeof diag, "%s:%zu", EC_DIAG_CAPACITY, served);
         if (rc < 0) {
-            ec_cli_fail(cli, diag, e, "refused at connect (%s) with %zu clients served",
-                        ec_err_name(rc), served);
+            /* Refused while nothing listens is no capacity limit (conformance/README.md,
+             * Precedence): the listener is gone, or never was. */
+            int here = cli->have_srv || strncmp(cli->host, "127.", 4) == 0 ||
+                       strcmp(cli->host, "::1") == 0; /* listeners this host can see */
+            if (rc == -EC_ECONNREFUSED && here && ec_port_listening(cli->port) == 0)
+                ec_cli_fail(cli, EC_DIAG_CONNECT_FAILED, e,
+                            "refused at connect with %zu clients served: nothing listens "
+                            "on port %u",
+                            served, cli->port);
+            else
+                ec_cli_fail(cli, diag, e, "refused at connect (%s) with %zu clients served",
+                            ec_err_name(rc), served);
             return served;
         }
         long long k = send_ping(f, i);

@@ -81,8 +81,11 @@ int main(int argc, char **argv)
                             "%zu bytes more than the %zu sent", c.recvd_len - c.sent_len,
                             c.sent_len);
             else if (rx == EC_RX_TIMEOUT)
-                ec_cli_fail(&cli, EC_DIAG_STALL, "the server closes after the client's FIN",
-                            "no end-of-file within %d ms of the whole echo", ec_cli_timeout(&cli));
+                ec_cli_fail(&cli, EC_DIAG_NO_CLOSE_AFTER_EOF,
+                            "the server closes after the client's FIN",
+                            "the whole echo came back, then no end-of-file (and no reset) "
+                            "within %d ms",
+                            ec_cli_timeout(&cli));
             else if (rx == EC_RX_ERROR)
                 ec_cli_fail(&cli, EC_DIAG_UNEXPECTED_RESET, "an orderly close (FIN)",
                             "an error: %s", ec_err_name(c.err));

@@ -248,9 +248,20 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
             in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
             return alt->end ? 1 : 0;
         }
+        /* The failure is now; whether the bytes were reordered or repeated shows in the
+         * rest of the window, so an echo of our own bytes waits for it (bounded by the
+         * step's deadline) before causes.c looks (ec__refine_diagnosis). */
+        int64_t t_seen = ec_timeline_now_us(&in->ps->tl);
+        int own = !framed && exp == c->sent + base;
+        while (own && c->recvd_len < base + want && ec_conn_recv_some(c, deadline) == EC_RX_OK)
+            ;
         set_failure(in, st, EC_V_FAIL, EC_OC_MISMATCH,
                     framed ? EC_DIAG_FRAME_ERROR : EC_DIAG_ECHO_MISMATCH, e, a);
-        hexctx(&in->f, exp, want, act, c->recvd_len - base, diff, (long long)base);
+        in->f.t_us = t_seen;
+        in->f.echo_own = own;
+        in->f.echo_base = base;
+        in->f.echo_want = want;
+        hexctx(&in->f, exp, want, c->recvd + base, c->recvd_len - base, diff, (long long)base);
         return -1;
     }
     if (got >= want) {
@@ -466,6 +477,10 @@ static int exec_end(struct inst *in, const struct ec_step *st)
     default:
         snprintf(a, sizeof a, "the connection stayed open");
         diag = st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL;
+        if (st->kind == EC_ST_EXPECT_EOF && !st->diagnosis[0] &&
+            ec__no_close_after_eof(
+                c, ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS), a, sizeof a))
+            diag = EC_DIAG_NO_CLOSE_AFTER_EOF;
         v = timeout_verdict(cut);
         break;
     }
@@ -721,6 +736,12 @@ out:
     return rc;
 }
 
+/* A host of this machine's loopback, whose listening sockets /proc/net shows. */
+static int is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
 /* ---- round trips ---------------------------------------------------------------- */
 
 /* Linux acknowledges a delayed segment after at least TCP_DELACK_MIN = HZ/25 = 40 ms
@@ -861,6 +882,9 @@ static int exec_connect(struct inst *in, const struct ec_step *st)
     set_failure(in, st, rc == -EC_ETIMEDOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
                 rc == -EC_ETIMEDOUT && st->diagnosis[0] ? st->diagnosis : EC_DIAG_CONNECT_FAILED,
                 "a connection accepted by the kernel", a);
+    /* Refused: was anything listening? (Only knowable for a server on this host.) */
+    if (rc == -EC_ECONNREFUSED && (ps->run->have_srv || is_loopback(ps->run->host)))
+        in->f.not_listening = ec_port_listening(ps->run->port) == 0;
     return -1;
 }
 
@@ -1261,6 +1285,7 @@ static void grade_pass(struct pass *ps)
         }
         snprintf(ps->diagnosis, sizeof ps->diagnosis, EC_DIAG_CAPACITY ":%d", served);
     }
+    ec__refine_diagnosis(ps, fi);
 }
 
 /* ---- the sweep ----------------------------------------------------------------------- */
@@ -1536,8 +1561,11 @@ static void replay_grade(struct run *r, enum ec_verdict final)
         snprintf(r->diagnosis, sizeof r->diagnosis, "%s", r->passes[r->failed_pass].diagnosis);
     else if (r->log_v == EC_V_FAIL)
         snprintf(r->diagnosis, sizeof r->diagnosis, EC_DIAG_LOG_MISMATCH);
+    if (!r->server_diag[0] && r->any_failure)
+        snprintf(r->evidence, sizeof r->evidence, "%s", r->passes[r->failed_pass].evidence);
     if (ec_diagnosis_is_harness(r->diagnosis))
         final = EC_V_ERROR;
+    final = ec__grade_requirement(r, final);
     r->raw = final;
     r->final = ec__profile_apply(r, final);
 }

@@ -29,6 +29,12 @@ struct failure {
     long long ctx_off;  /* stream offset of exp[0] / act[0] */
     unsigned char exp[48], act[48];
     size_t exp_n, act_n;
+    /* Evidence for causes.c: an echo compared with this connection's own sent bytes
+     * (stream window [echo_base, echo_base + echo_want)), and a connect refused while
+     * nothing listened on the port. */
+    int echo_own;
+    size_t echo_base, echo_want;
+    int not_listening;
 };
 
 struct pass;
@@ -94,6 +100,7 @@ struct pass {
     enum ec_verdict verdict;
     struct failure *first;
     char diagnosis[64];
+    char evidence[640]; /* what names the cause (causes.c), "" if nothing more */
 };
 
 struct deviation {
@@ -134,6 +141,8 @@ struct run {
     int log_failed; /* index + 1 of the first unmatched log expectation */
     enum ec_verdict server_v, log_v, raw, final;
     char diagnosis[64];
+    char evidence[640];
+    int should_missed; /* a SHOULD-level case failed only its SHOULD: PASS-NONSTRICT */
 };
 
 /* The pass budget in ms, scaled. */
@@ -163,6 +172,22 @@ void ec__json_evidence(struct cJSON *j, const struct run *r, const struct pass *
 
 /* Prints the report on stdout and writes the JSON file if asked. */
 void ec__report(struct run *r);
+
+/* causes.c: after a pass's first failure is chosen, names its cause where the
+ * evidence allows (conformance/README.md, "Precedence"): reordered-bytes and
+ * duplicated-bytes for an echo mismatch, connect-failed for a refused connect with
+ * nothing listening, idle-timeout:MS for a server that ended idle connections. fi is
+ * the instance of ps->first. May rewrite ps->diagnosis and fills ps->evidence. */
+void ec__refine_diagnosis(struct pass *ps, const struct inst *fi);
+
+/* causes.c: the requirement's level applied to the run's verdict: a FAIL of a
+ * SHOULD-level case with one of its should_diagnoses (and no server death) becomes
+ * PASS-NONSTRICT, the diagnosis kept and r->should_missed set. */
+enum ec_verdict ec__grade_requirement(struct run *r, enum ec_verdict v);
+
+/* causes.c: no-close-after-eof: after our half-close, every byte sent came back and
+ * then neither FIN nor reset came. Fills actual (len bytes) and returns 1, or 0. */
+int ec__no_close_after_eof(const struct ec_conn *c, int waited_ms, char *actual, size_t len);
 
 void ec__pass_free(struct pass *ps);
 void ec__run_free(struct run *r);

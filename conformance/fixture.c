@@ -908,7 +908,7 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
     static const char *const fields[] = {
         "name",  "requirement",   "tags",     "framing",     "server_args", "budget_ms",
         "sweep", "rlimit_nofile", "requires", "connections", "server_log",  "comment",
-        NULL};
+        "should_diagnoses", NULL};
     if (check_fields(l, root, "$", fields) < 0 ||
         get_str(l, root, "$", "name", fx->name, sizeof fx->name, 1) < 0)
         return -1;
@@ -925,6 +925,31 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
     if (!cJSON_IsString(req) || !*req->valuestring)
         return fail(l, "$.requirement", "missing: one line, \"MUST ...\"");
     fx->requirement = strdup(req->valuestring);
+    /* RFC 2119: a SHOULD-level case names the diagnoses that only miss its SHOULD
+     * (graded PASS-NONSTRICT); any other failure breaks a MUST and stays FAIL. */
+    fx->should = strncmp(fx->requirement, "SHOULD", 6) == 0;
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(root, "should_diagnoses");
+    if (sd && !fx->should)
+        return fail(l, "$.should_diagnoses",
+                    "only a requirement that starts with \"SHOULD\" takes it");
+    if (fx->should && !sd)
+        return fail(l, "$.should_diagnoses",
+                    "missing: a \"SHOULD ...\" requirement names the diagnoses that only miss it");
+    if (sd) {
+        if (parse_strings(l, sd, "$.should_diagnoses", &fx->should_diagnoses,
+                          &fx->nshould_diagnoses) < 0)
+            return -1;
+        if (fx->nshould_diagnoses == 0)
+            return fail(l, "$.should_diagnoses", "must name at least one diagnosis");
+        for (size_t i = 0; i < fx->nshould_diagnoses; i++)
+            if (!ec_diagnosis_known(fx->should_diagnoses[i])) {
+                char p[64];
+                idx(p, sizeof p, "$.should_diagnoses", (int)i);
+                return fail(l, p,
+                            "\"%s\" is not a diagnosis of the vocabulary (fixtures/README.md)",
+                            fx->should_diagnoses[i]);
+            }
+    }
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "tags");
     if (tags && parse_strings(l, tags, "$.tags", &fx->tags, &fx->ntags) < 0)
         return -1;
@@ -1125,6 +1150,9 @@ void ec_fixture_free(struct ec_fixture *fx)
 {
     free(fx->file);
     free(fx->requirement);
+    for (size_t i = 0; i < fx->nshould_diagnoses; i++)
+        free(fx->should_diagnoses[i]);
+    free(fx->should_diagnoses);
     for (size_t i = 0; i < fx->ntags; i++)
         free(fx->tags[i]);
     free(fx->tags);

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ec_framing.h"
 #include "diagnoses.h"
+#include "ec_framing.h"
 #include "steps.h"
 
 #define EC_PATH_MAX 96
@@ -166,6 +166,9 @@ struct ec_fixture {
     char *file;
     char name[64];
     char *requirement;
+    int should;              /* the requirement starts with "SHOULD" (RFC 2119) */
+    char **should_diagnoses; /* SHOULD-level: the failures that only miss the SHOULD */
+    size_t nshould_diagnoses;
     char **tags;
     size_t ntags;
     char framing_spec[40];

@@ -167,6 +167,10 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
     cJSON_AddStringToObject(j, "verdict", ec_verdict_name(r->final));
     cJSON_AddStringToObject(j, "raw_verdict", ec_verdict_name(r->raw));
     cJSON_AddStringToObject(j, "diagnosis", r->diagnosis);
+    if (r->evidence[0])
+        cJSON_AddStringToObject(j, "evidence", r->evidence);
+    if (r->should_missed)
+        cJSON_AddStringToObject(j, "requirement_level", "SHOULD (missed: PASS-NONSTRICT)");
     cJSON_AddStringToObject(j, "requirement", r->fx.requirement ? r->fx.requirement : "");
     if (r->npasses && r->passes_run) {
         enum ec_verdict d = EC_V_NOT_RUN, c = EC_V_NOT_RUN, s = EC_V_NOT_RUN;
@@ -317,7 +321,11 @@ void ec__report(struct run *r)
     if (r->harness_error[0])
         printf("error: %s\n", r->harness_error);
 
-    int nonpass = r->raw != EC_V_PASS && r->raw != EC_V_PASS_NONSTRICT;
+    int nonpass = (r->raw != EC_V_PASS && r->raw != EC_V_PASS_NONSTRICT) || r->should_missed;
+    if (r->should_missed)
+        printf("the requirement is a SHOULD (RFC 2119), and %s is one of the failures that only "
+               "miss it: PASS-NONSTRICT\n",
+               r->diagnosis);
     if (nonpass) {
         printf("--- diagnosis: %s\n", r->diagnosis[0] ? r->diagnosis : "(none)");
         printf("Requirement: %s\n", r->fx.requirement);
@@ -339,6 +347,8 @@ void ec__report(struct run *r)
                 printf("Expected: %s\n", f->expected);
                 printf("Actual: %s\n", f->actual);
             }
+            if (r->evidence[0])
+                printf("Evidence: %s\n", r->evidence);
             printf("Where: %s, step %s (%s), %.3f ms into the pass\n", f->who,
                    f->st ? f->st->path : "-", f->st ? ec_step_name(f->st->kind) : "-",
                    (double)f->t_us / 1000.0);

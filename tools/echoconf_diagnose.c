@@ -481,6 +481,8 @@ static void print_case(const struct opts *o, const struct dcase *c, const cJSON 
     if (*ec_rs_str(j, "expected"))
         printf("      expected: %s\n      actual:   %s\n", ec_rs_str(j, "expected"),
                ec_rs_str(j, "actual"));
+    if (*ec_rs_str(j, "evidence"))
+        printf("      evidence: %s\n", ec_rs_str(j, "evidence"));
     if (*ec_rs_str(j, "connection"))
         printf("      where: %s, step %s (%s), plan %s\n", ec_rs_str(j, "connection"),
                ec_rs_str(j, "step"), ec_rs_str(j, "step_kind"), ec_rs_str(j, "plan"));

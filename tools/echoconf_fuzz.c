@@ -45,6 +45,8 @@
 #define SHRINK_MAX_RUNS 120 /* replays one shrink may take */
 #define CONFIRM_RUNS    3   /* runs that may confirm a disagreement before shrinking */
 #define MAX_FOUND       4   /* shrunk fixtures per model (distinct diagnoses) */
+#define KEEP_RUNS       2   /* a reduction is kept when it fails this many runs in a row */
+#define RATE_RUNS       3   /* runs of the shrunk script that measure how often it fails */
 
 struct model {
     char id[64];
@@ -53,12 +55,14 @@ struct model {
     int serial;     /* its profile declares serialized-clients: one client at a time */
     /* results */
     int runs, passes, skipped, errors, disagreements;
+    int unconfirmed; /* disagreements that did not happen again in CONFIRM_RUNS runs */
     char found_diag[MAX_FOUND][48]; /* distinct diagnoses shrunk and written */
     char found_last[MAX_FOUND][48]; /* the diagnosis of the shrunk script */
     char found_class[MAX_FOUND][24]; /* ":ended", ":open", ":wrong-bytes", ":died" */
     char found_file[MAX_FOUND][1024];
     int found_steps[MAX_FOUND], found_conns[MAX_FOUND];
     double found_at_s[MAX_FOUND];
+    int found_rate[MAX_FOUND]; /* of RATE_RUNS runs of the shrunk script, failed so */
     int nfound;
 };
 
@@ -141,6 +145,15 @@ static int load_models(struct fuzz *f)
         int nf = 0;
         for (char *s2 = NULL, *w = strtok_r(line, "\t", &s2); w && nf < 64; w = strtok_r(NULL, "\t", &s2))
             fields[nf++] = w;
+        if (nf == 2 && strcmp(fields[0], "env") == 0) {
+            /* the environment of the Wine models (WINEPREFIX, ...) */
+            char *eq = strchr(fields[1], '=');
+            if (eq) {
+                *eq = 0;
+                setenv(fields[1], eq + 1, 1);
+            }
+            continue;
+        }
         if (nf < 3 || !glob_match(f->globs, fields[0]))
             continue;
         if (f->nmodels == MAX_MODELS) {
@@ -343,20 +356,31 @@ static int reproduces(struct fuzz *f, int mi, const struct ec_fz_script *s,
     return 1;
 }
 
-/* Greedy delta debugging: takes every reduction that keeps the failure, until none
- * does (or SHRINK_MAX_RUNS replays). */
+static int budget_left(const struct fuzz *f)
+{
+    return f->budget_s <= 0 || elapsed_s(f) < f->budget_s;
+}
+
+/* Greedy delta debugging: takes every reduction that keeps the failure (KEEP_RUNS runs
+ * in a row, so that a timing-dependent failure does not drift to a script that fails
+ * by luck), until none does, SHRINK_MAX_RUNS replays were made, or the budget is
+ * spent. */
 static void shrink(struct fuzz *f, int mi, struct ec_fz_script *s, struct outcome *want,
                    int *tests)
 {
     int progress = 1;
-    while (progress && *tests < SHRINK_MAX_RUNS) {
+    while (progress && *tests < SHRINK_MAX_RUNS && budget_left(f)) {
         progress = 0;
         struct ec_fz_script cand;
-        for (int i = 0; *tests < SHRINK_MAX_RUNS && ec_fz_reduce(s, i, &cand); i++) {
+        for (int i = 0; *tests < SHRINK_MAX_RUNS && budget_left(f) && ec_fz_reduce(s, i, &cand);
+             i++) {
             if (memcmp(&cand, s, sizeof cand) == 0)
                 continue;
             struct outcome got;
-            if (reproduces(f, mi, &cand, want, tests, &got)) {
+            int keep = 1;
+            for (int k = 0; k < KEEP_RUNS && keep; k++)
+                keep = reproduces(f, mi, &cand, want, tests, &got);
+            if (keep) {
                 *s = cand;
                 *want = got;
                 progress = 1;
@@ -401,6 +425,12 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
         shrink(f, mi, &s, &last, &tests);
     else
         printf("  did not fail the same way in %d more runs: written unshrunk\n", CONFIRM_RUNS);
+    /* How often the shrunk script fails so (a timing-dependent bug may not every time). */
+    int rate = 0;
+    for (int k = 0; k < RATE_RUNS; k++) {
+        struct outcome got;
+        rate += reproduces(f, mi, &s, &last, &tests, &got);
+    }
     /* The shrunk script passes the reference model? (a correct model that agreed with
      * the echo oracle on the original script) */
     char refnote[200] = "";
@@ -431,10 +461,11 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
              m->id, last.diagnosis);
     size_t cl = (size_t)snprintf(comment, sizeof comment,
                                  "Found by echoconf fuzz, seed %llu, script %ld (its own seed "
-                                 "%llu): %s. Shrunk in %d replays (%.1f s) from: %s.%s Command:",
+                                 "%llu): %s. Shrunk in %d replays (%.1f s); it failed so in %d of %d "
+                                 "runs afterwards. From: %s.%s Command:",
                                  (unsigned long long)f->seed, script_no,
                                  (unsigned long long)script_seed, why, tests,
-                                 (double)(ec_clock_ms() - t) / 1000.0,
+                                 (double)(ec_clock_ms() - t) / 1000.0, rate, RATE_RUNS,
                                  ec_fz_describe(orig, desc, sizeof desc), refnote);
     for (int i = 0; i < f->argc && cl < sizeof comment; i++)
         cl += (size_t)snprintf(comment + cl, sizeof comment - cl, " %s", f->argv[i]);
@@ -445,8 +476,20 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
     if (write_text(path, txt) < 0)
         fprintf(stderr, "echoconf fuzz: cannot write %s: %s\n", path, strerror(errno));
     free(txt);
-    printf("  shrunk to %d connection%s, %d steps (%d replays, last diagnosis %s): %s\n  wrote %s\n",
-           s.nconns, s.nconns == 1 ? "" : "s", nsteps, tests, last.diagnosis,
+    /* The report of the replay that disagreed first, beside the fixture. */
+    char src[1100], dst[1100];
+    snprintf(src, sizeof src, "%s/script-%s.log", f->work, m->id);
+    snprintf(dst, sizeof dst, "%s/%s.first-report.txt", f->out, name);
+    char *rep = ec_cli_read_file(src);
+    if (rep) {
+        write_text(dst, rep);
+        free(rep);
+    }
+    if (!confirmed)
+        m->unconfirmed++;
+    printf("  shrunk to %d connection%s, %d steps (%d replays, last diagnosis %s, fails so in %d "
+           "of %d runs): %s\n  wrote %s\n",
+           s.nconns, s.nconns == 1 ? "" : "s", nsteps, tests, last.diagnosis, rate, RATE_RUNS,
            ec_fz_describe(&s, desc, sizeof desc), path);
     printf("  replay: echoconf replay --fixture %s --server '%s'\n", path, m->cmd);
     if (m->nfound < MAX_FOUND) {
@@ -457,6 +500,7 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
         m->found_steps[m->nfound] = nsteps;
         m->found_conns[m->nfound] = s.nconns;
         m->found_at_s[m->nfound] = elapsed_s(f);
+        m->found_rate[m->nfound] = rate;
         m->nfound++;
     }
     fflush(stdout);
@@ -640,8 +684,17 @@ int ec_cli_fuzz(int argc, char **argv)
             if (strcmp(oc[i].sig, "ERROR") == 0 || oc[i].rc == 2) {
                 m->errors++;
                 f.errors++;
-                printf("ERROR %s on script %ld: %s (log: %s/script-%s.log)\n", m->id, n,
-                       oc[i].diagnosis, f.work, m->id);
+                /* a harness problem (the server did not start, ...): keep its report */
+                char src[1100], dst[1100];
+                snprintf(src, sizeof src, "%s/script-%s.log", f.work, m->id);
+                snprintf(dst, sizeof dst, "%s/error-%s-script%ld.txt", f.out, m->id, n);
+                char *rep = ec_cli_read_file(src);
+                if (rep) {
+                    write_text(dst, rep);
+                    free(rep);
+                }
+                printf("ERROR %s on script %ld: %s%s(report: %s)\n", m->id, n, oc[i].diagnosis,
+                       oc[i].diagnosis[0] ? " " : "", dst);
                 continue;
             }
             if (strcmp(oc[i].sig, "UNSUPPORTED") == 0) {
@@ -689,11 +742,13 @@ int ec_cli_fuzz(int argc, char **argv)
                m->skipped, m->disagreements);
         if (m->errors)
             printf(", %d errors", m->errors);
+        if (m->unconfirmed)
+            printf(" (%d not seen again in %d reruns)", m->unconfirmed, CONFIRM_RUNS);
         printf("\n");
         for (int k = 0; k < m->nfound; k++)
-            printf("      %-24s -> %-24s %d conn, %2d steps, at %4.0f s: %s\n", m->found_diag[k],
-                   m->found_last[k], m->found_conns[k], m->found_steps[k], m->found_at_s[k],
-                   m->found_file[k]);
+            printf("      %-22s -> %-22s %d conn, %2d steps, %d/%d, at %4.0f s: %s\n",
+                   m->found_diag[k], m->found_last[k], m->found_conns[k], m->found_steps[k],
+                   m->found_rate[k], RATE_RUNS, m->found_at_s[k], m->found_file[k]);
     }
     printf("models with a disagreement: %d of %d\n", found, f.nmodels);
     if (f.disagreements)

@@ -68,6 +68,8 @@ static void print_cells(const struct ec_manifest_model *models, size_t nm, char 
             if (*ec_rs_str(j, "expected"))
                 printf("      expected: %s\n      actual:   %s\n", ec_rs_str(j, "expected"),
                        ec_rs_str(j, "actual"));
+            if (*ec_rs_str(j, "evidence"))
+                printf("      evidence: %s\n", ec_rs_str(j, "evidence"));
             if (*ec_rs_str(j, "reproduce"))
                 printf("      reproduce: %s\n", ec_rs_str(j, "reproduce"));
         }

@@ -20,7 +20,7 @@ static const struct {
     {EC_DIAG_ECHO_MISMATCH, "echoes other bytes than it received", NULL},
     {EC_DIAG_TRUNCATED, "ends a connection before the whole echo is back", NULL},
     {EC_DIAG_LOST_AFTER_HALF_CLOSE, "drops the echo owed after a half-close", NULL},
-    {EC_DIAG_STALL, "stops answering before the work is done (stalls)", NULL},
+    {EC_DIAG_STALL, "stalls: stops answering before the work is done", NULL},
     {EC_DIAG_SERIALIZED, "serves one client at a time", NULL},
     {EC_DIAG_HOL, "lets one slow client hold up every other client", NULL},
     {EC_DIAG_CAPACITY, "holds at most %s clients", "holds fewer clients than asked for"},

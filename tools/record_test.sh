@@ -6,7 +6,7 @@
 #       validates the fixture, replays it against every MODEL=CMD: each must exit 0
 #       (PASS, or XFAIL exactly as that model's profile declares for the case name).
 #   record_test.sh faulty   ECHOCONF BIN PROFILES WORK FAULTY_MODEL CORRECT_MODEL
-#       records ec-halfclose against a faulty server; the replay against the correct
+#       records ec-trickle against a faulty server; the replay against the correct
 #       model must FAIL (exit 1) with a diagnosis in its JSON result.
 #   record_test.sh refused  ECHOCONF BIN PROFILES WORK
 #       a target that refuses: exit 3, a message, and no file.
@@ -89,7 +89,7 @@ session)
 faulty)
     faulty=$1 correct=$2
     start_server "$faulty"
-    record rec-faulty "$bin/ec-halfclose" --target {}
+    record rec-faulty "$bin/ec-trickle" --target {}
     rc=$?
     stop_server
     [ $rc -eq 0 ] || fail "echoconf record exited $rc"

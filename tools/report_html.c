@@ -402,6 +402,7 @@ static void evidence(FILE *f, const struct ec_result_set *rs, size_t r, size_t c
     kv(f, "error", ec_rs_str(cell, "error"));
     kv(f, "expected", ec_rs_str(cell, "expected"));
     kv(f, "actual", ec_rs_str(cell, "actual"));
+    kv(f, "evidence", ec_rs_str(cell, "evidence"));
     if (*ec_rs_str(cell, "connection")) {
         char where[400];
         snprintf(where, sizeof where, "%s, step %s (%s), plan %s", ec_rs_str(cell, "connection"),

@@ -37,8 +37,9 @@ static double seconds(const cJSON *cell)
 /* The evidence of a failing cell as plain text. */
 static void body(FILE *f, const cJSON *cell)
 {
-    static const char *const keys[] = {"requirement", "expected", "actual", "connection", "step",
-                                       "plan", "error", "reason", "reproduce", NULL};
+    static const char *const keys[] = {"requirement", "expected",  "actual", "evidence",
+                                       "connection",  "step",      "plan",   "error",
+                                       "reason",      "reproduce", NULL};
     for (const char *const *k = keys; *k; k++)
         if (*ec_rs_str(cell, *k)) {
             xesc(f, *k);

@@ -10,8 +10,11 @@
 
 /* Names. Those marked "suffix" are printed with ":<detail>" (capacity-limit:63). */
 #define EC_DIAG_ECHO_MISMATCH         "echo-mismatch"
+#define EC_DIAG_DUPLICATED            "duplicated-bytes"
+#define EC_DIAG_REORDERED             "reordered-bytes"
 #define EC_DIAG_TRUNCATED             "truncated-echo"
 #define EC_DIAG_LOST_AFTER_HALF_CLOSE "lost-after-half-close"
+#define EC_DIAG_NO_CLOSE_AFTER_EOF    "no-close-after-eof"
 #define EC_DIAG_STALL                 "stall"
 #define EC_DIAG_SERIALIZED            "serialized-clients"
 #define EC_DIAG_HOL                   "head-of-line-blocking"
@@ -21,6 +24,7 @@
 #define EC_DIAG_BUSY_POLL             "busy-poll"
 #define EC_DIAG_CRASH                 "crash"          /* suffix: signal name */
 #define EC_DIAG_PREMATURE_CLOSE       "premature-close"
+#define EC_DIAG_IDLE_TIMEOUT          "idle-timeout"   /* suffix: ms of silence, 1-2-5 */
 #define EC_DIAG_UNEXPECTED_RESET      "unexpected-reset"
 #define EC_DIAG_FRAME_ERROR           "frame-reassembly-error"
 #define EC_DIAG_CROSS_TALK            "cross-talk"

@@ -5,9 +5,15 @@
  */
 #include "server_proc.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -633,4 +640,96 @@ void ec_split_free(char **argv, int n)
         free(argv[i]);
         argv[i] = NULL;
     }
+}
+
+/* Listening sockets of one family through sock_diag (inet_diag): a dump asked for the
+ * state LISTEN only walks the kernel's listening hash, so it stays cheap on a machine
+ * with tens of thousands of connections, where reading /proc/net/tcp takes a good
+ * part of a second (measured: 21,696 lines, 0.5 s a read under load). 1 if one has
+ * local port `port`, 0 if none, -1 if the dump failed. */
+static int listening_diag(int family, unsigned port)
+{
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -1;
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req = {.nlh = {.nlmsg_len = sizeof req,
+                     .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                     .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+             .r = {.sdiag_family = (unsigned char)family,
+                   .sdiag_protocol = IPPROTO_TCP,
+                   .idiag_states = 1u << TCP_LISTEN}};
+    /* Bounded: the kernel answers at once, but no wait here may be unbounded. */
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int found = -1;
+    if (send(fd, &req, sizeof req, 0) == (ssize_t)sizeof req)
+        found = 0;
+    /* Each caller its own buffer (connection threads ask at once); 32 KiB holds any
+     * datagram of a dump (netlink_dump() fills at most 32 KiB). */
+    unsigned char *buf = malloc(32768);
+    for (int done = found < 0 || !buf; !done;) {
+        ssize_t n = recv(fd, buf, 32768, 0);
+        if (n <= 0) {
+            found = found > 0 ? found : -1;
+            break;
+        }
+        size_t left = (size_t)n;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left);
+             h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                if (h->nlmsg_type == NLMSG_ERROR && !found)
+                    found = -1;
+                done = 1;
+                break;
+            }
+            const struct inet_diag_msg *m = NLMSG_DATA(h);
+            if (ntohs(m->id.idiag_sport) == port)
+                found = 1;
+        }
+    }
+    if (!buf)
+        found = -1;
+    free(buf);
+    close(fd);
+    return found;
+}
+
+/* One /proc/net/tcp* file: 1 if a line in state 0A (TCP_LISTEN, include/net/tcp_states.h)
+ * has local port `port` ("0100007F:9C41": address, then the port in hex), 0 if none,
+ * -1 if the file cannot be read. */
+static int listening_in(const char *file, unsigned port)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char local[128], remote[128];
+        unsigned st, lport;
+        if (sscanf(line, " %*u: %127s %127s %x", local, remote, &st) != 3)
+            continue; /* the header line */
+        const char *colon = strrchr(local, ':');
+        if (colon && sscanf(colon + 1, "%x", &lport) == 1 && lport == port && st == 0x0A)
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+int ec_port_listening(unsigned port)
+{
+    int d4 = listening_diag(AF_INET, port), d6 = listening_diag(AF_INET6, port);
+    if (d4 == 1 || d6 == 1)
+        return 1;
+    if (d4 == 0 && d6 == 0)
+        return 0;
+    int v4 = listening_in("/proc/net/tcp", port);
+    int v6 = listening_in("/proc/net/tcp6", port);
+    if (v4 == 1 || v6 == 1)
+        return 1;
+    return v4 < 0 && v6 < 0 ? -1 : 0;
 }

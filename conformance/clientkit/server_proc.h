@@ -83,6 +83,12 @@ long long ec_proc_rss_kib(pid_t pid);
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 
+/* Is a TCP socket of this host listening on port (IPv4 or IPv6)? Asked of the
+ * kernel (sock_diag, listening sockets only), else read from /proc/net/tcp and
+ * /proc/net/tcp6, in the caller's network namespace. Returns 1, 0 (none), or -1 when
+ * neither way works. Only meaningful for a server on this host. */
+int ec_port_listening(unsigned port);
+
 /* CPU demand of process pid in milliseconds: the time its threads ran plus the time
  * they waited, runnable, for a CPU (sum of /proc/pid/task/<tid>/schedstat). Unlike CPU
  * time it does not shrink when the machine is busy: a spinning thread demands 100% of

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +36,16 @@ int64_t ec_clock_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t clock_us(void)
+int64_t ec_clock_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t clock_us(void)
+{
+    return ec_clock_us();
 }
 
 void ec_set_timeout_multiplier(double m)
@@ -374,6 +380,9 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
     c->fd = -1;
     c->sent_len = c->recvd_len = c->recv_pos = 0;
     c->eof = c->err = c->wr_shut = c->closed = 0;
+    c->nmarks = 0;
+    memset(&c->end, 0, sizeof c->end);
+    c->connect_us = c->last_recv_us = clock_us();
     struct sockaddr_storage ss;
     socklen_t sl;
     memset(&ss, 0, sizeof ss);
@@ -448,6 +457,7 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
                                      ? ((struct sockaddr_in *)&me)->sin_port
                                      : ((struct sockaddr_in6 *)&me)->sin6_port));
     note(c, "connect", -1, 0, txt);
+    c->connect_us = c->last_recv_us = clock_us();
     return 0;
 }
 
@@ -460,6 +470,56 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
 /* The most one drain() reads before it lets its caller look at the bytes (a peer
  * that always has more must not keep a caller from deciding). */
 #define DRAIN_MAX ((size_t)256 << 10)
+
+/* Records how the server ended the stream (once): when it arrived, the client's last
+ * send and the last data before it, and how many bytes the client had sent by then
+ * (from the ring of recent sends: a send made after the end arrived, before the
+ * client noticed it, does not count). */
+static void note_end(struct ec_conn *c, enum ec_rx kind)
+{
+    struct ec_conn_end *e = &c->end;
+    if (e->kind)
+        return;
+    int64_t now = clock_us();
+    e->kind = kind;
+    e->seen_us = e->arrived_us = now;
+    e->last_in_us = c->last_recv_us;
+    e->recvd = c->recvd_len;
+    e->wr_shut = c->wr_shut;
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    /* A FIN carries an ACK, and tcp_ack() stamps every acceptable ACK (rcv_tstamp,
+     * reported as tcpi_last_ack_recv); data stamps lrcvtime (tcpi_last_data_recv).
+     * Both are "ms ago" at the time of the call, at jiffy resolution. A reset stamps
+     * neither (tcp_validate_incoming() handles it before tcp_ack()). */
+    if (kind == EC_RX_EOF && c->fd >= 0 &&
+        getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+        tl >= offsetof(struct tcp_info, tcpi_last_ack_recv) + sizeof ti.tcpi_last_ack_recv) {
+        e->kernel_times = 1;
+        e->arrived_us = now - (int64_t)ti.tcpi_last_ack_recv * 1000;
+        int64_t in = now - (int64_t)ti.tcpi_last_data_recv * 1000;
+        e->last_in_us = in > c->connect_us ? in : c->connect_us;
+        if (e->last_in_us > e->arrived_us)
+            e->last_in_us = e->arrived_us;
+    }
+    e->sent_before = (long long)c->sent_len;
+    e->last_out_us = c->connect_us;
+    size_t have = c->nmarks < EC_SEND_MARKS ? c->nmarks : EC_SEND_MARKS;
+    size_t k = 0;
+    for (; k < have; k++) {
+        const struct ec_send_mark *m = &c->marks[(c->nmarks - 1 - k) % EC_SEND_MARKS];
+        if (m->t_us > e->arrived_us) {
+            e->sent_before = (long long)m->before;
+            continue;
+        }
+        e->last_out_us = m->t_us;
+        break;
+    }
+    if (k == have && c->nmarks > EC_SEND_MARKS) {
+        e->sent_before = -1; /* every remembered send came after it: unknown */
+        e->last_out_us = -1;
+    }
+}
 
 /* One nonblocking recv into the history. Returns >0 bytes, 0 at EOF (sets c->eof),
  * -EC_EWOULDBLOCK when nothing is there, or another negative class (sets c->err;
@@ -483,12 +543,14 @@ static long long recv_once(struct ec_conn *c)
         ptrdiff_t n = ec_recv(c->fd, c->recvd + c->recvd_len, 65536, EC_MSG_DONTWAIT);
         if (n > 0) {
             c->recvd_len += (size_t)n;
+            c->last_recv_us = clock_us();
             note(c, "recv", n, 0, NULL);
             return n;
         }
         if (n == 0) {
             c->eof = 1;
             note(c, "eof", -1, 0, NULL);
+            note_end(c, EC_RX_EOF);
             return 0;
         }
         if (n == -EC_EINTR)
@@ -497,6 +559,7 @@ static long long recv_once(struct ec_conn *c)
             return n;
         c->err = (int)n;
         note(c, "recv", -1, c->err, NULL);
+        note_end(c, n == -EC_ECONNRESET ? EC_RX_RESET : EC_RX_ERROR);
         return c->err;
     }
 }
@@ -607,6 +670,8 @@ static int record_sent(struct ec_conn *c, const unsigned char *p, size_t n)
     if (grow(&c->sent, &c->sent_cap, c->sent_len + n) < 0)
         return -EC_ENOMEM;
     memcpy(c->sent + c->sent_len, p, n);
+    c->marks[c->nmarks++ % EC_SEND_MARKS] =
+        (struct ec_send_mark){.t_us = clock_us(), .before = c->sent_len, .after = c->sent_len + n};
     c->sent_len += n;
     return 0;
 }

@@ -146,6 +146,32 @@ enum ec_rx {
 /* Name of an outcome class: "ok", "eof", "reset", "error", "timeout", "data". */
 const char *ec_rx_name(enum ec_rx rx);
 
+/* How the server ended a connection, recorded once, when the client first sees the
+ * end (a FIN, a reset or another receive error). Times are CLOCK_MONOTONIC
+ * microseconds (ec_clock_us). For a FIN, when it arrived comes from the kernel
+ * (TCP_INFO: tcpi_last_ack_recv, the FIN carries an ACK; tcpi_last_data_recv for the
+ * last data), so a client thread that noticed it late does not stretch the figures;
+ * for a reset it is when the client saw it (an upper bound). */
+struct ec_conn_end {
+    int kind;              /* 0: not seen; EC_RX_EOF, EC_RX_RESET or EC_RX_ERROR */
+    int kernel_times;      /* 1: arrived_us and last_in_us come from TCP_INFO */
+    int64_t seen_us;       /* when the client saw it */
+    int64_t arrived_us;    /* when it arrived */
+    int64_t last_out_us;   /* the client's last send before it (or connect), -1 unknown */
+    int64_t last_in_us;    /* the last data received before it (or connect) */
+    long long sent_before; /* bytes the client had sent when it arrived, -1 unknown */
+    size_t recvd;          /* bytes received before the end (all data precedes it) */
+    int wr_shut;           /* the client had half-closed */
+};
+
+/* One send() the client made: when it returned and the stream length after it. */
+struct ec_send_mark {
+    int64_t t_us;
+    size_t before, after;
+};
+
+#define EC_SEND_MARKS 8
+
 /* One client connection and everything that crossed it. The socket is nonblocking
  * after connect; every call below waits with poll() up to its deadline. */
 struct ec_conn {
@@ -163,6 +189,13 @@ struct ec_conn {
     int err;         /* negative class of a receive or send error, 0 if none */
     int wr_shut;     /* we half-closed */
     int closed;      /* we closed or aborted; fd is -1 */
+
+    /* Timing evidence (evidence.h): when things happened, client clock. */
+    int64_t connect_us;                       /* when the connection was made */
+    int64_t last_recv_us;                     /* when data last arrived */
+    struct ec_send_mark marks[EC_SEND_MARKS]; /* the last sends, a ring */
+    size_t nmarks;                            /* sends made (marks[nmarks % N] is next) */
+    struct ec_conn_end end;                   /* how the server ended the stream */
 };
 
 /* Prepares c (no socket yet). label names it in the timeline; tl may be NULL. */
@@ -243,5 +276,8 @@ int ec_scale_ms(int ms);
 
 /* Monotonic milliseconds (same clock as the deadlines above). */
 int64_t ec_clock_ms(void);
+
+/* The same clock in microseconds. */
+int64_t ec_clock_us(void);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ec_log.h"
@@ -40,24 +41,40 @@ enum mode {
     M_NEVER_CLOSE,  /* echoes, but after the client's FIN never closes nor sends FIN */
     M_RESET_MID,    /* echoes half of the first read (mid-frame), then resets */
     M_HOARD,        /* echoes the first 64 bytes of a client, keeps all else it reads */
-    M_HOLD          /* reads and discards everything, never answers nor closes */
+    M_HOLD,         /* reads and discards everything, never answers nor closes */
+    M_IDLE,         /* closes a client that sent nothing for IDLE_MS (all echoed) */
+    M_DUP,          /* echoes the chunk that crosses byte 1000 of a stream twice */
+    M_REORDER       /* holds the chunk that crosses byte 1000, echoes the next one first */
 };
 
 static const char *const names[] = {
     "good",  "mismatch",  "truncate",  "halfclose", "silent", "crash",       "die-on-reset",
     "exit",  "leak",      "spin",      "close-now", "reset",  "reframe",     "nolog",
     "extra", "crossfeed", "no-listen", "garbage",   "flood",  "never-close", "reset-mid-frame",
-    "hoard", "hold"};
+    "hoard", "hold",      "idle",      "dup",       "reorder"};
 
-#define MAXC 256
+#define MAXC    256
+#define IDLE_MS 200
+#define MARK    1000
 
 struct client {
     int fd;
     char peer[EC_ADDRSTRLEN];
     long long echoed;
     int gone;
-    int ended; /* never-close: the client's FIN came; the socket is left as it is */
+    int ended;            /* never-close: the client's FIN came; the socket is left as it is */
+    long long last_ms;    /* idle: when it last sent */
+    unsigned char *later; /* reorder: the held chunk */
+    size_t later_n;
+    int swapped;
 };
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* hoard: every byte read and not echoed, never freed (the memory the engine's
  * unbounded-buffering check must see grow). */
@@ -148,11 +165,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "ec-misbehave: %s\n", err);
         return 1;
     }
-    ec_log_ready(ec_sock_local_name(ls, name, sizeof name));
+    ec_sock_local_name(ls, name, sizeof name);
     if (m == M_NO_LISTEN) {
-        close(ls); /* alive, but nobody listens: every connect is refused */
+        /* Alive, but nobody listens: every connect is refused. Closed before the
+         * readiness line, so no client can reach the backlog first (it would be reset
+         * when the listener closed, not refused). */
+        close(ls);
         ls = -1;
     }
+    ec_log_ready(name);
 
     static struct client cl[MAXC];
     int nc = 0, served = 0;
@@ -168,9 +189,17 @@ int main(int argc, char **argv)
                 p[n] = (struct pollfd){.fd = cl[i].fd, .events = m == M_FLOOD ? POLLOUT : POLLIN};
                 map[n++] = i;
             }
-        int r = poll(p, (nfds_t)n, m == M_SPIN ? 0 : 1000);
+        int r = poll(p, (nfds_t)n, m == M_SPIN ? 0 : m == M_IDLE ? IDLE_MS / 10 : 1000);
         if (r < 0 && errno == EINTR)
             continue;
+        if (m == M_IDLE) {
+            /* Whoever sent nothing for IDLE_MS is closed: every byte was echoed at once,
+             * so nothing is owed either way. */
+            long long t = now_ms();
+            for (int i = 0; i < nc; i++)
+                if (!cl[i].gone && t - cl[i].last_ms >= IDLE_MS)
+                    drop(&cl[i], 0, m);
+        }
         for (int k = 0; k < n; k++) {
             if (m == M_FLOOD && map[k] >= 0 && p[k].revents) {
                 /* Writable (or broken): another 64 KiB nobody asked for. */
@@ -193,7 +222,7 @@ int main(int argc, char **argv)
                     close(fd);
                     continue;
                 }
-                cl[nc] = (struct client){.fd = fd};
+                cl[nc] = (struct client){.fd = fd, .last_ms = now_ms()};
                 snprintf(cl[nc].peer, sizeof cl[nc].peer, "%s", peer);
                 ec_log_accept(peer);
                 if (m == M_CLOSE_NOW)
@@ -280,6 +309,26 @@ int main(int argc, char **argv)
                 send_all(c->fd, buf, (size_t)got);
                 break;
             }
+            case M_DUP:
+                send_all(c->fd, buf, (size_t)got);
+                if (c->echoed < MARK && c->echoed + got >= MARK)
+                    send_all(c->fd, buf, (size_t)got);
+                break;
+            case M_REORDER:
+                if (c->later) {
+                    send_all(c->fd, buf, (size_t)got);
+                    send_all(c->fd, c->later, c->later_n);
+                    free(c->later);
+                    c->later = NULL;
+                } else if (!c->swapped && c->echoed < MARK && c->echoed + got >= MARK &&
+                           (c->later = malloc((size_t)got)) != NULL) {
+                    memcpy(c->later, buf, (size_t)got);
+                    c->later_n = (size_t)got;
+                    c->swapped = 1;
+                } else {
+                    send_all(c->fd, buf, (size_t)got);
+                }
+                break;
             case M_CROSSFEED: {
                 int to = map[k];
                 for (int j = 1; j <= nc; j++) {
@@ -297,6 +346,7 @@ int main(int argc, char **argv)
                 break;
             }
             c->echoed += got;
+            c->last_ms = now_ms();
         }
     }
     return 0;

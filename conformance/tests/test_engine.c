@@ -13,6 +13,7 @@
 
 #include "ec_sock.h"
 #include "engine.h"
+#include "evidence.h"
 #include "logline.h"
 #include "server_proc.h"
 #include "steps.h"
@@ -226,10 +227,82 @@ static int log_lines_parse(void)
     return 0;
 }
 
+/* ec_port_listening sees a listener on its port, and no longer once it is closed. */
+static int port_listening_follows_the_listener(void)
+{
+    unsigned port;
+    int ls = listener(&port);
+    CHECK_EQ(ec_port_listening(port), 1);
+    close(ls);
+    CHECK_EQ(ec_port_listening(port), 0);
+    printf("port %u: listening while the listener was open, not after\n", port);
+    return 0;
+}
+
+/* ec_round_125: the nearest of 1, 2, 5 x 10^k on a log scale (boundaries sqrt(a*b)). */
+static int idle_ms_round_to_1_2_5(void)
+{
+    static const long in[] = {100, 140, 142, 200, 230, 315, 317, 500, 706, 708, 1500, 3000};
+    static const long out[] = {100, 100, 200, 200, 200, 200, 500, 500, 500, 1000, 2000, 2000};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        CHECK_EQ(ec_round_125(in[i]), out[i]);
+    printf("%zu silences rounded to 1, 2, 5 x 10^k\n", sizeof in / sizeof in[0]);
+    return 0;
+}
+
+/* The evidence of a repeat and of a reorder, on a made-up connection history: each
+ * is recognised, a plain corruption is neither, and a repeat that a skip explains as
+ * well (periodic data) is not called a repeat. */
+static int evidence_tells_repeats_and_reorders(void)
+{
+    struct ec_conn c;
+    ec_conn_init(&c, "c", NULL);
+    unsigned char sent[4096], got[4096 + 100];
+    ec_pattern_fill(sent, sizeof sent, 7, 0);
+    c.sent = sent, c.sent_len = sizeof sent;
+    c.recvd = got;
+    char ev[400];
+    /* A repeat: 100 bytes at 1000 come again after 1100. */
+    memcpy(got, sent, 1100);
+    memcpy(got + 1100, sent + 1000, 100);
+    memcpy(got + 1200, sent + 1100, sizeof sent - 1100);
+    c.recvd_len = sizeof sent + 100;
+    CHECK_EQ(ec_evidence_duplicated(&c, 1100, ev, sizeof ev, NULL, NULL), 1);
+    CHECK_EQ(ec_evidence_reordered(&c, 1100, sizeof sent, ev, sizeof ev), 0);
+    printf("repeat: %s\n", ev);
+    /* A reorder: [1000, 1100) and [1100, 1300) swapped. */
+    memcpy(got, sent, sizeof sent);
+    memcpy(got + 1000, sent + 1100, 200);
+    memcpy(got + 1200, sent + 1000, 100);
+    c.recvd_len = sizeof sent;
+    CHECK_EQ(ec_evidence_reordered(&c, 1000, sizeof sent, ev, sizeof ev), 1);
+    CHECK_EQ(ec_evidence_duplicated(&c, 1000, ev, sizeof ev, NULL, NULL), 0);
+    printf("reorder: %s\n", ev);
+    /* A flipped bit is neither. */
+    memcpy(got, sent, sizeof sent);
+    got[2000] ^= 0x20;
+    CHECK_EQ(ec_evidence_reordered(&c, 2000, sizeof sent, ev, sizeof ev), 0);
+    CHECK_EQ(ec_evidence_duplicated(&c, 2000, ev, sizeof ev, NULL, NULL), 0);
+    /* Periodic data: 10 bytes dropped at 500 look like a repeat of 10 bytes earlier too. */
+    for (size_t i = 0; i < sizeof sent; i++)
+        sent[i] = (unsigned char)('0' + i % 10);
+    memcpy(got, sent, 500);
+    memcpy(got + 500, sent + 510, sizeof sent - 510);
+    c.recvd_len = sizeof sent - 10;
+    CHECK_EQ(ec_evidence_duplicated(&c, 500, ev, sizeof ev, NULL, NULL), 0);
+    printf("a flipped bit and a skip in periodic data: neither\n");
+    c.sent = c.recvd = NULL;
+    ec_conn_free(&c);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
 } tests[] = {
+    {"port_listening_follows_the_listener", port_listening_follows_the_listener},
+    {"idle_ms_round_to_1_2_5", idle_ms_round_to_1_2_5},
+    {"evidence_tells_repeats_and_reorders", evidence_tells_repeats_and_reorders},
     {"log_lines_parse", log_lines_parse},
     {"split_command_words", split_command_words},
     {"pattern_is_seekable", pattern_is_seekable},

@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A fill sends at most this much; the echo that takes its bytes gets FILL_ECHO_MS (the
+ * default 2000 ms is too short for megabytes: under Wine, at a load average near 100,
+ * a win32 model echoed 4 MB at 0.6 MB/s, so a fill's echo ran out of the deadline with
+ * the server still sending). */
+#define FILL_MAX     (8 << 20)
+#define FILL_ECHO_MS 10000
+
 /* splitmix64 (Steele, Lea, Flood 2014): a seedable, well-mixed 64-bit generator. */
 static uint64_t next(uint64_t *st)
 {
@@ -75,7 +82,7 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
         struct ec_fz_conn *c = &s->conns[i];
         unsigned e = pick(&st, 100);
         c->end = e < 40 ? FZE_HALF_CLOSE : e < 70 ? FZE_CLOSE : e < 80 ? FZE_CLOSE_NOW : FZE_ABORT;
-        c->late = together && i > 0 && pick(&st, 3) == 0;
+        c->late = together && i > 0 && pick(&st, 2) == 0;
         if (pick(&st, 10) == 0)
             continue; /* connect and close (or reset) at once */
         c->nacts = 1 + (int)pick(&st, 6);
@@ -84,7 +91,7 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
             /* Weights in percent: send, expect, fill, sync (only for connections open
              * at once), pause, stop reading, resume reading. */
             unsigned w = pick(&st, 100);
-            unsigned ws = 40, we = 20, wf = together ? 8 : 2, wy = together ? 16 : 0, wp = 8,
+            unsigned ws = 40, we = 20, wf = together ? 10 : 2, wy = together ? 14 : 0, wp = 8,
                      wst = 6;
             if (s->framed)
                 wf = 0;
@@ -211,8 +218,8 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             cJSON_AddStringToObject(step(steps, "barrier", &count), "name", bn);
         }
         /* Late connections pass the barrier "late" before they connect; the others
-         * after their first echo (so the server has accepted and served them), or
-         * before their first sync or their end. Every connection meets "late" before
+         * after their first echo or fill (so the server has accepted and served
+         * them), or before their first sync or their end. Every connection meets "late" before
          * any "sync-k" and sync-k before sync-k+1, so no two wait for each other. */
         int nsync = 0, late_pending = 0;
         if (any_late && c->late)
@@ -228,6 +235,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
         step(steps, "connect", &count);
         long long sent = 0, got = 0;
         int reading = 1, filled = 0;
+        int fill_owed = 0; /* a fill's echo is still owed */
         for (int k = 0; k < c->nacts; k++) {
             const struct ec_fz_act *a = &c->acts[k];
             switch (a->kind) {
@@ -248,9 +256,12 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                 if (owed == 0)
                     break;
                 cJSON *e = step(steps, "expect", &count);
+                if (fill_owed)
+                    cJSON_AddNumberToObject(e, "deadline_ms", FILL_ECHO_MS);
                 if (a->n < 0 || a->n >= owed) {
                     cJSON_AddBoolToObject(e, "echo", 1);
                     got = sent;
+                    fill_owed = 0;
                 } else {
                     cJSON_AddNumberToObject(e, "echo", (double)a->n);
                     got += a->n;
@@ -287,11 +298,13 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                     step(steps, "stop_reading", &count);
                 reading = 0;
                 cJSON *fl = step(steps, "fill", &count);
-                cJSON_AddNumberToObject(fl, "max", 16 << 20);
+                cJSON_AddNumberToObject(fl, "max", FILL_MAX);
                 cJSON_AddNumberToObject(fl, "settle_ms", 150);
                 cJSON_AddNumberToObject(fl, "deadline_ms", 6000);
                 filled = 1;
+                fill_owed = 1;
                 fills++;
+                LATE_NOW(); /* the server has this one's bytes to echo now */
                 /* The filled bytes (at least one) are owed too: the next "echo": true
                  * takes them all. */
                 sent += 1;
@@ -304,17 +317,29 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
         switch (c->end) {
         case FZE_HALF_CLOSE:
             step(steps, "shutdown_wr", &count);
-            if (sent > got)
-                cJSON_AddBoolToObject(step(steps, "expect", &count), "echo", 1);
+            if (sent > got) {
+                cJSON *e = step(steps, "expect", &count);
+                if (fill_owed)
+                    cJSON_AddNumberToObject(e, "deadline_ms", FILL_ECHO_MS);
+                cJSON_AddBoolToObject(e, "echo", 1);
+            }
             step(steps, "expect_eof", &count);
             break;
+        /* A close as the last step is left to the engine, which closes what a script
+         * left open, in order, as soon as it ends. */
         case FZE_CLOSE:
-            if (sent > got)
-                cJSON_AddBoolToObject(step(steps, "expect", &count), "echo", 1);
-            step(steps, "close", &count);
+            if (sent > got) {
+                cJSON *e = step(steps, "expect", &count);
+                if (fill_owed)
+                    cJSON_AddNumberToObject(e, "deadline_ms", FILL_ECHO_MS);
+                cJSON_AddBoolToObject(e, "echo", 1);
+            }
+            if (s->sequential && i + 1 < s->nconns)
+                step(steps, "close", &count);
             break;
         case FZE_CLOSE_NOW:
-            step(steps, "close", &count);
+            if (s->sequential && i + 1 < s->nconns)
+                step(steps, "close", &count);
             break;
         case FZE_ABORT:
             step(steps, "abort", &count);
@@ -329,7 +354,7 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
     /* Room to move the bytes on a loaded machine (1 ms per 20 KB, twice over for the
      * echo), the pauses, and 2 s per connection for the rest. */
     cJSON_SetNumberValue(budget, (double)(5000 + 2000LL * s->nconns + bytes / 10000 + 2 * waits +
-                                          8000 * fills));
+                                          (FILL_ECHO_MS + 8000) * fills));
     char *txt = cJSON_Print(fx);
     cJSON_Delete(fx);
     if (nsteps)
@@ -452,7 +477,15 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         }
         i -= 5 * s->conns[c].nacts;
     }
-    /* 5. one after another instead of at once; raw instead of framed */
+    /* 5. plainer ends: close at once, or after the echo */
+    for (int c = 0; c < s->nconns; c++) {
+        if (i < 2) {
+            out->conns[c].end = i == 0 ? FZE_CLOSE_NOW : FZE_CLOSE;
+            return 1;
+        }
+        i -= 2;
+    }
+    /* 6. one after another instead of at once; raw instead of framed */
     if (i == 0) {
         out->sequential = 1;
         return 1;
