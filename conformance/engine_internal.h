@@ -39,6 +39,18 @@ struct failure {
 
 struct pass;
 
+/* What the server's log said so far about one connection instance: the lines of its
+ * client port from the line it connected at (engine.c, srv_scan). A later "accept" of
+ * the same port starts over, so a port the kernel reused for a new connection never
+ * inherits an old connection's counts. */
+struct srv_track {
+    size_t from, scan; /* first line that may be ours; next line to look at */
+    unsigned port;     /* our local port, 0 before connect */
+    long long recv;    /* bytes the server logged receiving ("recv" lines) */
+    long long sent;    /* bytes it logged sending back ("send" lines) */
+    int accepted, closed, refused;
+};
+
 /* One connection instance: a thread running its group's steps. */
 struct inst {
     struct pass *ps;
@@ -54,6 +66,8 @@ struct inst {
     int not_checked;
     int cpu_pct, fd_growth;
     long long filled;
+    struct srv_track trk; /* the server's log about this connection */
+    int efd;              /* eventfd for waits on the server's log; -1 until needed */
     sem_t go;     /* serial groups: posted when the previous instance hands off */
     int handed;   /* this instance let the next one go */
     int *member;  /* per barrier: its script has it */
@@ -74,6 +88,7 @@ struct obs {
     int fds;
     long long cpu_ms;
     long long rss_kib; /* VmRSS, -1 when not observed */
+    int threads;       /* the server's threads then, -1 when not observed */
 };
 
 struct run;
@@ -96,6 +111,10 @@ struct pass {
     int *group_failed; /* per group: an instance failed */
     struct obs obs[16];
     size_t nobs;
+    /* Delivery of the pieces of separating plans in this pass (steps.h): counts of
+     * sends delivered server-synchronised and timed, pace waits that gave up, and
+     * after_server waits that could not be synchronised (no server log). */
+    int n_sync, n_timed, pace_fails, unsynced_waits;
     enum ec_verdict v[3]; /* data, close, server path */
     enum ec_verdict verdict;
     struct failure *first;
@@ -114,7 +133,9 @@ struct run {
     struct ec_fixture fx;
     struct ec_server_proc srv;
     int have_srv;
-    int foreign; /* started from a "{port}" command: its output is not echoconf's log */
+    int foreign;  /* started from a "{port}" command: its output is not echoconf's log */
+    int can_pace; /* the server's log is ours to read: started by us, not foreign, not
+                   * --quiet (engine.c, "the server's log, per connection") */
     char server_cmd[2048];
     char host[64];
     unsigned port;
@@ -133,6 +154,7 @@ struct run {
     struct deviation *devs;
     size_t ndevs;
     const struct deviation *dev; /* the deviation declared for this case, if any */
+    struct deviation *may;       /* the may-entry of this case, if any (profile.c) */
     char unsupported_reason[300];
     /* results */
     char server_diag[48];
@@ -154,7 +176,8 @@ int ec__profile_load(struct run *r, char *err, size_t errlen);
 
 /* Applies the declared deviation of this case to the raw verdict: XFAIL when the
  * declared diagnosis happened, XPASS when the case passed anyway, FAIL when another
- * diagnosis happened. */
+ * diagnosis happened. A may-entry instead: MAY for a pass or exactly its diagnosis,
+ * the raw verdict for anything else. */
 enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw);
 
 void ec__profile_free(struct run *r);

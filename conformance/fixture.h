@@ -33,7 +33,7 @@ struct ec_payload {
 
 /* The one table of step kinds, a row each: the kind (EC_ST_<KIND>), its JSON name,
  * the verdict path it belongs to (below), the fields it takes besides the common ones
- * (step, comment, deadline_ms, diagnosis, alternatives), the loader's function that
+ * (step, comment, deadline_ms, diagnosis, alternatives, after_server), the loader's function that
  * reads them (fixture.c) and the engine's function that runs the step (engine.c).
  * Adding a step kind is one row here and those two functions (fixtures/README.md);
  * each file expands the table with the columns it needs. */
@@ -97,6 +97,20 @@ struct ec_alt {
 
 enum ec_expect_kind { EC_EX_ECHO, EC_EX_DATA, EC_EX_REGEX, EC_EX_FRAMES };
 
+/* "after_server": the server log event a step waits for, on its own connection,
+ * before it acts (fixtures/README.md). */
+enum ec_after {
+    EC_AFTER_NONE,   /* act at once */
+    EC_AFTER_ACCEPT, /* the server accepted this connection */
+    EC_AFTER_RECV,   /* it received every byte sent so far (or after_bytes in total) */
+    EC_AFTER_SEND,   /* it sent at least one byte back (or after_bytes in total) */
+    EC_AFTER_ECHO,   /* it sent back as many bytes as were sent so far */
+    EC_AFTER_CLOSE   /* it closed this connection */
+};
+
+/* "accept", "recv", "send", "echo", "close" ("" for EC_AFTER_NONE). */
+const char *ec_after_name(enum ec_after a);
+
 struct ec_step {
     enum ec_step_kind kind;
     char path[EC_PATH_MAX]; /* "$.connections[0].steps[3]" */
@@ -104,6 +118,8 @@ struct ec_step {
     char diagnosis[32];     /* what a timeout of this step means ("" = stall) */
     struct ec_alt alts[EC_MAX_ALTS];
     size_t nalts;
+    enum ec_after after;   /* after_server: wait for this server event first */
+    long long after_bytes; /* its "bytes" (recv, send), -1 = the default of the event */
     /* send */
     struct ec_payload *payloads;
     size_t npayloads;
@@ -137,6 +153,7 @@ struct ec_step {
     int max_cpu_percent;    /* -1: no cpu assertion */
     char rss_since[32];     /* observe: the observation resident memory is compared with */
     int max_rss_growth_kib; /* -1: no memory assertion */
+    int rss_per_thread_kib; /* the bound grows by this per thread the server gained */
     /* round_trips: count messages (payloads[0]), each sent once its echo is back */
     int count;
     int max_ms;     /* the bound on the round trip at percentile (scaled) */

@@ -3,9 +3,9 @@
 
 const char *ec_verdict_name(enum ec_verdict v)
 {
-    static const char *const n[] = {"PASS",        "PASS-NONSTRICT", "XFAIL",   "UNSUPPORTED",
-                                    "XPASS",       "FAIL",           "TIMEOUT", "ERROR",
-                                    "not checked", "not reached"};
+    static const char *const n[] = {"PASS",        "PASS-NONSTRICT", "XFAIL",      "MAY",
+                                    "UNSUPPORTED", "XPASS",          "FAIL",       "TIMEOUT",
+                                    "ERROR",       "not checked",    "not reached"};
     return (unsigned)v < sizeof n / sizeof n[0] ? n[v] : "?";
 }
 
@@ -15,6 +15,7 @@ int ec_verdict_exit(enum ec_verdict v)
     case EC_V_PASS:
     case EC_V_PASS_NONSTRICT:
     case EC_V_XFAIL:
+    case EC_V_MAY:
         return 0;
     case EC_V_UNSUPPORTED:
         return 77;
