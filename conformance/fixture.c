@@ -836,7 +836,8 @@ static int parse_observe(struct ld *l, const cJSON *v, const char *path, struct 
     if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
         return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
     if (get_str(l, v, path, "rss_since", st->rss_since, sizeof st->rss_since, 0) < 0 ||
-        get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0)
+        get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0 ||
+        get_intv(l, v, path, "rss_per_thread_kib", 0, 1 << 16, &st->rss_per_thread_kib) < 0)
         return -1;
     if ((st->max_rss_growth_kib >= 0) != (st->rss_since[0] != 0))
         return fail(l, path, "rss_since and max_rss_growth_kib go together");

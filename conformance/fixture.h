@@ -57,7 +57,8 @@ struct ec_payload {
     X(BARRIER, "barrier", DATA, "name", parse_barrier, exec_barrier)                               \
     X(HANDOFF, "handoff", DATA, "", parse_nothing, exec_handoff)                                   \
     X(OBSERVE, "observe", SERVER,                                                                  \
-      "name fds_since max_fd_growth cpu_window_ms max_cpu_percent rss_since max_rss_growth_kib",   \
+      "name fds_since max_fd_growth cpu_window_ms max_cpu_percent rss_since max_rss_growth_kib "   \
+      "rss_per_thread_kib",                                                                        \
       parse_observe, exec_observe)                                                                 \
     X(ROUND_TRIPS, "round_trips", DATA, "data count max_ms percentile", parse_round_trips,         \
       exec_round_trips)
