@@ -79,6 +79,7 @@ struct obs {
     int fds;
     long long cpu_ms;
     long long rss_kib; /* VmRSS, -1 when not observed */
+    int threads;       /* the server's threads then, -1 when not observed */
 };
 
 enum plan_ov { OV_FIXTURE, OV_ASIS, OV_BYTEWISE, OV_RANDOM, OV_SPLIT, OV_COALESCE };

@@ -587,7 +587,7 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
     /* The fields each kind accepts, after the common ones. */
     static const char *const common[] = {"step", "comment", "deadline_ms", "diagnosis",
                                          "alternatives"};
-    const char *extra[8] = {0};
+    const char *extra[9] = {0};
     switch (st->kind) {
     case EC_ST_SEND:
         extra[0] = "data", extra[1] = "payloads", extra[2] = "plan", extra[3] = "for_ms";
@@ -615,7 +615,7 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
     case EC_ST_OBSERVE:
         extra[0] = "name", extra[1] = "fds_since", extra[2] = "max_fd_growth";
         extra[3] = "cpu_window_ms", extra[4] = "max_cpu_percent";
-        extra[5] = "rss_since", extra[6] = "max_rss_growth_kib";
+        extra[5] = "rss_since", extra[6] = "max_rss_growth_kib", extra[7] = "rss_per_thread_kib";
         break;
     case EC_ST_ROUND_TRIPS:
         extra[0] = "data", extra[1] = "count", extra[2] = "max_ms", extra[3] = "percentile";
@@ -778,7 +778,8 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
             return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
         if (get_str(l, v, path, "rss_since", st->rss_since, sizeof st->rss_since, 0) < 0 ||
-            get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0)
+            get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0 ||
+            get_intv(l, v, path, "rss_per_thread_kib", 0, 1 << 16, &st->rss_per_thread_kib) < 0)
             return -1;
         if ((st->max_rss_growth_kib >= 0) != (st->rss_since[0] != 0))
             return fail(l, path, "rss_since and max_rss_growth_kib go together");

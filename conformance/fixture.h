@@ -123,6 +123,7 @@ struct ec_step {
     int max_cpu_percent;    /* -1: no cpu assertion */
     char rss_since[32];     /* observe: the observation resident memory is compared with */
     int max_rss_growth_kib; /* -1: no memory assertion */
+    int rss_per_thread_kib; /* the bound grows by this per thread the server gained */
     /* round_trips: count messages (payloads[0]), each sent once its echo is back */
     int count;
     int max_ms;     /* the bound on the round trip at percentile (scaled) */

@@ -39,11 +39,13 @@ static const struct {
     {EC_DIAG_CONNECT_FAILED, "refuses connections it should accept", NULL},
     {EC_DIAG_NAGLE, "echoes in pieces that wait for a delayed ACK (Nagle): ~40 ms a round trip",
      NULL},
-    /* Names of issue 16 (cause-naming diagnoses), phrased ahead of their landing. */
-    {"no-close-after-eof", "keeps a connection open after the client's EOF", NULL},
-    {"idle-timeout", "closes idle connections after %s ms", "closes idle connections"},
-    {"duplicated-bytes", "echoes some bytes twice", NULL},
-    {"reordered-bytes", "echoes bytes out of order", NULL},
+    {EC_DIAG_NO_CLOSE_AFTER_EOF, "keeps a connection open after the client's EOF", NULL},
+    {EC_DIAG_IDLE_TIMEOUT, "closes idle connections after %s ms", "closes idle connections"},
+    {EC_DIAG_DUPLICATED, "echoes some bytes twice", NULL},
+    {EC_DIAG_REORDERED, "echoes bytes out of order", NULL},
+    {EC_DIAG_UNBOUNDED_FRAME, "waits on a frame longer than any it should accept", NULL},
+    {EC_DIAG_UNBOUNDED_BUFFERING, "buffers without bound: memory grows with unread input",
+     NULL},
 };
 
 const char *ec_edge_phrase(const char *diagnosis, char *buf, size_t len)

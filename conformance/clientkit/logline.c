@@ -14,7 +14,9 @@ const char *ec_logline_kind_name(enum ec_logline_kind k)
     return (unsigned)k < sizeof kind_names / sizeof kind_names[0] ? kind_names[k] : "?";
 }
 
-/* Parses "A:P" at text[0..len) into host and port (1..65535). Returns 0 or -1. */
+/* Parses "A:P" at text[0..len) into host and port (1..65535): A is a host name or an
+ * IPv4 address, or an IPv6 literal in brackets (lib/ec_net.c writes peers so), made
+ * of letters, digits and ".:%_-" only. Returns 0 or -1. */
 static int parse_peer(const char *text, size_t len, char *host, size_t hostlen, unsigned *port)
 {
     char tmp[EC_LOGLINE_HOSTLEN + 8];
@@ -22,7 +24,21 @@ static int parse_peer(const char *text, size_t len, char *host, size_t hostlen, 
         return -1;
     memcpy(tmp, text, len);
     tmp[len] = '\0';
-    return ec_parse_hostport(tmp, host, hostlen, port, 0) == 0 ? 0 : -1;
+    if (ec_parse_hostport(tmp, host, hostlen, port, 0) != 0)
+        return -1;
+    /* ec_parse_hostport takes whatever sits between the brackets: "[[]:5" gave the
+     * host "[", which no server writes and no canonical form can carry (found by
+     * fuzz-logline). */
+    for (const char *h = host; *h; h++) {
+        int ok = (*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+                 strchr(".:%_-", *h) != NULL;
+        if (!ok)
+            return -1;
+    }
+    /* Brackets exactly when the host is an IPv6 literal. */
+    if ((tmp[0] == '[') != (strchr(host, ':') != NULL))
+        return -1;
+    return 0;
 }
 
 /* Parses the decimal digits text[0..len) into *out; -1 when empty, not all digits or

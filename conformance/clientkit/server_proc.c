@@ -550,6 +550,24 @@ long long ec_proc_rss_kib(pid_t pid)
     return kib;
 }
 
+int ec_proc_threads(pid_t pid)
+{
+    char path[64], line[256];
+    int n = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Threads:", 8) == 0) {
+            n = atoi(line + 8);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
 long long ec_proc_cpu_ms(pid_t pid)
 {
     char path[64], buf[1024];

@@ -80,6 +80,9 @@ const char *ec_proc_fd_kinds(pid_t pid, char *buf, size_t len);
 /* Resident memory of process pid in KiB (VmRSS of /proc/pid/status), or -1. */
 long long ec_proc_rss_kib(pid_t pid);
 
+/* Threads of process pid (Threads: of /proc/pid/status), or -1. */
+int ec_proc_threads(pid_t pid);
+
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 

@@ -222,7 +222,9 @@ static int log_lines_parse(void)
     CHECK_EQ(ec_logline_parse_ready("listening 127.0.0.1:1 x", host, sizeof host, &port), -1);
     CHECK_EQ(ec_logline_parse_ready("listening 127.0.0.1:1", host, 4, &port), -1);
     CHECK_EQ(ec_logline_parse_ready("Listening 127.0.0.1:1", host, sizeof host, &port), -1);
-    printf("log lines: 6 forms parsed, %zu near misses and 4 bad readiness lines refused\n",
+    CHECK_EQ(ec_logline_parse_ready("listening [[]:5", host, sizeof host, &port), -1);
+    CHECK_EQ(ec_logline_parse_ready("listening [abc]:5", host, sizeof host, &port), -1);
+    printf("log lines: 6 forms parsed, %zu near misses and 6 bad readiness lines refused\n",
            sizeof bad / sizeof bad[0]);
     return 0;
 }
