@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,9 +35,9 @@
 
 const char *ec_verdict_name(enum ec_verdict v)
 {
-    static const char *const n[] = {"PASS",        "PASS-NONSTRICT", "XFAIL",   "UNSUPPORTED",
-                                    "XPASS",       "FAIL",           "TIMEOUT", "ERROR",
-                                    "not checked", "not reached"};
+    static const char *const n[] = {"PASS",    "PASS-NONSTRICT", "XFAIL", "MAY",
+                                    "UNSUPPORTED", "XPASS",      "FAIL",  "TIMEOUT",
+                                    "ERROR",   "not checked",    "not reached"};
     return (unsigned)v < sizeof n / sizeof n[0] ? n[v] : "?";
 }
 
@@ -44,6 +47,7 @@ int ec_verdict_exit(enum ec_verdict v)
     case EC_V_PASS:
     case EC_V_PASS_NONSTRICT:
     case EC_V_XFAIL:
+    case EC_V_MAY:
         return 0;
     case EC_V_UNSUPPORTED:
         return 77;
@@ -98,6 +102,39 @@ static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdi
     snprintf(f->expected, sizeof f->expected, "%s", expected);
     snprintf(f->actual, sizeof f->actual, "%s", actual);
     snprintf(f->who, sizeof f->who, "%s", in->c.label);
+}
+
+/* How long a reset's diagnosis waits for the server's "close" line of the connection
+ * (scaled): the RST can reach us before the engine has read the line logged with it. */
+#define CLOSE_LOG_MS 1000
+
+static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline);
+
+/* What a reset (or another receive error) means: unexpected-reset, unless the server
+ * closed the connection of its own accord while bytes we had sent were still unread
+ * by it (its log shows the close, and fewer bytes received than we sent; we had
+ * neither half-closed nor reset it). Then the reset is its kernel's answer to data it
+ * never read, and whether its close went out as FIN or as RST (unread data, RFC 9293
+ * 3.6.1), or our recv met the FIN or the RST first, is the scheduler's call; the
+ * server's doing is the early close, so the diagnosis names that, the same on every
+ * run. A server that read everything and then reset (SO_LINGER {1, 0}) stays
+ * unexpected-reset. Without a server log, a send made after the server's FIN had
+ * arrived (or a reset met after that FIN: EPIPE) tells the same. */
+static const char *reset_diag(struct inst *in)
+{
+    struct ec_conn *c = &in->c;
+    if (c->fin_before_send || c->err == -EC_ECLOSED)
+        return EC_DIAG_PREMATURE_CLOSE;
+    if (in->ps->run->can_pace && in->trk.port && !c->wr_shut && !c->reset_sent &&
+        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS)) == 0) {
+        struct ec_server_proc *s = &in->ps->run->srv;
+        pthread_mutex_lock(&s->mu);
+        int unread = in->trk.recv < (long long)c->sent_len;
+        pthread_mutex_unlock(&s->mu);
+        if (unread)
+            return EC_DIAG_PREMATURE_CLOSE;
+    }
+    return EC_DIAG_UNEXPECTED_RESET;
 }
 
 /* Is outcome oc accepted by one of the step's alternatives? Returns the alternative or
@@ -216,6 +253,203 @@ static void leave(struct inst *in)
 static void handoff(struct inst *in)
 {
     release_next(in);
+}
+
+/* ---- the server's log, per connection ------------------------------------------------ */
+
+/* Starts tracking a connection about to be made: only lines from here on may be its. */
+static void srv_track_start(struct inst *in)
+{
+    memset(&in->trk, 0, sizeof in->trk);
+    if (in->ps->run->have_srv)
+        in->trk.from = in->trk.scan = ec_server_line_count(&in->ps->run->srv);
+}
+
+/* Learns the connection's local port once it is connected. */
+static void srv_track_port(struct inst *in)
+{
+    struct sockaddr_storage me;
+    socklen_t ml = sizeof me;
+    if (in->c.fd >= 0 && getsockname(in->c.fd, (struct sockaddr *)&me, &ml) == 0)
+        in->trk.port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
+                                                     : ((struct sockaddr_in6 *)&me)->sin6_port);
+}
+
+/* Takes in the server's new lines about this connection (srv.mu held). */
+static void srv_scan(struct inst *in)
+{
+    struct ec_server_proc *s = &in->ps->run->srv;
+    struct srv_track *t = &in->trk;
+    for (; t->scan < s->nlines; t->scan++) {
+        const struct ec_srv_line *l = &s->lines[t->scan];
+        if (l->ev == EC_SRV_NONE || l->peer_port != t->port || !t->port)
+            continue;
+        switch (l->ev) {
+        case EC_SRV_ACCEPT:
+            /* A new connection of this port: whatever came before was another's. */
+            t->recv = t->sent = 0;
+            t->closed = t->refused = 0;
+            t->accepted = 1;
+            break;
+        case EC_SRV_RECV:
+            t->recv += l->bytes > 0 ? l->bytes : 0;
+            break;
+        case EC_SRV_SEND:
+            t->sent += l->bytes > 0 ? l->bytes : 0;
+            break;
+        case EC_SRV_CLOSE:
+            t->closed = 1;
+            break;
+        case EC_SRV_REFUSE:
+            t->closed = t->refused = 1;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Is the event (ev, bytes) in the track? */
+static int srv_met(const struct srv_track *t, enum ec_after ev, long long bytes)
+{
+    switch (ev) {
+    case EC_AFTER_ACCEPT:
+        return t->accepted;
+    case EC_AFTER_RECV:
+        return t->recv >= bytes;
+    case EC_AFTER_SEND:
+    case EC_AFTER_ECHO:
+        return t->sent >= bytes;
+    case EC_AFTER_CLOSE:
+        return t->closed;
+    case EC_AFTER_NONE:
+        break;
+    }
+    return 1;
+}
+
+/* Waits until the server logged the event on this connection: (ev, bytes) as in
+ * srv_met. Meanwhile the echo is drained (when reading), so a server never blocks on
+ * a send to us while we wait for it. Returns 0 when the event came, 1 when it cannot
+ * come any more (the server closed or refused this connection, or exited), -1 at the
+ * deadline (absolute, ec_clock_ms). Needs a started server (run->have_srv). */
+static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline)
+{
+    struct ec_server_proc *s = &in->ps->run->srv;
+    struct ec_conn *c = &in->c;
+    if (in->efd < 0)
+        in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (in->efd < 0)
+        return 1;
+    int rc;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        srv_scan(in);
+        if (srv_met(&in->trk, ev, bytes))
+            rc = 0;
+        else if ((in->trk.closed && ev != EC_AFTER_CLOSE) || s->exited)
+            rc = 1;
+        else
+            rc = ec_server_watch(s, in->efd, 1) < 0 ? 1 : 2;
+        pthread_mutex_unlock(&s->mu);
+        if (rc != 2)
+            break;
+        int left = (int)(deadline - ec_clock_ms());
+        if (left <= 0) {
+            rc = -1;
+            break;
+        }
+        struct pollfd p[2] = {{.fd = in->efd, .events = POLLIN}, {.fd = -1}};
+        int reading = c->reading && c->fd >= 0 && !c->eof && !c->err;
+        if (reading)
+            p[1] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+        poll(p, 2, left);
+        uint64_t v;
+        if ((p[0].revents & POLLIN) && read(in->efd, &v, sizeof v) < 0)
+            v = 0; /* nonblocking: nothing to take is fine, the lines are looked at again */
+        if (reading && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            ec_conn_pump(c, 0);
+    }
+    pthread_mutex_lock(&s->mu);
+    ec_server_watch(s, in->efd, 0);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
+ * next piece goes once the server logged receiving every byte sent so far. The wait
+ * has the send step's own deadline and no shorter one: on a loaded machine a correct
+ * server may not run for a second or more, and giving up early would let the
+ * scheduler cut the pieces again. A server that takes nothing until the deadline has
+ * stopped reading (the step after the send will say so). */
+static int pace(struct ec_conn *c, void *arg, int64_t deadline)
+{
+    struct inst *in = arg;
+    if (srv_wait(in, EC_AFTER_RECV, (long long)c->sent_len, deadline) == 0)
+        return 0;
+    pthread_mutex_lock(&in->ps->mu);
+    in->ps->pace_fails++;
+    pthread_mutex_unlock(&in->ps->mu);
+    return -1;
+}
+
+/* after_server: waits for the step's server event before the step acts. Returns 0 to
+ * act, -1 on failure (recorded: the event did not come within the step's deadline). */
+static int wait_after_server(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    struct pass *ps = in->ps;
+    const char *evn = ec_after_name(st->after);
+    char txt[64];
+    if (!ps->run->can_pace) {
+        /* --target or --quiet: no log to wait on. The step acts at once, and the
+         * report says the pass was not synchronised. */
+        snprintf(txt, sizeof txt, "after %s: no server log, not waited", evn);
+        ec_timeline_add(&ps->tl, c->label, "server-wait", -1, 0, txt);
+        pthread_mutex_lock(&ps->mu);
+        ps->unsynced_waits++;
+        pthread_mutex_unlock(&ps->mu);
+        return 0;
+    }
+    if (!in->trk.port) {
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error",
+                    "a connection to wait on (after_server)", "the step's script is not connected");
+        return -1;
+    }
+    long long bytes = st->after_bytes;
+    if (st->after == EC_AFTER_RECV && bytes < 0)
+        bytes = (long long)c->sent_len;
+    else if (st->after == EC_AFTER_SEND && bytes < 0)
+        bytes = 1;
+    else if (st->after == EC_AFTER_ECHO)
+        bytes = (long long)c->sent_len;
+    int cut;
+    int64_t t0 = ec_clock_ms();
+    int64_t deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    int rc = srv_wait(in, st->after, bytes, deadline);
+    if (rc >= 0) {
+        snprintf(txt, sizeof txt, "after %s: %s in %lld ms", evn,
+                 rc == 0 ? "seen" : "server closed first", (long long)(ec_clock_ms() - t0));
+        ec_timeline_add(&ps->tl, c->label, "server-wait", bytes > 0 ? bytes : -1, 0, txt);
+        return 0;
+    }
+    char e[200], a[200];
+    snprintf(e, sizeof e, "the server to log \"%s\" for this connection%s within the deadline",
+             evn, st->after == EC_AFTER_RECV || st->after == EC_AFTER_ECHO ? " (every byte)" : "");
+    pthread_mutex_lock(&ps->run->srv.mu);
+    snprintf(a, sizeof a, "its log shows %s, %lld bytes received, %lld sent back",
+             in->trk.accepted ? "the accept" : "no accept", in->trk.recv, in->trk.sent);
+    pthread_mutex_unlock(&ps->run->srv.mu);
+    set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
+                st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL, e, a);
+    return -1;
+}
+
+const char *ec__pass_delivery(const struct pass *ps)
+{
+    if (ps->n_timed || (ps->pace_fails && ps->n_sync))
+        return "timed";
+    return ps->n_sync ? "server-synchronised" : "as written";
 }
 
 /* ---- plans of a pass ------------------------------------------------------------------ */
@@ -376,7 +610,7 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
         snprintf(a, sizeof a, "%zu bytes, then %s%s", got,
                  rx == EC_RX_RESET ? "a reset (RST)" : "an error: ",
                  rx == EC_RX_RESET ? "" : ec_err_name(c->err));
-        diag = c->wr_shut ? EC_DIAG_LOST_AFTER_HALF_CLOSE : EC_DIAG_UNEXPECTED_RESET;
+        diag = c->wr_shut ? EC_DIAG_LOST_AFTER_HALF_CLOSE : reset_diag(in);
     } else {
         snprintf(
             a, sizeof a, "%zu bytes after %d ms, then nothing", got,
@@ -492,7 +726,7 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
                     rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL)
                     : rx == EC_RX_EOF   ? EC_DIAG_PREMATURE_CLOSE
-                                        : EC_DIAG_UNEXPECTED_RESET,
+                                        : reset_diag(in),
                     e, a);
         return -1;
     }
@@ -555,7 +789,7 @@ static int exec_end(struct inst *in, const struct ec_step *st)
         snprintf(a, sizeof a, "%s", rx == EC_RX_RESET ? "a reset (RST)" : "an error: ");
         if (rx != EC_RX_RESET)
             snprintf(a + strlen(a), sizeof a - strlen(a), "%s", ec_err_name(c->err));
-        diag = EC_DIAG_UNEXPECTED_RESET;
+        diag = reset_diag(in);
         break;
     default:
         snprintf(a, sizeof a, "the connection stayed open");
@@ -784,8 +1018,17 @@ static int exec_send(struct inst *in, const struct ec_step *st)
                 break;
         }
         int left = (int)(deadline - ec_clock_ms());
+        c->delivered = EC_DELIVERY_NONE;
         long long k = ec_conn_send(c, (const unsigned char *const *)bufs, lens, n, &plan,
                                    left > 0 ? left : 0);
+        if (c->delivered != EC_DELIVERY_NONE) {
+            pthread_mutex_lock(&in->ps->mu);
+            if (c->delivered == EC_DELIVERY_SYNC)
+                in->ps->n_sync++;
+            else
+                in->ps->n_timed++;
+            pthread_mutex_unlock(&in->ps->mu);
+        }
         if (k < 0) {
             enum ec_outcome oc = k == -EC_ETIMEDOUT    ? EC_OC_TIMEOUT
                                  : k == -EC_ECONNRESET ? EC_OC_RESET
@@ -807,7 +1050,7 @@ static int exec_send(struct inst *in, const struct ec_step *st)
                             a);
             else
                 set_failure(in, st, EC_V_FAIL, oc,
-                            k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
+                            k == -EC_ECONNRESET ? reset_diag(in) : EC_DIAG_PREMATURE_CLOSE,
                             "the connection to accept data", a);
             rc = -1;
             goto out;
@@ -960,9 +1203,12 @@ static int exec_step(struct inst *in, const struct ec_step *st)
     switch (st->kind) {
     case EC_ST_CONNECT: {
         int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+        srv_track_start(in);
         int rc = ec_conn_connect(c, ps->run->host, ps->run->port, (int)(d - ec_clock_ms()));
-        if (rc == 0)
+        if (rc == 0) {
+            srv_track_port(in);
             return 0;
+        }
         enum ec_outcome oc = rc == -EC_ETIMEDOUT ? EC_OC_TIMEOUT : EC_OC_REFUSED;
         const struct ec_alt *alt = alternative(st, oc);
         if (alt) {
@@ -992,7 +1238,7 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         char a[200];
         snprintf(a, sizeof a, "send failed: %s after %zu bytes", ec_err_name((int)k), c->sent_len);
         set_failure(in, st, EC_V_FAIL, k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF,
-                    k == -EC_ECONNRESET ? EC_DIAG_UNEXPECTED_RESET : EC_DIAG_PREMATURE_CLOSE,
+                    k == -EC_ECONNRESET ? reset_diag(in) : EC_DIAG_PREMATURE_CLOSE,
                     "the connection to accept data until the kernel refuses more", a);
         return -1;
     }
@@ -1024,7 +1270,7 @@ static int exec_step(struct inst *in, const struct ec_step *st)
                                           : EC_OC_RESET,
                     rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL)
                     : rx == EC_RX_EOF   ? EC_DIAG_TRUNCATED
-                                        : EC_DIAG_UNEXPECTED_RESET,
+                                        : reset_diag(in),
                     e, a);
         return -1;
     }
@@ -1037,6 +1283,13 @@ static int exec_step(struct inst *in, const struct ec_step *st)
         return 0;
     case EC_ST_CLOSE:
         ec_conn_close(c);
+        if (c->reset_sent) {
+            /* close() with unread data sent RST: a server that dies now died of a
+             * client's reset, as after abort. */
+            pthread_mutex_lock(&ps->mu);
+            ps->run->abort_seen = 1;
+            pthread_mutex_unlock(&ps->mu);
+        }
         return 0;
     case EC_ST_ABORT:
         ec_conn_abort(c);
@@ -1131,6 +1384,8 @@ static void *inst_main(void *arg)
             break;
         }
         in->ran_path[ec_step_path(st->kind)] = 1;
+        if (st->after != EC_AFTER_NONE && wait_after_server(in, st) < 0)
+            break;
         int rc = exec_step(in, st);
         if (rc != 0)
             break;
@@ -1202,6 +1457,11 @@ static int run_pass(struct run *r, struct pass *ps)
             else
                 snprintf(label, sizeof label, "%.20s", fx->groups[g].name);
             ec_conn_init(&in->c, label, &ps->tl);
+            in->efd = -1;
+            if (r->can_pace) {
+                in->c.pace = pace;
+                in->c.pace_arg = in;
+            }
             sem_init(&in->go, 0, 0);
             in->member = calloc(ps->nbarriers + 1, sizeof *in->member);
             in->arrived = calloc(ps->nbarriers + 1, sizeof *in->arrived);
@@ -1244,6 +1504,8 @@ void ec__pass_free(struct pass *ps)
 {
     for (size_t i = 0; i < ps->ninst; i++) {
         ec_conn_free(&ps->insts[i].c);
+        if (ps->insts[i].efd >= 0)
+            close(ps->insts[i].efd);
         free(ps->insts[i].member);
         free(ps->insts[i].arrived);
     }
@@ -1417,6 +1679,23 @@ static int plan_passes(struct run *r)
 
 /* ---- the replay ----------------------------------------------------------------------- */
 
+/* Does the server command (or the fixture's server_args) ask for --quiet? Then its log
+ * has no events, and delivery is timed. */
+static int quiet_server(const char *cmd, const struct ec_fixture *fx)
+{
+    for (size_t i = 0; i < fx->nserver_args; i++)
+        if (strcmp(fx->server_args[i], "--quiet") == 0)
+            return 1;
+    char *argv[256], err[64];
+    int n = ec_split_command(cmd, argv, 200, err, sizeof err);
+    int quiet = 0;
+    for (int i = 0; i < n; i++)
+        quiet |= strcmp(argv[i], "--quiet") == 0;
+    if (n > 0)
+        ec_split_free(argv, n);
+    return quiet;
+}
+
 int ec_replay_under_wine(const struct ec_replay_opts *o)
 {
     return (o->family && strcmp(o->family, "win32") == 0) ||
@@ -1558,6 +1837,9 @@ int ec_replay(const struct ec_replay_opts *o)
             return 2;
         }
         r->have_srv = 1;
+        /* The server's log paces the clients, unless it is not echoconf's log (a
+         * foreign server) or the server was told to keep quiet. */
+        r->can_pace = !r->foreign && !quiet_server(o->server, &r->fx);
         snprintf(r->host, sizeof r->host, "%s", r->srv.host);
         r->port = r->srv.port;
         if (strcmp(r->host, "0.0.0.0") == 0)

@@ -13,6 +13,7 @@ enum ec_verdict {
     EC_V_PASS,
     EC_V_PASS_NONSTRICT,
     EC_V_XFAIL,
+    EC_V_MAY, /* a may-entry held: a pass, or exactly the diagnosis the profile names */
     EC_V_UNSUPPORTED,
     EC_V_XPASS,
     EC_V_FAIL,
@@ -25,7 +26,7 @@ enum ec_verdict {
 /* "PASS", "PASS-NONSTRICT", ... */
 const char *ec_verdict_name(enum ec_verdict v);
 
-/* Exit status for a verdict: 0 PASS/PASS-NONSTRICT/XFAIL, 1 FAIL/XPASS/TIMEOUT,
+/* Exit status for a verdict: 0 PASS/PASS-NONSTRICT/XFAIL/MAY, 1 FAIL/XPASS/TIMEOUT,
  * 2 ERROR, 77 UNSUPPORTED. */
 int ec_verdict_exit(enum ec_verdict v);
 

@@ -44,6 +44,18 @@ struct failure {
 
 struct pass;
 
+/* What the server's log said so far about one connection instance: the lines of its
+ * client port from the line it connected at (engine.c, srv_scan). A later "accept" of
+ * the same port starts over, so a port the kernel reused for a new connection never
+ * inherits an old connection's counts. */
+struct srv_track {
+    size_t from, scan; /* first line that may be ours; next line to look at */
+    unsigned port;     /* our local port, 0 before connect */
+    long long recv;    /* bytes the server logged receiving ("recv" lines) */
+    long long sent;    /* bytes it logged sending back ("send" lines) */
+    int accepted, closed, refused;
+};
+
 /* One connection instance: a thread running its group's steps. */
 struct inst {
     struct pass *ps;
@@ -59,6 +71,8 @@ struct inst {
     int not_checked;
     int cpu_pct, fd_growth;
     long long filled;
+    struct srv_track trk; /* the server's log about this connection */
+    int efd;              /* eventfd for waits on the server's log; -1 until needed */
     sem_t go;     /* serial groups: posted when the previous instance hands off */
     int handed;   /* this instance let the next one go */
     int *member;  /* per barrier: its script has it */
@@ -104,6 +118,10 @@ struct pass {
     int *group_failed; /* per group: an instance failed */
     struct obs obs[16];
     size_t nobs;
+    /* Delivery of the pieces of separating plans in this pass (steps.h): counts of
+     * sends delivered server-synchronised and timed, pace waits that gave up, and
+     * after_server waits that could not be synchronised (no server log). */
+    int n_sync, n_timed, pace_fails, unsynced_waits;
     enum ec_verdict v[3]; /* data, close, server path */
     enum ec_verdict verdict;
     struct failure *first;
@@ -122,7 +140,9 @@ struct run {
     struct ec_fixture fx;
     struct ec_server_proc srv;
     int have_srv;
-    int foreign; /* started from a "{port}" command: its output is not echoconf's log */
+    int foreign;  /* started from a "{port}" command: its output is not echoconf's log */
+    int can_pace; /* the server's log is ours to read: started by us, not foreign, not
+                   * --quiet (engine.c, "the server's log, per connection") */
     char server_cmd[2048];
     char host[64];
     unsigned port;
@@ -140,6 +160,7 @@ struct run {
     struct deviation *devs;
     size_t ndevs;
     const struct deviation *dev; /* the deviation declared for this case, if any */
+    struct deviation *may;       /* the may-entry of this case, if any (profile.c) */
     char unsupported_reason[300];
     /* results */
     char server_diag[48];
@@ -158,13 +179,19 @@ enum ec_verdict ec__worst(enum ec_verdict a, enum ec_verdict b);
 /* The pass budget in ms, scaled. */
 int ec__budget_ms(const struct pass *ps);
 
+/* The delivery of a pass's separating plans: "server-synchronised", "timed" (some or
+ * all pieces were timed), or "as written" (no plan of the pass had separate pieces
+ * following one another). */
+const char *ec__pass_delivery(const struct pass *ps);
+
 /* Loads the model's profile (if any) into r: deviations, unsupported cases and which
  * process observations work. Returns 0 or -1 with "file: $.path: reason" in err. */
 int ec__profile_load(struct run *r, char *err, size_t errlen);
 
 /* Applies the declared deviation of this case to the raw verdict: XFAIL when the
  * declared diagnosis happened, XPASS when the case passed anyway, FAIL when another
- * diagnosis happened. */
+ * diagnosis happened. A may-entry instead: MAY for a pass or exactly its diagnosis,
+ * the raw verdict for anything else. */
 enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw);
 
 void ec__profile_free(struct run *r);

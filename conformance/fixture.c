@@ -557,6 +557,55 @@ static int parse_alts(struct ld *l, const cJSON *v, const char *path, struct ec_
     return 0;
 }
 
+const char *ec_after_name(enum ec_after a)
+{
+    static const char *const n[] = {"", "accept", "recv", "send", "echo", "close"};
+    return (unsigned)a < sizeof n / sizeof n[0] ? n[a] : "?";
+}
+
+/* "after_server": "recv" or {"event": "send", "bytes": 4096}: the server log event the
+ * step waits for on its connection before it acts. */
+static int parse_after(struct ld *l, const cJSON *step, const char *path, struct ec_step *st)
+{
+    st->after = EC_AFTER_NONE;
+    st->after_bytes = -1;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(step, "after_server");
+    if (!v)
+        return 0;
+    char p[EC_PATH_MAX + 40];
+    sub(p, sizeof p, path, "after_server");
+    const char *name = NULL;
+    if (cJSON_IsString(v)) {
+        name = v->valuestring;
+    } else if (cJSON_IsObject(v)) {
+        static const char *const fields[] = {"event", "bytes", "comment", NULL};
+        if (check_fields(l, v, p, fields) < 0)
+            return -1;
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "event");
+        if (!cJSON_IsString(e)) {
+            char q[EC_PATH_MAX + 60];
+            sub(q, sizeof q, p, "event");
+            return fail(l, q, "missing (accept, recv, send, echo or close)");
+        }
+        name = e->valuestring;
+        if (get_int(l, v, p, "bytes", 1, (long long)1 << 40, &st->after_bytes) < 0)
+            return -1;
+    } else {
+        return fail(l, p, "must be an event name (accept, recv, send, echo, close) or "
+                          "{\"event\": ..., \"bytes\": N}");
+    }
+    for (int a = EC_AFTER_ACCEPT; a <= EC_AFTER_CLOSE; a++)
+        if (strcmp(name, ec_after_name((enum ec_after)a)) == 0)
+            st->after = (enum ec_after)a;
+    if (st->after == EC_AFTER_NONE)
+        return fail(l, p, "unknown server event \"%s\" (accept, recv, send, echo, close)", name);
+    if (st->after_bytes >= 0 && st->after != EC_AFTER_RECV && st->after != EC_AFTER_SEND)
+        return fail(l, p, "\"bytes\" goes with recv or send only");
+    if (st->kind == EC_ST_CONNECT)
+        return fail(l, p, "a connect step has no connection to wait on yet");
+    return 0;
+}
+
 static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
 {
     memset(st, 0, sizeof *st);
@@ -585,8 +634,8 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
     st->kind = (enum ec_step_kind)k;
 
     /* The fields each kind accepts, after the common ones. */
-    static const char *const common[] = {"step", "comment", "deadline_ms", "diagnosis",
-                                         "alternatives"};
+    static const char *const common[] = {"step",         "comment",     "deadline_ms",
+                                         "diagnosis",    "alternatives", "after_server"};
     const char *extra[9] = {0};
     switch (st->kind) {
     case EC_ST_SEND:
@@ -634,6 +683,8 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         return -1;
     if (get_intv(l, v, path, "deadline_ms", 1, 600000, &st->deadline_ms) < 0 ||
         get_diagnosis(l, v, path, "diagnosis", st->diagnosis, sizeof st->diagnosis) < 0)
+        return -1;
+    if (parse_after(l, v, path, st) < 0)
         return -1;
     const cJSON *alts = cJSON_GetObjectItemCaseSensitive(v, "alternatives");
     if (alts) {

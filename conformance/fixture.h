@@ -83,6 +83,20 @@ struct ec_alt {
 
 enum ec_expect_kind { EC_EX_ECHO, EC_EX_DATA, EC_EX_REGEX, EC_EX_FRAMES };
 
+/* "after_server": the server log event a step waits for, on its own connection,
+ * before it acts (fixtures/README.md). */
+enum ec_after {
+    EC_AFTER_NONE,   /* act at once */
+    EC_AFTER_ACCEPT, /* the server accepted this connection */
+    EC_AFTER_RECV,   /* it received every byte sent so far (or after_bytes in total) */
+    EC_AFTER_SEND,   /* it sent at least one byte back (or after_bytes in total) */
+    EC_AFTER_ECHO,   /* it sent back as many bytes as were sent so far */
+    EC_AFTER_CLOSE   /* it closed this connection */
+};
+
+/* "accept", "recv", "send", "echo", "close" ("" for EC_AFTER_NONE). */
+const char *ec_after_name(enum ec_after a);
+
 struct ec_step {
     enum ec_step_kind kind;
     char path[EC_PATH_MAX]; /* "$.connections[0].steps[3]" */
@@ -90,6 +104,8 @@ struct ec_step {
     char diagnosis[32];     /* what a timeout of this step means ("" = stall) */
     struct ec_alt alts[EC_MAX_ALTS];
     size_t nalts;
+    enum ec_after after;   /* after_server: wait for this server event first */
+    long long after_bytes; /* its "bytes" (recv, send), -1 = the default of the event */
     /* send */
     struct ec_payload *payloads;
     size_t npayloads;

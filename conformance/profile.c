@@ -83,6 +83,19 @@ static const char *str_member(const cJSON *o, const char *name)
     return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
 }
 
+/* Does a may-entry's reason give measured run counts: "N of M runs"? */
+static int measured(const char *reason)
+{
+    for (const char *p = reason; *p; p++) {
+        unsigned a, b;
+        int n = 0;
+        if (p[0] >= '0' && p[0] <= '9' && (p == reason || p[-1] < '0' || p[-1] > '9') &&
+            sscanf(p, "%u of %u run%n", &a, &b, &n) == 2 && n > 0 && a <= b)
+            return 1;
+    }
+    return 0;
+}
+
 int ec__profile_load(struct run *r, char *err, size_t errlen)
 {
     const struct ec_replay_opts *o = r->o;
@@ -117,8 +130,8 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
     if (!root)
         return bad(err, errlen, file, "$", "malformed JSON");
     int rc = -1;
-    static const char *const top[] = {"model",      "comment",     "observations",
-                                      "deviations", "unsupported", NULL};
+    static const char *const top[] = {"model",       "comment", "observations", "deviations",
+                                      "unsupported", "may",     NULL};
     if (!cJSON_IsObject(root)) {
         bad(err, errlen, file, "$", "a profile is a JSON object");
         goto out;
@@ -160,8 +173,10 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
         if (cpu && cJSON_IsFalse(cpu))
             r->obs_cpu = 0;
     }
-    const char *lists[2] = {"deviations", "unsupported"};
-    for (int li = 0; li < 2; li++) {
+    /* deviations (li 0), unsupported (li 1) and may-entries (li 2, fields as a
+     * deviation's). */
+    const char *lists[3] = {"deviations", "unsupported", "may"};
+    for (int li = 0; li < 3; li++) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, lists[li]);
         if (!arr)
             continue;
@@ -183,17 +198,24 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
                 bad(err, errlen, file, q, "must be an object");
                 goto out;
             }
-            if (only(e, li == 0 ? df : uf, file, q, err, errlen) < 0)
+            if (only(e, li != 1 ? df : uf, file, q, err, errlen) < 0)
                 goto out;
             const char *cs = str_member(e, "case"), *dg = str_member(e, "diagnosis"),
                        *rs = str_member(e, "reason");
-            if (!cs || !rs || (li == 0 && !dg)) {
+            if (!cs || !rs || (li != 1 && !dg)) {
                 bad(err, errlen, file, q,
-                    li == 0 ? "needs case, diagnosis and reason (every deviation says why)"
-                            : "needs case and reason");
+                    li == 0   ? "needs case, diagnosis and reason (every deviation says why)"
+                    : li == 2 ? "needs case, diagnosis and reason (every may-entry says why)"
+                              : "needs case and reason");
                 goto out;
             }
-            if (li == 0 && !ec_diagnosis_known(dg)) {
+            if (li == 2 && !measured(rs)) {
+                snprintf(q + strlen(q), sizeof q - strlen(q), ".reason");
+                bad(err, errlen, file, q,
+                    "a may-entry gives its measured run counts (\"... in N of M runs\")");
+                goto out;
+            }
+            if (li != 1 && !ec_diagnosis_known(dg)) {
                 char w[160];
                 snprintf(w, sizeof w, "\"%s\" is not a diagnosis of the vocabulary", dg);
                 snprintf(q + strlen(q), sizeof q - strlen(q), ".diagnosis");
@@ -204,6 +226,23 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
                 continue;
             if (li == 1) {
                 snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s", rs);
+                continue;
+            }
+            if (li == 2) {
+                if (r->may || r->ndevs) {
+                    bad(err, errlen, file, q,
+                        "a case has one may-entry and no deviation besides it (a may-entry "
+                        "already accepts a pass or its diagnosis)");
+                    goto out;
+                }
+                r->may = calloc(1, sizeof *r->may);
+                if (!r->may) {
+                    bad(err, errlen, file, q, "out of memory");
+                    goto out;
+                }
+                r->may->case_name = strdup(cs);
+                r->may->diagnosis = strdup(dg);
+                r->may->reason = strdup(rs);
                 continue;
             }
             struct deviation *nd = realloc(r->devs, (r->ndevs + 1) * sizeof *nd);
@@ -235,6 +274,14 @@ static int diag_matches(const char *declared, const char *seen)
 
 enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw)
 {
+    if (r->may && raw != EC_V_ERROR && raw != EC_V_UNSUPPORTED) {
+        /* A may-entry: the server's own scheduling decides between a pass and exactly
+         * this diagnosis; anything else is a failure as usual. */
+        if (raw == EC_V_PASS || raw == EC_V_PASS_NONSTRICT ||
+            strcmp(r->may->diagnosis, r->diagnosis) == 0)
+            return EC_V_MAY;
+        return raw;
+    }
     if (!r->ndevs || raw == EC_V_ERROR || raw == EC_V_UNSUPPORTED)
         return raw;
     /* A SHOULD-level case that missed its SHOULD is PASS-NONSTRICT with a diagnosis:
@@ -263,4 +310,11 @@ void ec__profile_free(struct run *r)
     free(r->devs);
     r->devs = NULL;
     r->ndevs = 0;
+    if (r->may) {
+        free(r->may->case_name);
+        free(r->may->diagnosis);
+        free(r->may->reason);
+        free(r->may);
+        r->may = NULL;
+    }
 }

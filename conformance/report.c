@@ -144,6 +144,36 @@ static void print_log_tail(const struct run *r)
         printf("  %s%s\n", r->srv.lines[i].is_err ? "stderr: " : "", r->srv.lines[i].text);
 }
 
+/* "delivery: server-synchronised (bytewise, random seed=1, split@1..17)": how the
+ * pieces of separating plans met the server in each pass, grouped by delivery. */
+static void print_delivery(const struct run *r)
+{
+    static const char *const kinds[] = {"server-synchronised", "timed"};
+    for (int k = 0; k < 2; k++) {
+        int any = 0;
+        for (size_t i = 0; i < r->passes_run; i++) {
+            const struct pass *ps = &r->passes[i];
+            if (strcmp(ec__pass_delivery(ps), kinds[k]) != 0)
+                continue;
+            printf("%s %s", any ? "," : "delivery:", ps->plan_name);
+            if (ps->pace_fails)
+                printf(" (%d waits for the server's recv timed out)", ps->pace_fails);
+            any = 1;
+        }
+        if (any)
+            printf(" -> %s%s\n", kinds[k],
+                   k == 0 ? " (each piece sent once the server logged the ones before)"
+                          : " (TCP_NODELAY and a gap: separate recvs are likely, not certain)");
+    }
+    int unsynced = 0;
+    for (size_t i = 0; i < r->passes_run; i++)
+        unsynced += r->passes[i].unsynced_waits;
+    if (unsynced)
+        printf("delivery: %d after_server waits not synchronised (no server log: --target or "
+               "--quiet)\n",
+               unsynced);
+}
+
 static const char *path_text(enum ec_verdict v)
 {
     return ec_verdict_name(v);
@@ -190,8 +220,24 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
     cJSON_AddStringToObject(j, "server_log", ec_verdict_name(r->log_v));
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
     cJSON_AddNumberToObject(j, "passes", (double)r->passes_run);
-    if (fp)
+    if (fp) {
         cJSON_AddStringToObject(j, "plan", fp->plan_name);
+        cJSON_AddStringToObject(j, "delivery", ec__pass_delivery(fp));
+    }
+    /* Which delivery each pass used: "server-synchronised" (each piece of a
+     * separating plan once the server logged the previous ones), "timed" (TCP_NODELAY
+     * and a gap: --target, --quiet, or the server did not log in time), "as written". */
+    cJSON *pl = cJSON_AddArrayToObject(j, "pass_delivery");
+    for (size_t i = 0; pl && i < r->passes_run; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "plan", r->passes[i].plan_name);
+        cJSON_AddStringToObject(o, "delivery", ec__pass_delivery(&r->passes[i]));
+        if (r->passes[i].pace_fails)
+            cJSON_AddNumberToObject(o, "pace_timeouts", r->passes[i].pace_fails);
+        if (r->passes[i].unsynced_waits)
+            cJSON_AddNumberToObject(o, "unsynchronised_waits", r->passes[i].unsynced_waits);
+        cJSON_AddItemToArray(pl, o);
+    }
     if (f) {
         cJSON_AddStringToObject(j, "expected", f->expected);
         cJSON_AddStringToObject(j, "actual", f->actual);
@@ -204,6 +250,10 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
     if (r->dev) {
         cJSON_AddStringToObject(j, "declared_diagnosis", r->dev->diagnosis);
         cJSON_AddStringToObject(j, "reason", r->dev->reason);
+    }
+    if (r->may) {
+        cJSON_AddStringToObject(j, "may_diagnosis", r->may->diagnosis);
+        cJSON_AddStringToObject(j, "reason", r->may->reason);
     }
     if (r->unsupported_reason[0])
         cJSON_AddStringToObject(j, "reason", r->unsupported_reason);
@@ -281,6 +331,7 @@ void ec__report(struct run *r)
         printf(" %s%s%s", r->passes[i].plan_name, r->passes[i].verdict == EC_V_PASS ? "" : "=",
                r->passes[i].verdict == EC_V_PASS ? "" : ec_verdict_name(r->passes[i].verdict));
     printf("\n");
+    print_delivery(r);
 
     const struct pass *fp = r->any_failure ? &r->passes[r->failed_pass] : NULL;
     const struct failure *f = fp ? fp->first : NULL;
@@ -320,6 +371,9 @@ void ec__report(struct run *r)
         printf("  note: %s\n", r->server_note);
     if (r->dev)
         printf("profile %s: declared %s: %s\n", r->profile_file, r->dev->diagnosis, r->dev->reason);
+    if (r->may)
+        printf("profile %s: may-entry (a pass or exactly %s; anything else fails): %s\n",
+               r->profile_file, r->may->diagnosis, r->may->reason);
     if (r->final == EC_V_XPASS)
         printf("XPASS: the declared deviation did not happen: remove it from the profile or "
                "find out why it no longer shows\n");

@@ -3,7 +3,8 @@
  * Lines (the server contract; the conformance engine matches them with PCRE2):
  *   listening A:P
  *   accept peer=A:P
- *   recv peer=A:P bytes=N        (raw mode)   frame peer=A:P bytes=N   (framed mode)
+ *   recv peer=A:P bytes=N        (one per recv that returned N > 0 bytes, every framing)
+ *   frame peer=A:P bytes=N       (framed modes: one per whole frame, N its wire length)
  *   send peer=A:P bytes=N
  *   close peer=A:P reason=eof|reset|error:<class>
  *   refuse peer=A:P reason=<why>
@@ -38,8 +39,10 @@ void ec_log_ready(const char *addrport);
 
 void ec_log_accept(const char *peer);
 
-/* "recv peer=.. bytes=N" (framed = 0) or "frame peer=.. bytes=N" (framed = 1; N is
- * the frame's wire length). */
+/* "recv peer=.. bytes=N" (framed = 0: one recv of N bytes) or "frame peer=.. bytes=N"
+ * (framed = 1: one whole frame, N is its wire length). A framed server logs both: the
+ * recv lines let the conformance engine know the server has taken every byte sent so
+ * far before it sends the next piece of a write plan. */
 void ec_log_recv(const char *peer, size_t bytes, int framed);
 
 void ec_log_send(const char *peer, size_t bytes);

@@ -80,22 +80,69 @@ static void print_score(const struct ec_score *s)
                s->skipped == 1 ? "" : "s");
 }
 
+/* Catches per faulty server over repeated runs (gallery --repeat). */
+struct rate {
+    char id[64];
+    int caught_runs; /* runs in which a case failed with a declared diagnosis (XFAIL) */
+    int runs;        /* runs measured */
+};
+
+struct tally {
+    const char *build, *profile_dir;
+    struct rate rates[256];
+    size_t n;
+};
+
+/* After each run of the matrix: one more run for every measured faulty server, one
+ * more caught run for those the score says were caught. */
+static void tally_run(int run, void *arg)
+{
+    struct tally *t = arg;
+    struct ec_score s;
+    (void)run;
+    if (ec_score_compute(t->build, t->profile_dir, &s) < 0)
+        return;
+    for (size_t i = 0; i < s.nrows; i++) {
+        const struct ec_score_row *row = &s.rows[i];
+        if (strcmp(row->verdict, "not-measured") == 0)
+            continue;
+        struct rate *r = NULL;
+        for (size_t k = 0; k < t->n; k++)
+            if (strcmp(t->rates[k].id, row->id) == 0)
+                r = &t->rates[k];
+        if (!r && t->n < sizeof t->rates / sizeof t->rates[0]) {
+            r = &t->rates[t->n++];
+            snprintf(r->id, sizeof r->id, "%s", row->id);
+        }
+        if (!r)
+            continue;
+        r->runs++;
+        r->caught_runs += strcmp(row->verdict, "caught") == 0;
+    }
+    ec_score_free(&s);
+}
+
 int ec_cli_gallery(int argc, char **argv)
 {
     char build[PATH_MAX] = "";
     const char *profile_dir = EC_SOURCE_DIR "/conformance/profiles";
-    const char *jobs = "4";
+    const char *jobs = "4", *repeat = NULL;
     int run = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: echoconf gallery [--build DIR] [-j N] [--no-run] [--profile-dir DIR]\n"
+            printf("usage: echoconf gallery [--build DIR] [-j N] [--no-run | --repeat N]\n"
+                   "                        [--profile-dir DIR]\n"
                    "Runs the faulty family through `echoconf matrix` (unless --no-run), then\n"
                    "prints each faulty server's declared diagnoses, the cases that caught it and\n"
                    "its verdict, the cases no faulty server fails, and the mutation score.\n"
+                   "A may-entry (MAY) never counts as a catch. --repeat N runs the matrix N\n"
+                   "times, lists the cells that changed between runs, and prints each faulty\n"
+                   "server's catch rate (runs in which a case caught it).\n"
                    "Exit status: 0 only when every measured bug was caught with its declared\n"
-                   "diagnosis, 1 otherwise, 2 on bad usage or a missing build.\n");
+                   "diagnosis (in every run, and no cell changed), 1 otherwise, 2 on bad usage\n"
+                   "or a missing build.\n");
             return 0;
         }
         if (strcmp(a, "--build") == 0 && has)
@@ -104,16 +151,18 @@ int ec_cli_gallery(int argc, char **argv)
             profile_dir = argv[++i];
         else if (strcmp(a, "-j") == 0 && has)
             jobs = argv[++i];
+        else if (strcmp(a, "--repeat") == 0 && has)
+            repeat = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
         else {
             fprintf(stderr,
                     "echoconf gallery: %s: %s\n"
-                    "usage: echoconf gallery [--build DIR] [-j N] [--no-run] "
+                    "usage: echoconf gallery [--build DIR] [-j N] [--no-run | --repeat N] "
                     "[--profile-dir DIR]\n",
                     a,
                     (strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 ||
-                     strcmp(a, "--profile-dir") == 0)
+                     strcmp(a, "--profile-dir") == 0 || strcmp(a, "--repeat") == 0)
                         ? "needs a value"
                         : "unknown option");
             return 2;
@@ -123,26 +172,64 @@ int ec_cli_gallery(int argc, char **argv)
         fprintf(stderr, "echoconf gallery: cannot find the build directory; use --build DIR\n");
         return 2;
     }
+    if (repeat && !run) {
+        fprintf(stderr, "echoconf gallery: --repeat runs the tests; it cannot go with --no-run\n");
+        return 2;
+    }
+    struct tally *ta = calloc(1, sizeof *ta);
+    if (!ta) {
+        fprintf(stderr, "echoconf gallery: out of memory\n");
+        return 2;
+    }
+    ta->build = build;
+    ta->profile_dir = profile_dir;
+    int changed = 0;
     if (run) {
         /* The matrix of the faulty family runs the tests and writes the results; its
-         * own exit status (a stale profile is XPASS) is reported by its table. */
-        char *margv[] = {argv[0],      "matrix",   "--build", build, "-j",
-                         (char *)jobs, "--family", "faulty",  NULL};
-        int rc = ec_cli_matrix(8, margv);
-        if (rc == 2)
+         * own exit status (a stale profile is XPASS) is reported by its table. With
+         * --repeat, each run's catches are counted as it ends. */
+        char *margv[] = {argv[0],  "matrix",   "--build", build,  "-j",
+                         (char *)jobs, "--family", "faulty",  "--repeat", (char *)(repeat ? repeat : "1"),
+                         NULL};
+        int rc = ec_cli_matrix_runs(10, margv, repeat ? tally_run : NULL, ta);
+        if (rc == 2) {
+            free(ta);
             return 2;
+        }
+        changed = repeat && rc == 1; /* a failing or a changed cell in some run */
     }
     struct ec_score s;
-    if (ec_score_compute(build, profile_dir, &s) < 0)
+    if (ec_score_compute(build, profile_dir, &s) < 0) {
+        free(ta);
         return 2;
+    }
     print_score(&s);
     int caught = s.caught, total = s.total;
     ec_score_free(&s);
     if (!total) {
         fprintf(stderr, "echoconf gallery: no faulty server is registered in %s\n", build);
+        free(ta);
         return 2;
     }
     printf("\nmutation score: %d of %d bugs caught with the declared diagnosis (%d%%)\n", caught,
            total, caught * 100 / total);
-    return caught == total ? 0 : 1;
+    if (!repeat) {
+        free(ta);
+        return caught == total ? 0 : 1;
+    }
+    /* The catch rate: in how many runs some case caught each server. */
+    size_t always = 0;
+    printf("\ncatch rate over %d runs (runs in which a case caught the server with a declared "
+           "diagnosis; may-entries never count):\n",
+           ta->n ? ta->rates[0].runs : 0);
+    for (size_t k = 0; k < ta->n; k++) {
+        const struct rate *r = &ta->rates[k];
+        printf("  %-40s %d of %d%s\n", r->id, r->caught_runs, r->runs,
+               r->caught_runs == r->runs ? "" : "   <- not every run");
+        always += r->caught_runs == r->runs;
+    }
+    printf("%zu of %zu faulty servers caught in every run\n", always, ta->n);
+    int ok = caught == total && always == ta->n && !changed;
+    free(ta);
+    return ok ? 0 : 1;
 }

@@ -33,7 +33,8 @@ static char symbol(const char *v)
         char sym;
     } map[] = {{"PASS", '.'},  {"PASS-NONSTRICT", '~'}, {"XFAIL", 'x'},
                {"XPASS", '!'}, {"FAIL", 'F'},           {"TIMEOUT", 'T'},
-               {"ERROR", 'E'}, {"UNSUPPORTED", '-'},    {"SKIPPED", 's'}};
+               {"ERROR", 'E'}, {"UNSUPPORTED", '-'},    {"SKIPPED", 's'},
+               {"MAY", 'm'}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, v) == 0)
             return map[i].sym;
@@ -124,9 +125,151 @@ static void print_cells(const struct ec_manifest_model *models, size_t nm, char 
         printf("  none\n");
 }
 
+/* Runs the tests of the manifest's models once through ctest, after removing their
+ * old results (they would pass for new ones). Returns 0, or 2 when ctest cannot run. */
+static int run_ctest(const char *build, const struct ec_manifest *man, int jobs, int run,
+                     int runs)
+{
+    char path[PATH_MAX + 256];
+    for (size_t m = 0; m < man->nm; m++)
+        for (size_t c = 0; c < man->nc; c++) {
+            snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build,
+                     man->models[m].id, man->cases[c]);
+            unlink(path);
+        }
+    /* The conformance label selects the matrix; the model names (test names are
+     * <model>/<case>) select the rows, so other tests of a family (smoke) stay out. */
+    char label[] = "^conformance$", jstr[16], logf[PATH_MAX + 64];
+    size_t rlen = 16;
+    for (size_t m = 0; m < man->nm; m++)
+        rlen += strlen(man->models[m].id) + 1;
+    char *names = malloc(rlen);
+    if (!names) {
+        fprintf(stderr, "echoconf matrix: out of memory\n");
+        return 2;
+    }
+    size_t o = (size_t)snprintf(names, rlen, "^(");
+    for (size_t m = 0; m < man->nm; m++)
+        o += (size_t)snprintf(names + o, rlen - o, "%s%s", m ? "|" : "", man->models[m].id);
+    snprintf(names + o, rlen - o, ")/");
+    snprintf(jstr, sizeof jstr, "%d", jobs);
+    snprintf(logf, sizeof logf, "%s/conformance-results/ctest.log", build);
+    snprintf(path, sizeof path, "%s/conformance-results", build);
+    mkdir(path, 0777);
+    if (runs > 1)
+        printf("echoconf matrix: run %d of %d: %zu models x %zu cases with ctest -j%d in %s "
+               "(log: %s)\n",
+               run, runs, man->nm, man->nc, jobs, build, logf);
+    else
+        printf("echoconf matrix: running %zu models x %zu cases with ctest -j%d in %s "
+               "(log: %s)\n",
+               man->nm, man->nc, jobs, build, logf);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *lf = freopen(logf, "w", stdout);
+        if (lf)
+            dup2(fileno(stdout), 2);
+        execlp(EC_CTEST_COMMAND, EC_CTEST_COMMAND, "--test-dir", build, "-L", label, "-R", names,
+               "-j", jstr, "--output-on-failure", (char *)NULL);
+        fprintf(stderr, "cannot run %s: %s\n", EC_CTEST_COMMAND, strerror(errno));
+        _exit(127);
+    }
+    free(names);
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
+        fprintf(stderr, "echoconf matrix: cannot run ctest (%s)\n", EC_CTEST_COMMAND);
+        return 2;
+    }
+    return 0;
+}
+
+/* One cell of one run, as the flake hunter compares it. */
+struct flake {
+    char verdict[20];
+    char diagnosis[64];
+    char plan[48];     /* the failing pass, if any */
+    char delivery[24]; /* its delivery: server-synchronised, timed, as written */
+    long long seed;    /* the seed of the random plan */
+};
+
+static void flake_take(struct flake *f, const struct ec_cell_result *cl, const cJSON *j)
+{
+    snprintf(f->verdict, sizeof f->verdict, "%s", cl->verdict[0] ? cl->verdict : "?");
+    snprintf(f->diagnosis, sizeof f->diagnosis, "%s", cl->diagnosis);
+    snprintf(f->plan, sizeof f->plan, "%s", ec_rs_str(j, "plan"));
+    snprintf(f->delivery, sizeof f->delivery, "%s", ec_rs_str(j, "delivery"));
+    const cJSON *sd = j ? cJSON_GetObjectItemCaseSensitive(j, "seed") : NULL;
+    f->seed = cJSON_IsNumber(sd) ? (long long)sd->valuedouble : -1;
+}
+
+/* Reads one run's cells into seen (nm x nc; NULL: only count). Returns the number of
+ * failing cells (FAIL, XPASS, TIMEOUT, ERROR, no result). */
+static int read_run(const char *build, const struct ec_manifest *man, struct flake *seen)
+{
+    int bad = 0;
+    for (size_t m = 0; m < man->nm; m++)
+        for (size_t c = 0; c < man->nc; c++) {
+            struct ec_cell_result cl;
+            cJSON *j = ec_cell_json_read(build, man->models[m].id, man->cases[c]);
+            ec_cell_result_from_json(j, &cl);
+            if (!cl.verdict[0])
+                snprintf(cl.verdict, sizeof cl.verdict, "?");
+            bad += !man->models[m].skip[0] && bad_cell(cl.verdict);
+            if (seen)
+                flake_take(&seen[m * man->nc + c], &cl, j);
+            cJSON_Delete(j);
+        }
+    return bad;
+}
+
+/* Did a cell change between two runs? Its verdict, or its diagnosis, which is part of
+ * the verdict; a may-entry (MAY) may be a pass one run and its diagnosis the next, so
+ * there only the verdict counts. */
+static int cell_changed(const struct flake *a, const struct flake *b)
+{
+    if (strcmp(a->verdict, b->verdict) != 0)
+        return 1;
+    return strcmp(a->verdict, "MAY") != 0 && strcmp(a->diagnosis, b->diagnosis) != 0;
+}
+
+/* Prints every cell whose verdict or diagnosis changed over the runs (seen holds runs
+ * x nm x nc), each run's outcome with its failing plan, delivery and seed. Returns the
+ * number of changed cells. */
+static size_t print_changed(const struct ec_manifest *man, const struct flake *seen, int runs)
+{
+    size_t n = man->nm * man->nc, changed = 0;
+    printf("\nflake hunt: %d runs of %zu cells\n", runs, n);
+    for (size_t i = 0; i < n; i++) {
+        int diff = 0;
+        for (int k = 1; k < runs; k++)
+            diff |= cell_changed(&seen[i], &seen[(size_t)k * n + i]);
+        if (!diff)
+            continue;
+        changed++;
+        printf("  changed: %s/%s\n", man->models[i / man->nc].id, man->cases[i % man->nc]);
+        for (int k = 0; k < runs; k++) {
+            const struct flake *f = &seen[(size_t)k * n + i];
+            printf("    run %d: %s%s%s", k + 1, f->verdict, f->diagnosis[0] ? " " : "",
+                   f->diagnosis);
+            if (f->plan[0])
+                printf("  (plan %s, %s delivery, seed %lld)", f->plan,
+                       f->delivery[0] ? f->delivery : "?", f->seed);
+            else if (f->seed >= 0)
+                printf("  (seed %lld)", f->seed);
+            printf("\n");
+        }
+    }
+    printf("%zu of %zu cells changed verdict or diagnosis between runs%s\n", changed, n,
+           changed ? " (reproduce one: ctest --test-dir <build> -R '^<model>/<case>$' "
+                     "--repeat until-fail:20)"
+                   : "");
+    return changed;
+}
+
 static const char matrix_usage[] =
-    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run] [--html FILE]\n"
-    "                       [--verbose]\n"
+    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run | --repeat N]\n"
+    "                       [--html FILE] [--verbose]\n"
     "Runs every registered model x case through ctest in the build directory (the one\n"
     "this executable sits in, <build>/bin/echoconf, unless --build), then prints models\n"
     "as rows and cases as columns, the legend, every FAIL / XPASS / TIMEOUT / ERROR cell\n"
@@ -134,17 +277,26 @@ static const char matrix_usage[] =
     "  -j N        ctest jobs (default 4)\n"
     "  --family F  only the models of family F (posix, win32, faulty)\n"
     "  --no-run    read the results of the last run instead of running ctest\n"
+    "  --repeat N  run the matrix N times (the flake hunter): also print every cell whose\n"
+    "              verdict or diagnosis changed between runs, with each run's failing\n"
+    "              plan, delivery and seed; exit 1 if any changed (the table is the last run)\n"
     "  --html FILE also write the report as one self-contained HTML file: every cell,\n"
     "              the evidence of each one that did not pass, edge profiles in words\n"
     "  --verbose   list every declared deviation with its reason\n"
-    "Exit status: 0 when no cell is FAIL, XPASS, TIMEOUT, ERROR or missing; 1 otherwise;\n"
+    "Exit status: 0 when no cell of any run is FAIL, XPASS, TIMEOUT, ERROR or missing and\n"
+    "no cell changed between runs; 1 otherwise;\n"
     "2 on bad usage or a build without a manifest.\n";
 
 int ec_cli_matrix(int argc, char **argv)
 {
+    return ec_cli_matrix_runs(argc, argv, NULL, NULL);
+}
+
+int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
+{
     char build[PATH_MAX] = "";
     const char *family = NULL, *html = NULL;
-    int jobs = 4, run = 1, verbose = 0;
+    int jobs = 4, run = 1, verbose = 0, repeat = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -152,7 +304,7 @@ int ec_cli_matrix(int argc, char **argv)
             return 0;
         }
         if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0 ||
-             strcmp(a, "--html") == 0) &&
+             strcmp(a, "--html") == 0 || strcmp(a, "--repeat") == 0) &&
             i + 1 >= argc) {
             fprintf(stderr, "echoconf matrix: %s needs a value\n", a);
             return 2;
@@ -175,7 +327,16 @@ int ec_cli_matrix(int argc, char **argv)
             family = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
-        else if (strcmp(a, "--html") == 0)
+        else if (strcmp(a, "--repeat") == 0) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1000) {
+                fprintf(stderr, "echoconf matrix: --repeat %s: a number of runs, 1..1000\n",
+                        argv[i]);
+                return 2;
+            }
+            repeat = (int)n;
+        } else if (strcmp(a, "--html") == 0)
             html = argv[++i];
         else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
             verbose = 1;
@@ -184,11 +345,14 @@ int ec_cli_matrix(int argc, char **argv)
             return 2;
         }
     }
+    if (!run && repeat > 1) {
+        fprintf(stderr, "echoconf matrix: --repeat runs the tests; it cannot go with --no-run\n");
+        return 2;
+    }
     if (!build[0] && ec_cli_default_build(build, sizeof build) < 0) {
         fprintf(stderr, "echoconf matrix: cannot find the build directory; use --build DIR\n");
         return 2;
     }
-    char path[PATH_MAX + 256];
     struct ec_manifest man;
     if (ec_manifest_load(build, family, &man, "echoconf matrix") < 0)
         return 2;
@@ -203,55 +367,26 @@ int ec_cli_matrix(int argc, char **argv)
     }
 
     int64_t t0 = ec_clock_ms();
-    if (run) {
-        /* Old results would pass for new ones: remove those of the selection first. */
-        for (size_t m = 0; m < nm; m++)
-            for (size_t c = 0; c < nc; c++) {
-                snprintf(path, sizeof path, "%s/conformance-results/%s/%s.json", build,
-                         models[m].id, cases[c]);
-                unlink(path);
-            }
-        /* The conformance label selects the matrix; the model names (test names are
-         * <model>/<case>) select the rows, so other tests of a family (smoke) stay out. */
-        char label[] = "^conformance$", jstr[16], logf[PATH_MAX + 64];
-        size_t rlen = 16;
-        for (size_t m = 0; m < nm; m++)
-            rlen += strlen(models[m].id) + 1;
-        char *names = malloc(rlen);
-        if (!names) {
-            fprintf(stderr, "echoconf matrix: out of memory\n");
+    struct flake *runs_seen = repeat > 1 ? calloc((size_t)repeat * nm * nc, sizeof *runs_seen) : NULL;
+    if (repeat > 1 && !runs_seen) {
+        fprintf(stderr, "echoconf matrix: out of memory\n");
+        ec_manifest_free(&man);
+        return 2;
+    }
+    int failures = 0;
+    for (int k = 1; k <= repeat; k++) {
+        if (run && run_ctest(build, &man, jobs, k, repeat) != 0) {
+            free(runs_seen);
             ec_manifest_free(&man);
             return 2;
         }
-        size_t o = (size_t)snprintf(names, rlen, "^(");
-        for (size_t m = 0; m < nm; m++)
-            o += (size_t)snprintf(names + o, rlen - o, "%s%s", m ? "|" : "", models[m].id);
-        snprintf(names + o, rlen - o, ")/");
-        snprintf(jstr, sizeof jstr, "%d", jobs);
-        snprintf(logf, sizeof logf, "%s/conformance-results/ctest.log", build);
-        snprintf(path, sizeof path, "%s/conformance-results", build);
-        mkdir(path, 0777);
-        printf("echoconf matrix: running %zu models x %zu cases with ctest -j%d in %s "
-               "(log: %s)\n",
-               nm, nc, jobs, build, logf);
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            FILE *lf = freopen(logf, "w", stdout);
-            if (lf)
-                dup2(fileno(stdout), 2);
-            execlp(EC_CTEST_COMMAND, EC_CTEST_COMMAND, "--test-dir", build, "-L", label, "-R",
-                   names, "-j", jstr, "--output-on-failure", (char *)NULL);
-            fprintf(stderr, "cannot run %s: %s\n", EC_CTEST_COMMAND, strerror(errno));
-            _exit(127);
-        }
-        free(names);
-        int st = 0;
-        if (pid < 0 || waitpid(pid, &st, 0) < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
-            fprintf(stderr, "echoconf matrix: cannot run ctest (%s)\n", EC_CTEST_COMMAND);
-            ec_manifest_free(&man);
-            return 2;
-        }
+        if (k == repeat)
+            break; /* the last run is read below, with the table */
+        int bad = read_run(build, &man, runs_seen ? &runs_seen[(size_t)(k - 1) * nm * nc] : NULL);
+        failures += bad;
+        printf("echoconf matrix: run %d of %d: %d failing cells\n", k, repeat, bad);
+        if (cb)
+            cb(k, arg);
     }
 
     /* Read every cell; the JSON of each stays for the failing cells and the HTML. */
@@ -279,6 +414,13 @@ int ec_cli_matrix(int argc, char **argv)
                 cJSON_Delete(j);
         }
 
+    if (runs_seen)
+        for (size_t i = 0; i < nm * nc; i++)
+            flake_take(&runs_seen[(size_t)(repeat - 1) * nm * nc + i], &cells[i],
+                       results ? results[i] : NULL);
+    if (cb)
+        cb(repeat, arg);
+
     /* The table: case numbers as column heads, the key below. */
     size_t w = 0;
     for (size_t m = 0; m < nm; m++)
@@ -288,21 +430,26 @@ int ec_cli_matrix(int argc, char **argv)
     for (size_t c = 0; c < nc; c++)
         printf("%3zu", c + 1);
     printf("\n");
-    int failures = 0;
+    int last_bad = 0;
     for (size_t m = 0; m < nm; m++) {
         printf("%-*s ", (int)w, models[m].id);
         for (size_t c = 0; c < nc; c++) {
             const struct ec_cell_result *cl = &cells[m * nc + c];
             printf("  %c", symbol(cl->verdict));
-            failures += bad_cell(cl->verdict);
+            last_bad += bad_cell(cl->verdict);
         }
         printf("\n");
     }
+    failures += last_bad;
+    if (repeat > 1)
+        printf("echoconf matrix: run %d of %d: %d failing cells\n", repeat, repeat, last_bad);
     printf("\ncases:\n");
     for (size_t c = 0; c < nc; c++)
         printf("  %2zu %-28s%s", c + 1, cases[c], (c % 3 == 2 || c + 1 == nc) ? "\n" : "");
-    printf("\nlegend: . PASS   ~ PASS-NONSTRICT   x XFAIL (declared deviation)   ! XPASS   "
-           "F FAIL   T TIMEOUT   E ERROR   - UNSUPPORTED   s model skipped   ? no result\n");
+    printf("\nlegend: . PASS   ~ PASS-NONSTRICT   x XFAIL (declared deviation)   m MAY "
+           "(may-entry: a pass or exactly its diagnosis, as the server's own scheduling "
+           "decides)\n        ! XPASS   F FAIL   T TIMEOUT   E ERROR   - UNSUPPORTED   "
+           "s model skipped   ? no result\n");
 
     print_cells(models, nm, cases, nc, cells, results, verbose);
     /* With faulty servers in the table, the share of their bugs the catalogue caught
@@ -318,10 +465,17 @@ int ec_cli_matrix(int argc, char **argv)
                    sc.caught, sc.total, sc.caught * 100 / sc.total);
         ec_score_free(&sc);
     }
-    printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R '^<model>/<case>$' "
-           "--output-on-failure\n",
-           nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
-    int rc = failures ? 1 : 0;
+    size_t changed = runs_seen ? print_changed(&man, runs_seen, repeat) : 0;
+    free(runs_seen);
+    if (repeat > 1)
+        printf("\n%zu cells x %d runs, %d failing cell results, %zu cells changed; %.1f s. "
+               "Details: ctest --test-dir %s -R '^<model>/<case>$' --output-on-failure\n",
+               nm * nc, repeat, failures, changed, (double)(ec_clock_ms() - t0) / 1000.0, build);
+    else
+        printf("\n%zu cells, %d failing; %.1f s. Details: ctest --test-dir %s -R "
+               "'^<model>/<case>$' --output-on-failure\n",
+               nm * nc, failures, (double)(ec_clock_ms() - t0) / 1000.0, build);
+    int rc = failures || changed ? 1 : 0;
     if (html && results) {
         struct ec_rs_row *rows = calloc(nm, sizeof *rows);
         char err[300];

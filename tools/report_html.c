@@ -28,6 +28,8 @@ static const struct vinfo {
     {"PASS", "pass", ".", "passed"},
     {"PASS-NONSTRICT", "nonstrict", "~", "passed through an accepted alternative outcome"},
     {"XFAIL", "xfail", "x", "a declared deviation happened (the profile gives its reason)"},
+    {"MAY", "may", "m",
+     "a may-entry held: a pass or exactly its diagnosis, as the server's own scheduling decides"},
     {"XPASS", "xpass", "!", "a declared deviation did not happen: the profile is stale"},
     {"FAIL", "fail", "F", "failed with a diagnosis"},
     {"TIMEOUT", "timeout", "T", "the case's time budget ran out"},
@@ -127,6 +129,7 @@ static const char *const css[] = {
     ".v-pass{background:var(--pass);color:var(--pass-fg)}"
     ".v-nonstrict{background:var(--nonstrict);color:var(--nonstrict-fg)}"
     ".v-xfail{background:var(--xfail);color:var(--xfail-fg)}"
+    ".v-may{background:#e3ecf7;color:#2b4c7e}"
     ".v-xpass{background:var(--xpass);color:var(--xpass-fg)}"
     ".v-fail{background:var(--fail);color:var(--fail-fg)}"
     ".v-timeout{background:var(--timeout);color:var(--timeout-fg)}"

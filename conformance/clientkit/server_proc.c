@@ -32,6 +32,62 @@
 #include "logline.h"
 #include "steps.h"
 
+const char *ec_srv_ev_name(enum ec_srv_ev ev)
+{
+    static const char *const n[] = {"?", "accept", "recv", "frame", "send", "close", "refuse"};
+    return (unsigned)ev < sizeof n / sizeof n[0] ? n[ev] : "?";
+}
+
+/* Parses an event line of the log contract into l with the one parser of it
+ * (logline.h): the event, the peer's port (the client's local port) and bytes=N. */
+static void parse_event(struct ec_srv_line *l)
+{
+    static const enum ec_srv_ev map[] = {
+        [EC_LL_ACCEPT] = EC_SRV_ACCEPT, [EC_LL_RECV] = EC_SRV_RECV,   [EC_LL_FRAME] = EC_SRV_FRAME,
+        [EC_LL_SEND] = EC_SRV_SEND,     [EC_LL_CLOSE] = EC_SRV_CLOSE, [EC_LL_REFUSE] = EC_SRV_REFUSE};
+    struct ec_logline ev;
+    l->ev = EC_SRV_NONE;
+    l->peer_port = 0;
+    l->bytes = -1;
+    if (ec_logline_parse(l->text, &ev) < 0 || (unsigned)ev.kind >= sizeof map / sizeof map[0])
+        return;
+    l->ev = map[ev.kind];
+    l->peer_port = ev.port;
+    if (ev.kind == EC_LL_RECV || ev.kind == EC_LL_FRAME || ev.kind == EC_LL_SEND)
+        l->bytes = ev.bytes > (1ull << 62) ? (long long)(1ull << 62) : (long long)ev.bytes;
+}
+
+/* Wakes every registered watcher (s->mu held). */
+static void notify_watchers(struct ec_server_proc *s)
+{
+    uint64_t one = 1;
+    for (size_t i = 0; i < s->nwatch; i++)
+        if (write(s->watch[i], &one, sizeof one) < 0)
+            continue; /* an eventfd write of 1 fails only on overflow: it is readable */
+}
+
+int ec_server_watch(struct ec_server_proc *s, int efd, int on)
+{
+    for (size_t i = 0; i < s->nwatch; i++)
+        if (s->watch[i] == efd) {
+            if (!on)
+                s->watch[i] = s->watch[--s->nwatch];
+            return 0;
+        }
+    if (!on)
+        return 0;
+    if (s->nwatch == s->watch_cap) {
+        size_t ncap = s->watch_cap ? s->watch_cap * 2 : 16;
+        int *nw = realloc(s->watch, ncap * sizeof *nw);
+        if (!nw)
+            return -1;
+        s->watch = nw;
+        s->watch_cap = ncap;
+    }
+    s->watch[s->nwatch++] = efd;
+    return 0;
+}
+
 static void add_line(struct ec_server_proc *s, int is_err, const char *text, size_t len)
 {
     pthread_mutex_lock(&s->mu);
@@ -55,7 +111,12 @@ static void add_line(struct ec_server_proc *s, int is_err, const char *text, siz
         s->lines[s->nlines].t_ms = s->lines[s->nlines].t_us / 1000;
         s->lines[s->nlines].is_err = is_err;
         s->lines[s->nlines].text = t;
+        parse_event(&s->lines[s->nlines]);
+        if (is_err)
+            s->lines[s->nlines].ev = EC_SRV_NONE;
         s->nlines++;
+        if (!is_err)
+            notify_watchers(s);
         if (!is_err && !s->ready && !s->connect_ready) {
             /* The first stdout line is the readiness line "listening A:P" (a port of 0
              * or another first line leaves port 0: the start fails with that line). */
@@ -112,6 +173,7 @@ static void mark_exited(struct ec_server_proc *s, int status)
     s->exited = 1;
     s->status = status;
     s->exit_ms = ec_clock_ms();
+    notify_watchers(s);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -429,6 +491,9 @@ void ec_server_free(struct ec_server_proc *s)
     free(s->lines);
     s->lines = NULL;
     s->nlines = 0;
+    free(s->watch);
+    s->watch = NULL;
+    s->nwatch = s->watch_cap = 0;
 }
 
 long long ec_proc_demand_ms(pid_t pid)

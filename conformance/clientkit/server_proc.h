@@ -12,12 +12,30 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The event of a log line (lib/ec_log.h), parsed as the line is read so that the
+ * engine can sequence its clients by what the server did. */
+enum ec_srv_ev {
+    EC_SRV_NONE,   /* stderr, the readiness line, or a line of no known event */
+    EC_SRV_ACCEPT, /* accept peer=A:P */
+    EC_SRV_RECV,   /* recv peer=A:P bytes=N (one per recv, every framing) */
+    EC_SRV_FRAME,  /* frame peer=A:P bytes=N (framed modes) */
+    EC_SRV_SEND,   /* send peer=A:P bytes=N */
+    EC_SRV_CLOSE,  /* close peer=A:P reason=... */
+    EC_SRV_REFUSE  /* refuse peer=A:P reason=... */
+};
+
+/* The log word of an event ("recv"), or "?" for EC_SRV_NONE. */
+const char *ec_srv_ev_name(enum ec_srv_ev ev);
+
 /* One captured line of the server's stdout (its log) or stderr. */
 struct ec_srv_line {
     int64_t t_ms; /* engine clock (ec_clock_ms) when it was read */
     int64_t t_us; /* the same moment in microseconds (CLOCK_MONOTONIC) */
     int is_err;   /* 1: stderr */
     char *text;
+    enum ec_srv_ev ev;  /* parsed event (stdout lines only) */
+    unsigned peer_port; /* the port of peer=A:P: the client's local port */
+    long long bytes;    /* bytes=N, or -1 */
 };
 
 struct ec_server_proc {
@@ -40,6 +58,8 @@ struct ec_server_proc {
     int stop_requested;
     int killed;  /* SIGKILL was needed */
     int stopped; /* ec_server_stop ran: pipes closed, reader joined */
+    int *watch;  /* eventfds written on every new stdout line and on the exit */
+    size_t nwatch, watch_cap;
 };
 
 /* Starts argv (argv[0] is searched in PATH) with stdin from /dev/null, stdout and
@@ -111,7 +131,14 @@ int ec_split_command(const char *cmd, char **argv, int max, char *err, size_t er
 /* Frees the n words ec_split_command stored in argv. */
 void ec_split_free(char **argv, int n);
 
-/* The number of stdout lines captured so far (thread-safe). */
+/* The number of lines (stdout and stderr) captured so far (thread-safe). */
 size_t ec_server_line_count(struct ec_server_proc *s);
+
+/* Registers (on = 1) or removes (on = 0) the eventfd efd: from then on the reader
+ * writes 1 to it whenever a stdout line is captured or the server exits, so a thread
+ * can wait in poll() for the server's next event together with its own socket. Call
+ * with s->mu held, and register before releasing the lock after looking at the lines,
+ * so that no line falls between the look and the wait. Returns 0 or -1 (memory). */
+int ec_server_watch(struct ec_server_proc *s, int efd, int on);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -195,6 +196,18 @@ const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len)
     return buf;
 }
 
+int ec_plan_separates(const struct ec_write_plan *p)
+{
+    return p->kind == EC_PLAN_CHUNKS || p->kind == EC_PLAN_BYTEWISE ||
+           p->kind == EC_PLAN_RANDOM || p->kind == EC_PLAN_SPLIT;
+}
+
+const char *ec_delivery_name(enum ec_delivery d)
+{
+    static const char *const n[] = {"server-synchronised", "timed", "none"};
+    return (unsigned)d < sizeof n / sizeof n[0] ? n[d] : "?";
+}
+
 /* ---- connections ------------------------------------------------------------------ */
 
 const char *ec_rx_name(enum ec_rx rx)
@@ -285,6 +298,8 @@ int ec_conn_connect(struct ec_conn *c, const char *host, unsigned port, int time
     c->fd = -1;
     c->sent_len = c->recvd_len = c->recv_pos = 0;
     c->eof = c->err = c->wr_shut = c->closed = 0;
+    c->pace_failed = 0;
+    c->fin_before_send = c->reset_sent = 0;
     c->nmarks = 0;
     memset(&c->end, 0, sizeof c->end);
     c->connect_us = c->last_recv_us = clock_us();
@@ -618,6 +633,34 @@ static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, i
     return (long long)off;
 }
 
+/* A gap between two pieces of a plan (it makes segments leave apart), us
+ * microseconds; while it passes, the echo is still drained. */
+static void gap_wait(struct ec_conn *c, int64_t us)
+{
+    int64_t until = clock_us() + us;
+    for (;;) {
+        int64_t left = until - clock_us();
+        if (left <= 0)
+            return;
+        struct timespec ts = {.tv_sec = (time_t)(left / 1000000),
+                              .tv_nsec = (long)(left % 1000000) * 1000};
+        int reading = c->reading && c->fd >= 0 && !c->eof && !c->err;
+        struct pollfd p = {.fd = reading ? c->fd : -1, .events = POLLIN};
+        if (ppoll(&p, 1, &ts, NULL) > 0 && reading)
+            drain(c);
+    }
+}
+
+/* Notes whether the peer's FIN arrived before we send (POLLRDHUP, Linux 2.6.17+): a
+ * reset after such a send comes from the peer's kernel answering data sent to a
+ * closed socket, and what the server did was close first. */
+static void note_peer_fin(struct ec_conn *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+    if (c->fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLRDHUP))
+        c->fin_before_send = 1;
+}
+
 static int set_cork(struct ec_conn *c, int on)
 {
     return ec_sock_set_cork(c->fd, on);
@@ -632,11 +675,22 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
     }
     char pname[64];
     ec_plan_name(plan, pname, sizeof pname);
-    if (plan->nodelay >= 0) {
-        int rc = ec_conn_set_nodelay(c, plan->nodelay);
+    note_peer_fin(c);
+    /* A separating plan is synchronised by the server's log when we can read it;
+     * otherwise its pieces leave apart by TCP_NODELAY and a gap, which only makes
+     * separate recvs likely. */
+    int separate = ec_plan_separates(plan);
+    int sync = separate && c->pace && !c->pace_failed;
+    int64_t gap_us = (int64_t)plan->gap_ms * 1000;
+    if (separate && !sync && gap_us < EC_TIMED_GAP_US)
+        gap_us = EC_TIMED_GAP_US;
+    int nodelay = separate && !sync ? 1 : plan->nodelay;
+    if (nodelay >= 0) {
+        int rc = ec_conn_set_nodelay(c, nodelay);
         if (rc < 0)
             return rc;
     }
+    int pieces_after = 0; /* pieces sent after an earlier one (delivery is then said) */
     int64_t deadline = ec_clock_ms() + timeout_ms;
     long long total = 0;
     uint64_t rs = plan->seed;
@@ -697,17 +751,25 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
             }
             if (want > len - off)
                 want = len - off;
-            if (!first && plan->gap_ms > 0) {
-                /* A gap is part of the plan (it makes segments leave apart); while it
-                 * passes, the echo is still drained. */
-                int64_t until = ec_clock_ms() + plan->gap_ms;
-                while (ec_clock_ms() < until) {
-                    if (c->reading)
-                        ec_conn_pump(c, ms_left(until));
-                    else
-                        poll(NULL, 0, ms_left(until));
+            if (sync && c->sent_len > 0) {
+                /* Server-synchronised: the piece goes once the server took all
+                 * before it, so it meets the server in a recv of its own. */
+                pieces_after += !first;
+                if (c->pace(c, c->pace_arg, deadline) < 0) {
+                    /* The server took nothing until the step's deadline (it stopped
+                     * reading, closed, or died): the rest goes without waiting, and
+                     * without a gap, since bytes the server does not read pile up
+                     * in its queue however they are sent. */
+                    sync = 0;
+                    c->pace_failed = 1;
+                    ec_conn_set_nodelay(c, 1);
+                    note(c, "pace", -1, -EC_ETIMEDOUT, "no server recv: rest unpaced");
                 }
+            } else if (!first) {
+                pieces_after++;
             }
+            if (!first && (plan->gap_ms > 0 || (gap_us > 0 && pieces_after < EC_TIMED_GAP_PIECES)))
+                gap_wait(c, gap_us);
             first = 0;
             long long k = send_all(c, pieces[i] + off, want, 0, deadline, pname);
             if (k < 0)
@@ -717,6 +779,8 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
             piece_chunk++;
         }
     }
+    if (separate && pieces_after)
+        c->delivered = sync ? EC_DELIVERY_SYNC : EC_DELIVERY_TIMED;
     if (c->reading)
         ec_conn_pump(c, 0);
     return total;
@@ -728,6 +792,7 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
         return -EC_ECLOSED;
     unsigned char buf[16384];
     long long total = 0;
+    note_peer_fin(c);
     int64_t deadline = ec_clock_ms() + timeout_ms;
     while ((size_t)total < max) {
         size_t want = max - (size_t)total;
@@ -776,10 +841,15 @@ int ec_conn_close(struct ec_conn *c)
 {
     if (c->fd < 0)
         return 0;
+    /* Unread bytes in the kernel's receive queue turn the close into RST. */
+    int unread = 0;
+    if (ioctl(c->fd, FIONREAD, &unread) < 0)
+        unread = 0;
+    c->reset_sent = unread > 0;
     int rc = ec_sock_close(c->fd);
     c->fd = -1;
     c->closed = 1;
-    note(c, "close", -1, rc, NULL);
+    note(c, "close", -1, rc, unread > 0 ? "RST: unread data" : NULL);
     return rc;
 }
 
@@ -791,6 +861,7 @@ int ec_conn_abort(struct ec_conn *c)
     int rc = ec_sock_abort(c->fd);
     c->fd = -1;
     c->closed = 1;
+    c->reset_sent = 1;
     note(c, "abort", -1, rc, "RST");
     return rc;
 }

@@ -86,6 +86,29 @@ struct ec_write_plan {
     int nodelay;      /* -1 leave TCP_NODELAY alone, 0 off, 1 on */
 };
 
+/* True for the plans whose pieces are meant to reach the server apart (chunks,
+ * bytewise, random, split): ec_conn_send delivers them one server recv each when the
+ * connection has a pace function, else timed (see ec_conn_send). */
+int ec_plan_separates(const struct ec_write_plan *p);
+
+/* How a send delivered the pieces of a separating plan. */
+enum ec_delivery {
+    EC_DELIVERY_SYNC,  /* "server-synchronised": each piece once the server took the last */
+    EC_DELIVERY_TIMED, /* "timed": TCP_NODELAY and a gap of at least EC_TIMED_GAP_US */
+    EC_DELIVERY_NONE   /* no piece followed another (one piece, as-is, coalesce) */
+};
+
+/* "server-synchronised", "timed", "none". */
+const char *ec_delivery_name(enum ec_delivery d);
+
+/* The smallest gap between two pieces of a timed delivery, in microseconds (not
+ * scaled: it is a property of the plan, not a deadline): long enough for a waiting
+ * server on loopback to take a segment before the next one. Only the first
+ * EC_TIMED_GAP_PIECES pieces of a send get it, so that a bytewise send of kilobytes
+ * (thousands of pieces) stays within a pass budget on a loaded machine. */
+#define EC_TIMED_GAP_US     250
+#define EC_TIMED_GAP_PIECES 64
+
 /* Writes a short name of the plan ("bytewise", "chunks[1,1,3]", "random seed=7",
  * "split@3", "coalesce") into buf; returns buf. */
 const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len);
@@ -148,6 +171,21 @@ struct ec_conn {
     int err;         /* negative class of a receive or send error, 0 if none */
     int wr_shut;     /* we half-closed */
     int closed;      /* we closed or aborted; fd is -1 */
+    int fin_before_send; /* a send or fill began after the peer's FIN had arrived: a reset
+                          * that follows is the kernel's answer to our data, not the
+                          * server's doing */
+    int reset_sent;      /* our close() sent RST (unread data), or abort() did */
+    /* Server-synchronised delivery (optional). When set, ec_conn_send calls it before
+     * each piece of a separating plan that follows bytes already sent, and sends the
+     * piece only after it returned 0: the server took every byte of c->sent so far.
+     * It waits at most until deadline_ms (absolute, ec_clock_ms: the send's own
+     * deadline), draining the echo if c->reading, and returns -1 when the server did
+     * not take them (it stopped reading, closed or died): the rest of that send then
+     * goes at once, and the send counts as timed. */
+    int (*pace)(struct ec_conn *c, void *arg, int64_t deadline_ms);
+    void *pace_arg;
+    int pace_failed;            /* a pace call returned -1 on this stream */
+    enum ec_delivery delivered; /* the delivery of the last separating send */
 
     /* Timing evidence (evidence.h): when things happened, client clock. */
     int64_t connect_us;                       /* when the connection was made */
@@ -176,9 +214,17 @@ int ec_conn_set_bufsizes(struct ec_conn *c, int rcvbuf, int sndbuf);
 /* Sends the payloads (n of them, pieces[i] of lens[i] bytes) cut by plan, within
  * timeout_ms for the whole step. When c->reading is set, echoed bytes are drained
  * into c->recvd while the sends wait, so a large send never deadlocks against an echo.
- * Every byte that went out is appended to c->sent. Returns the bytes sent (all of
- * them on success) or a negative class (-EC_ETIMEDOUT when the kernel did not take
- * them in time, -EC_ECONNRESET, -EC_ECLOSED, ...). */
+ * Every byte that went out is appended to c->sent.
+ * A separating plan (ec_plan_separates) is delivered piece by piece: with c->pace set,
+ * each piece after the first byte of the stream goes only once c->pace said the
+ * server took everything before it ("server-synchronised"), so every piece meets the
+ * server in a recv of its own whatever the scheduler does; without c->pace, with
+ * TCP_NODELAY and at least EC_TIMED_GAP_US between its first EC_TIMED_GAP_PIECES pieces
+ * ("timed"); after a pace
+ * call failed, the rest at once (also counted "timed"). c->delivered says which.
+ * as-is and coalesce are sent as written.
+ * Returns the bytes sent (all of them on success) or a negative class (-EC_ETIMEDOUT
+ * when the kernel did not take them in time, -EC_ECONNRESET, -EC_ECLOSED, ...). */
 long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, const size_t *lens,
                        size_t n, const struct ec_write_plan *plan, int timeout_ms);
 
@@ -207,7 +253,7 @@ enum ec_rx ec_conn_pump(struct ec_conn *c, int ms);
 int ec_conn_shutdown_wr(struct ec_conn *c);
 
 /* close(): an orderly close (the kernel sends RST instead if unread data remains,
- * RFC 9293 3.6.1). Returns 0 or a negative class. */
+ * RFC 9293 3.6.1; then c->reset_sent is set). Returns 0 or a negative class. */
 int ec_conn_close(struct ec_conn *c);
 
 /* An abortive close: SO_LINGER {1, 0} then close(), so the peer gets RST. */

@@ -115,14 +115,17 @@ static void drop(struct client *c, int reason, enum mode m)
     c->gone = 1;
 }
 
-static void send_all(int fd, const unsigned char *b, size_t n)
+/* Sends all of b to client c, logging each send as every server does (the engine
+ * sequences its clients by these lines). */
+static void send_all(const struct client *c, const unsigned char *b, size_t n)
 {
     while (n > 0) {
-        ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+        ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
             return;
+        ec_log_send(c->peer, (size_t)k);
         b += k;
         n -= (size_t)k;
     }
@@ -231,7 +234,7 @@ int main(int argc, char **argv)
                     unsigned char noise[4096];
                     for (size_t b = 0; b < sizeof noise; b++)
                         noise[b] = (unsigned char)(b * 131u + 17u);
-                    send_all(fd, noise, sizeof noise);
+                    send_all(&cl[nc], noise, sizeof noise);
                 }
                 nc++;
                 continue;
@@ -246,7 +249,7 @@ int main(int argc, char **argv)
                 if (reset && m == M_DIE_ON_RESET)
                     return 3;
                 if (!reset && m == M_EXTRA)
-                    send_all(c->fd, (const unsigned char *)"!", 1);
+                    send_all(c, (const unsigned char *)"!", 1);
                 if (!reset && (m == M_NEVER_CLOSE || m == M_HOLD)) {
                     c->ended = 1; /* no close, no FIN: the client must give up by itself */
                     continue;
@@ -266,10 +269,10 @@ int main(int argc, char **argv)
             case M_GARBAGE:
                 for (ssize_t b = 0; b < got; b++)
                     buf[b] = (unsigned char)~buf[b];
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 break;
             case M_RESET_MID: {
-                send_all(c->fd, buf, (size_t)(got + 1) / 2);
+                send_all(c, buf, (size_t)(got + 1) / 2);
                 struct linger lg = {1, 0};
                 setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
                 drop(c, -EC_ECONNRESET, m);
@@ -279,7 +282,7 @@ int main(int argc, char **argv)
                 size_t echo = c->echoed >= 64 ? 0 : (size_t)(64 - c->echoed);
                 if (echo > (size_t)got)
                     echo = (size_t)got;
-                send_all(c->fd, buf, echo);
+                send_all(c, buf, echo);
                 keep(buf + echo, (size_t)got - echo);
                 break;
             }
@@ -290,7 +293,7 @@ int main(int argc, char **argv)
                 break;
             }
             case M_TRUNCATE:
-                send_all(c->fd, buf, (size_t)got / 2);
+                send_all(c, buf, (size_t)got / 2);
                 shutdown(c->fd, SHUT_RDWR);
                 drop(c, 0, m);
                 break;
@@ -301,23 +304,23 @@ int main(int argc, char **argv)
             case M_MISMATCH:
                 if (c->echoed <= 99 && c->echoed + got > 99)
                     buf[99 - c->echoed] ^= 0x20;
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 break;
             case M_REFRAME: {
                 unsigned char h[4] = {0, 0, (unsigned char)(got >> 8), (unsigned char)got};
-                send_all(c->fd, h, 4);
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, h, 4);
+                send_all(c, buf, (size_t)got);
                 break;
             }
             case M_DUP:
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 if (c->echoed < MARK && c->echoed + got >= MARK)
-                    send_all(c->fd, buf, (size_t)got);
+                    send_all(c, buf, (size_t)got);
                 break;
             case M_REORDER:
                 if (c->later) {
-                    send_all(c->fd, buf, (size_t)got);
-                    send_all(c->fd, c->later, c->later_n);
+                    send_all(c, buf, (size_t)got);
+                    send_all(c, c->later, c->later_n);
                     free(c->later);
                     c->later = NULL;
                 } else if (!c->swapped && c->echoed < MARK && c->echoed + got >= MARK &&
@@ -326,7 +329,7 @@ int main(int argc, char **argv)
                     c->later_n = (size_t)got;
                     c->swapped = 1;
                 } else {
-                    send_all(c->fd, buf, (size_t)got);
+                    send_all(c, buf, (size_t)got);
                 }
                 break;
             case M_CROSSFEED: {
@@ -338,11 +341,11 @@ int main(int argc, char **argv)
                         break;
                     }
                 }
-                send_all(cl[to].fd, buf, (size_t)got);
+                send_all(&cl[to], buf, (size_t)got);
                 break;
             }
             default:
-                send_all(c->fd, buf, (size_t)got);
+                send_all(c, buf, (size_t)got);
                 break;
             }
             c->echoed += got;

@@ -61,6 +61,7 @@ static ptrdiff_t recv_whole_frames(struct ec_fconn *c)
     size_t take = (size_t)n;
     if (n <= 0)
         return n;
+    ec_log_recv(c->echo.peer, (size_t)n, 0); /* the recv happened, whatever is kept */
     if (c->echo.f->kind != EC_FRAMING_RAW) {
         int fr = whole_frames(c->echo.f, c->echo.rbuf, (size_t)n, &take);
         if (fr < 0)
@@ -68,7 +69,7 @@ static ptrdiff_t recv_whole_frames(struct ec_fconn *c)
         if (take == 0)
             return n;
     }
-    int r = ec_echo_received(&c->echo, NULL, take);
+    int r = ec_echo_take(&c->echo, NULL, take);
     return r < 0 ? r : n;
 }
 

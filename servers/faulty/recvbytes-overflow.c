@@ -67,7 +67,8 @@ static ptrdiff_t recv_into_record(struct ec_fconn *c)
         return n;
     rec->recvbytes = (int)n;
     rec->buf[n] = '\0'; /* BUG: the textbook's terminator; one past buf when n == 1000 */
-    int r = ec_echo_received(&c->echo, rec->buf, (size_t)rec->recvbytes);
+    ec_log_recv(c->echo.peer, (size_t)n, 0); /* what the recv returned, as every model logs */
+    int r = ec_echo_take(&c->echo, rec->buf, (size_t)rec->recvbytes);
     return r < 0 ? r : n;
 }
 

@@ -1,8 +1,9 @@
 /* ec_echo.c - the pending-echo record every model keeps per connection.
  *
  * The textbook's SOCKETINFO{buf, recvbytes, sendbytes}: bytes read are owed back
- * before the next read. In framed modes the bytes pass through a decoder first and
- * only whole frames become owed, each logged as one "frame" line.
+ * before the next read. Every recv is logged as one "recv" line. In framed modes the
+ * bytes pass through a decoder first and only whole frames become owed, each logged
+ * as one "frame" line.
  */
 #include "ec_echo.h"
 
@@ -80,9 +81,14 @@ static int reserve(struct ec_echo *e, size_t extra)
 
 int ec_echo_received(struct ec_echo *e, const void *data, size_t n)
 {
+    ec_log_recv(e->peer, n, 0);
+    return ec_echo_take(e, data, n);
+}
+
+int ec_echo_take(struct ec_echo *e, const void *data, size_t n)
+{
     const unsigned char *in = data != NULL ? data : e->rbuf;
     if (e->f->kind == EC_FRAMING_RAW) {
-        ec_log_recv(e->peer, n, 0);
         if (in == e->out + e->len) { /* received in place (see ec_echo_init) */
             e->len += n;
             return 0;

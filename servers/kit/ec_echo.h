@@ -38,10 +38,16 @@ void ec_echo_free(struct ec_echo *e);
 int ec_echo_idle(const struct ec_echo *e);
 
 /* Takes n bytes just received into e->rbuf (or from data, if data is not NULL):
- * logs "recv" (raw) or one "frame" line per whole frame, and appends the echo to the
- * pending buffer. Call only when ec_echo_idle(e). Returns 0, or -EC_ETOOLONG when a
- * frame exceeds the maximum (the connection should be closed). */
+ * logs one "recv" line for the n bytes (every framing: the conformance engine paces
+ * its write plans by these lines), then in a framed mode one "frame" line per whole
+ * frame, and appends the echo to the pending buffer. Call only when ec_echo_idle(e).
+ * Returns 0, or -EC_ETOOLONG when a frame exceeds the maximum (the connection should
+ * be closed). */
 int ec_echo_received(struct ec_echo *e, const void *data, size_t n);
+
+/* As ec_echo_received, without the "recv" line: for a caller that logged its recv
+ * itself and takes only part of it (a faulty model that drops bytes). */
+int ec_echo_take(struct ec_echo *e, const void *data, size_t n);
 
 /* One step for reading: one ec_recv into e->rbuf, and what came is taken as by
  * ec_echo_received. Call only when ec_echo_idle(e). Returns the count received (> 0),
