@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diagnoses.h"
 #include "difffuzz/script.h"
 #include "echoconf_cli.h"
 #include "echoconf_results.h"
@@ -215,12 +216,18 @@ static pid_t start_replay(const struct fuzz *f, const struct model *m, const cha
     _exit(rc);
 }
 
+/* The outcome class of a connection that failed with diag (diagnoses.h): still open
+ * (no answer, or no close), wrong bytes, or ended otherwise than owed. */
 static const char *outcome_class(const char *diag)
 {
-    static const char *const open_[] = {"stall", "serialized-clients", "head-of-line-blocking",
-                                        "unfair-starvation", NULL};
-    static const char *const wrong[] = {"echo-mismatch", "cross-talk", "unexpected-data",
-                                        "frame-reassembly-error", NULL};
+    static const char *const open_[] = {EC_DIAG_STALL,  EC_DIAG_SERIALIZED,
+                                        EC_DIAG_HOL,    EC_DIAG_UNFAIR,
+                                        EC_DIAG_NAGLE,  EC_DIAG_NO_CLOSE_AFTER_EOF,
+                                        NULL};
+    static const char *const wrong[] = {EC_DIAG_ECHO_MISMATCH, EC_DIAG_DUPLICATED,
+                                        EC_DIAG_REORDERED,     EC_DIAG_CROSS_TALK,
+                                        EC_DIAG_UNEXPECTED_DATA, EC_DIAG_FRAME_ERROR,
+                                        NULL};
     for (int i = 0; open_[i]; i++)
         if (strcmp(diag, open_[i]) == 0)
             return "open";
