@@ -6,14 +6,14 @@
  */
 #include "engine_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,55 +32,6 @@
 #define STOP_GRACE_MS   2000
 #define THREAD_STACK    (256 * 1024)
 #define TIMELINE_CAP    20000
-
-const char *ec_verdict_name(enum ec_verdict v)
-{
-    static const char *const n[] = {"PASS",    "PASS-NONSTRICT", "XFAIL", "MAY",
-                                    "UNSUPPORTED", "XPASS",      "FAIL",  "TIMEOUT",
-                                    "ERROR",   "not checked",    "not reached"};
-    return (unsigned)v < sizeof n / sizeof n[0] ? n[v] : "?";
-}
-
-int ec_verdict_exit(enum ec_verdict v)
-{
-    switch (v) {
-    case EC_V_PASS:
-    case EC_V_PASS_NONSTRICT:
-    case EC_V_XFAIL:
-    case EC_V_MAY:
-        return 0;
-    case EC_V_UNSUPPORTED:
-        return 77;
-    case EC_V_ERROR:
-        return 2;
-    default:
-        return 1;
-    }
-}
-
-/* Severity order for "worst of": PASS < PASS-NONSTRICT < FAIL < TIMEOUT < ERROR. */
-static int severity(enum ec_verdict v)
-{
-    switch (v) {
-    case EC_V_PASS:
-        return 1;
-    case EC_V_PASS_NONSTRICT:
-        return 2;
-    case EC_V_FAIL:
-        return 3;
-    case EC_V_TIMEOUT:
-        return 4;
-    case EC_V_ERROR:
-        return 5;
-    default:
-        return 0;
-    }
-}
-
-enum ec_verdict ec__worst(enum ec_verdict a, enum ec_verdict b)
-{
-    return severity(b) > severity(a) ? b : a;
-}
 
 /* ---- failures ---------------------------------------------------------------------- */
 
@@ -412,7 +363,7 @@ static int wait_after_server(struct inst *in, const struct ec_step *st)
         return 0;
     }
     if (!in->trk.port) {
-        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error",
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, EC_DIAG_FIXTURE_ERROR,
                     "a connection to wait on (after_server)", "the step's script is not connected");
         return -1;
     }
@@ -434,8 +385,8 @@ static int wait_after_server(struct inst *in, const struct ec_step *st)
         return 0;
     }
     char e[200], a[200];
-    snprintf(e, sizeof e, "the server to log \"%s\" for this connection%s within the deadline",
-             evn, st->after == EC_AFTER_RECV || st->after == EC_AFTER_ECHO ? " (every byte)" : "");
+    snprintf(e, sizeof e, "the server to log \"%s\" for this connection%s within the deadline", evn,
+             st->after == EC_AFTER_RECV || st->after == EC_AFTER_ECHO ? " (every byte)" : "");
     pthread_mutex_lock(&ps->run->srv.mu);
     snprintf(a, sizeof a, "its log shows %s, %lld bytes received, %lld sent back",
              in->trk.accepted ? "the accept" : "no accept", in->trk.recv, in->trk.sent);
@@ -443,13 +394,6 @@ static int wait_after_server(struct inst *in, const struct ec_step *st)
     set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
                 st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL, e, a);
     return -1;
-}
-
-const char *ec__pass_delivery(const struct pass *ps)
-{
-    if (ps->n_timed || (ps->pace_fails && ps->n_sync))
-        return "timed";
-    return ps->n_sync ? "server-synchronised" : "as written";
 }
 
 /* ---- plans of a pass ------------------------------------------------------------------ */
@@ -467,43 +411,8 @@ static size_t step_bytes(const struct ec_step *st, const struct ec_framing *f)
 
 static struct ec_write_plan plan_for(const struct pass *ps, const struct ec_step *st)
 {
-    struct ec_write_plan p = st->plan;
-    if (st->plan_fixed || ps->ov == OV_FIXTURE)
-        return p;
-    size_t total = step_bytes(st, &ps->run->fx.framing);
-    int nodelay = p.nodelay;
-    memset(&p, 0, sizeof p);
-    p.nodelay = nodelay;
-    switch (ps->ov) {
-    case OV_ASIS:
-        p.kind = EC_PLAN_ASIS;
-        break;
-    case OV_BYTEWISE:
-        if (total > EC_SWEEP_BYTEWISE_MAX)
-            return st->plan; /* bytewise megabytes would take minutes: keep the plan */
-        p.kind = EC_PLAN_BYTEWISE;
-        p.nodelay = 1;
-        break;
-    case OV_RANDOM:
-        p.kind = EC_PLAN_RANDOM;
-        p.seed = ps->seed;
-        p.max_chunk = total / 128 > 64 ? total / 128 : 64;
-        p.nodelay = 1;
-        break;
-    case OV_SPLIT:
-        if (total > EC_SWEEP_SPLIT_MAX || total <= ps->split_at)
-            return st->plan;
-        p.kind = EC_PLAN_SPLIT;
-        p.split_at = ps->split_at;
-        p.nodelay = 1;
-        break;
-    case OV_COALESCE:
-        p.kind = EC_PLAN_COALESCE;
-        break;
-    case OV_FIXTURE:
-        break;
-    }
-    return p;
+    return ec_plan_override(&st->plan, st->plan_fixed, ps->ov, ps->split_at, ps->seed,
+                            step_bytes(st, &ps->run->fx.framing));
 }
 
 /* ---- step execution -------------------------------------------------------------------- */
@@ -640,7 +549,7 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         if (want > avail) {
             snprintf(e, sizeof e, "echo of %zu bytes", want);
             snprintf(a, sizeof a, "only %zu bytes were sent and not yet echoed", avail);
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", e, a);
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, EC_DIAG_FIXTURE_ERROR, e, a);
             return -1;
         }
         return expect_bytes(in, st, c->sent + c->recv_pos, want, 0);
@@ -649,7 +558,7 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         unsigned char *b;
         size_t n;
         if (ec_payload_build(&st->data, fr, in->idx, &b, &n) < 0) {
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "a payload",
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, EC_DIAG_FIXTURE_ERROR, "a payload",
                         "cannot build it (memory, or a frame the framing cannot encode)");
             return -1;
         }
@@ -661,13 +570,13 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         /* The wire length of the next nframes frames of what we sent: the echo of
          * whole frames, decoded with the fixture's framing. */
         if (fr->kind == EC_FRAMING_RAW) {
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "a framed fixture",
-                        "\"frames\" with framing raw");
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, EC_DIAG_FIXTURE_ERROR,
+                        "a framed fixture", "\"frames\" with framing raw");
             return -1;
         }
         struct ec_decoder d;
         if (ec_decoder_init(&d, fr) < 0) {
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "a decoder",
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, EC_DIAG_FIXTURE_ERROR, "a decoder",
                         "cannot create one");
             return -1;
         }
@@ -685,7 +594,7 @@ static int exec_expect(struct inst *in, const struct ec_step *st)
         if (frames < st->nframes) {
             snprintf(e, sizeof e, "%zu whole frames sent to be echoed", st->nframes);
             snprintf(a, sizeof a, "only %zu whole frames were sent", frames);
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", e, a);
+            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, EC_DIAG_FIXTURE_ERROR, e, a);
             return -1;
         }
         return expect_bytes(in, st, c->sent + c->recv_pos, off - c->recv_pos, 1);
@@ -830,8 +739,9 @@ static int check_rss_growth(struct inst *in, const struct ec_step *st)
         }
     pthread_mutex_unlock(&ps->mu);
     if (base < 0) {
-        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error",
-                    "an earlier observation of resident memory to compare with", "none in this pass");
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, EC_DIAG_FIXTURE_ERROR,
+                    "an earlier observation of resident memory to compare with",
+                    "none in this pass");
         return -1;
     }
     /* A thread of its own is what a thread model pays per client (its stack pages,
@@ -856,8 +766,9 @@ static int check_rss_growth(struct inst *in, const struct ec_step *st)
              st->name, now, now - base, st->rss_since, peak, limit);
     ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
     if (now >= 0 && now - base > limit) {
-        snprintf(e, sizeof e, "resident memory at most %lld KiB above \"%s\" (%lld KiB, %d threads)",
-                 limit, st->rss_since, base, base_threads);
+        snprintf(e, sizeof e,
+                 "resident memory at most %lld KiB above \"%s\" (%lld KiB, %d threads)", limit,
+                 st->rss_since, base, base_threads);
         snprintf(a, sizeof a, "%lld KiB (%+lld KiB) %lld ms into the window", now, now - base,
                  (long long)(ec_clock_ms() - t0));
         set_failure(in, st, EC_V_FAIL, EC_OC_DATA, EC_DIAG_UNBOUNDED_BUFFERING, e, a);
@@ -948,7 +859,7 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
                 base = ps->obs[i].fds;
         pthread_mutex_unlock(&ps->mu);
         if (base < 0) {
-            set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error",
+            set_failure(in, st, EC_V_ERROR, EC_OC_DATA, EC_DIAG_FIXTURE_ERROR,
                         "an earlier observation to compare with", "none in this pass");
             return -1;
         }
@@ -990,7 +901,7 @@ static int exec_send(struct inst *in, const struct ec_step *st)
         if (ec_payload_build(&st->payloads[i], fr, in->idx, &bufs[i], &lens[i]) < 0)
             rc = -1;
     if (!bufs || !lens || rc < 0) {
-        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error", "a payload",
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, EC_DIAG_FIXTURE_ERROR, "a payload",
                     "cannot build it (memory, or a frame the framing cannot encode)");
         rc = -1;
         goto out;
@@ -1126,7 +1037,7 @@ static int exec_round_trips(struct inst *in, const struct ec_step *st)
     double *rtt = calloc((size_t)st->count, sizeof *rtt);
     if (!rtt || ec_payload_build(&st->payloads[0], &r->fx.framing, in->idx, &msg, &len) < 0) {
         free(rtt);
-        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, "fixture-error", "a payload",
+        set_failure(in, st, EC_V_ERROR, EC_OC_DATA, EC_DIAG_FIXTURE_ERROR, "a payload",
                     "cannot build it (memory, or a frame the framing cannot encode)");
         return -1;
     }
@@ -1193,158 +1104,189 @@ out:
     return rc;
 }
 
-/* Runs one step. Returns 0 to go on, 1 to end the script quietly (an alternative said
- * so), -1 on failure (recorded in in->f). */
-static int exec_step(struct inst *in, const struct ec_step *st)
+/* ---- the engine's column of the step table (EC_STEP_KINDS in fixture.h): each
+ * exec_<kind> runs one step and returns 0 to go on, 1 to end the script quietly (an
+ * alternative said so), -1 on failure (recorded in in->f). ---------------------------- */
+
+static int exec_connect(struct inst *in, const struct ec_step *st)
 {
     struct ec_conn *c = &in->c;
     struct pass *ps = in->ps;
     int cut;
-    switch (st->kind) {
-    case EC_ST_CONNECT: {
-        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
-        srv_track_start(in);
-        int rc = ec_conn_connect(c, ps->run->host, ps->run->port, (int)(d - ec_clock_ms()));
-        if (rc == 0) {
-            srv_track_port(in);
-            return 0;
-        }
-        enum ec_outcome oc = rc == -EC_ETIMEDOUT ? EC_OC_TIMEOUT : EC_OC_REFUSED;
-        const struct ec_alt *alt = alternative(st, oc);
-        if (alt) {
-            in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
-            return alt->end ? 1 : 0;
-        }
-        char a[200];
-        snprintf(a, sizeof a, "connect failed: %s", ec_err_name(rc));
-        set_failure(in, st, rc == -EC_ETIMEDOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
-                    rc == -EC_ETIMEDOUT && st->diagnosis[0] ? st->diagnosis : EC_DIAG_CONNECT_FAILED,
-                    "a connection accepted by the kernel", a);
-        /* Refused: was anything listening? (Only knowable for a server on this host.) */
-        if (rc == -EC_ECONNREFUSED && (ps->run->have_srv || is_loopback(ps->run->host)))
-            in->f.not_listening = ec_port_listening(ps->run->port) == 0;
-        return -1;
-    }
-    case EC_ST_SEND:
-        return exec_send(in, st);
-    case EC_ST_FILL: {
-        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
-        long long k = ec_conn_fill(c, st->max, st->seed + (uint64_t)in->idx,
-                                   ec_scale_ms(st->settle_ms), (int)(d - ec_clock_ms()));
-        if (k >= 0) {
-            in->filled = k;
-            return 0;
-        }
-        char a[200];
-        snprintf(a, sizeof a, "send failed: %s after %zu bytes", ec_err_name((int)k), c->sent_len);
-        set_failure(in, st, EC_V_FAIL, k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF,
-                    k == -EC_ECONNRESET ? reset_diag(in) : EC_DIAG_PREMATURE_CLOSE,
-                    "the connection to accept data until the kernel refuses more", a);
-        return -1;
-    }
-    case EC_ST_EXPECT:
-        return exec_expect(in, st);
-    case EC_ST_RECVN: {
-        size_t avail = c->sent_len - c->recv_pos;
-        if (st->compare && st->n > avail) {
-            char a[120];
-            snprintf(a, sizeof a, "only %zu bytes were sent and not yet echoed", avail);
-            set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, "fixture-error", "recvn of echo", a);
-            return -1;
-        }
-        if (st->compare)
-            return expect_bytes(in, st, c->sent + c->recv_pos, st->n, 0);
-        /* Any n bytes: compare with themselves. */
-        int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
-        enum ec_rx rx = ec_conn_recv_until(c, c->recv_pos + st->n, d);
-        if (rx == EC_RX_OK) {
-            c->recv_pos += st->n;
-            return 0;
-        }
-        char e[64], a[120];
-        snprintf(e, sizeof e, "%zu bytes", st->n);
-        snprintf(a, sizeof a, "%zu bytes, then %s", c->recvd_len - c->recv_pos, ec_rx_name(rx));
-        set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL,
-                    rx == EC_RX_EOF       ? EC_OC_EOF
-                    : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
-                                          : EC_OC_RESET,
-                    rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL)
-                    : rx == EC_RX_EOF   ? EC_DIAG_TRUNCATED
-                                        : reset_diag(in),
-                    e, a);
-        return -1;
-    }
-    case EC_ST_EXPECT_EOF:
-    case EC_ST_EXPECT_RESET:
-    case EC_ST_EXPECT_SILENCE:
-        return exec_end(in, st);
-    case EC_ST_SHUTDOWN_WR:
-        ec_conn_shutdown_wr(c);
+    int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    srv_track_start(in);
+    int rc = ec_conn_connect(c, ps->run->host, ps->run->port, (int)(d - ec_clock_ms()));
+    if (rc == 0) {
+        srv_track_port(in);
         return 0;
-    case EC_ST_CLOSE:
-        ec_conn_close(c);
-        if (c->reset_sent) {
-            /* close() with unread data sent RST: a server that dies now died of a
-             * client's reset, as after abort. */
-            pthread_mutex_lock(&ps->mu);
-            ps->run->abort_seen = 1;
-            pthread_mutex_unlock(&ps->mu);
-        }
+    }
+    enum ec_outcome oc = rc == -EC_ETIMEDOUT ? EC_OC_TIMEOUT : EC_OC_REFUSED;
+    const struct ec_alt *alt = alternative(st, oc);
+    if (alt) {
+        in->nonstrict[EC_PATH_DATA] |= alt->nonstrict;
+        return alt->end ? 1 : 0;
+    }
+    char a[200];
+    snprintf(a, sizeof a, "connect failed: %s", ec_err_name(rc));
+    set_failure(in, st, rc == -EC_ETIMEDOUT ? timeout_verdict(cut) : EC_V_FAIL, oc,
+                rc == -EC_ETIMEDOUT && st->diagnosis[0] ? st->diagnosis : EC_DIAG_CONNECT_FAILED,
+                "a connection accepted by the kernel", a);
+    /* Refused: was anything listening? (Only knowable for a server on this host.) */
+    if (rc == -EC_ECONNREFUSED && (ps->run->have_srv || is_loopback(ps->run->host)))
+        in->f.not_listening = ec_port_listening(ps->run->port) == 0;
+    return -1;
+}
+
+static int exec_fill(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    int cut;
+    int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    long long k = ec_conn_fill(c, st->max, st->seed + (uint64_t)in->idx, ec_scale_ms(st->settle_ms),
+                               (int)(d - ec_clock_ms()));
+    if (k >= 0) {
+        in->filled = k;
         return 0;
-    case EC_ST_ABORT:
-        ec_conn_abort(c);
+    }
+    char a[200];
+    snprintf(a, sizeof a, "send failed: %s after %zu bytes", ec_err_name((int)k), c->sent_len);
+    set_failure(in, st, EC_V_FAIL, k == -EC_ECONNRESET ? EC_OC_RESET : EC_OC_EOF,
+                k == -EC_ECONNRESET ? reset_diag(in) : EC_DIAG_PREMATURE_CLOSE,
+                "the connection to accept data until the kernel refuses more", a);
+    return -1;
+}
+
+static int exec_recvn(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    int cut;
+    size_t avail = c->sent_len - c->recv_pos;
+    if (st->compare && st->n > avail) {
+        char a[120];
+        snprintf(a, sizeof a, "only %zu bytes were sent and not yet echoed", avail);
+        set_failure(in, st, EC_V_ERROR, EC_OC_MISMATCH, EC_DIAG_FIXTURE_ERROR, "recvn of echo", a);
+        return -1;
+    }
+    if (st->compare)
+        return expect_bytes(in, st, c->sent + c->recv_pos, st->n, 0);
+    /* Any n bytes: compare with themselves. */
+    int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    enum ec_rx rx = ec_conn_recv_until(c, c->recv_pos + st->n, d);
+    if (rx == EC_RX_OK) {
+        c->recv_pos += st->n;
+        return 0;
+    }
+    char e[64], a[120];
+    snprintf(e, sizeof e, "%zu bytes", st->n);
+    snprintf(a, sizeof a, "%zu bytes, then %s", c->recvd_len - c->recv_pos, ec_rx_name(rx));
+    set_failure(in, st, rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL,
+                rx == EC_RX_EOF       ? EC_OC_EOF
+                : rx == EC_RX_TIMEOUT ? EC_OC_TIMEOUT
+                                      : EC_OC_RESET,
+                rx == EC_RX_TIMEOUT ? (st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL)
+                : rx == EC_RX_EOF   ? EC_DIAG_TRUNCATED
+                                    : reset_diag(in),
+                e, a);
+    return -1;
+}
+
+static int exec_shutdown_wr(struct inst *in, const struct ec_step *st)
+{
+    (void)st;
+    ec_conn_shutdown_wr(&in->c);
+    return 0;
+}
+
+static int exec_close(struct inst *in, const struct ec_step *st)
+{
+    struct pass *ps = in->ps;
+    (void)st;
+    ec_conn_close(&in->c);
+    if (in->c.reset_sent) {
+        /* close() with unread data sent RST: a server that dies now died of a client's
+         * reset, as after abort. */
         pthread_mutex_lock(&ps->mu);
         ps->run->abort_seen = 1;
         pthread_mutex_unlock(&ps->mu);
-        return 0;
-    case EC_ST_PAUSE: {
-        int64_t until = ec_clock_ms() + ec_scale_ms(st->ms);
-        if (until > ps->deadline_ms)
-            until = ps->deadline_ms;
-        while (ec_clock_ms() < until) {
-            int left = (int)(until - ec_clock_ms());
-            if (c->reading && c->fd >= 0)
-                ec_conn_pump(c, left);
-            else
-                poll(NULL, 0, left);
-        }
-        return 0;
     }
-    case EC_ST_RCVBUF:
-        ec_conn_set_bufsizes(c, st->bytes, 0);
-        return 0;
-    case EC_ST_SNDBUF:
-        ec_conn_set_bufsizes(c, 0, st->bytes);
-        return 0;
-    case EC_ST_STOP_READING:
-        c->reading = 0;
-        ec_timeline_add(c->tl, c->label, "stop-reading", -1, 0, NULL);
-        return 0;
-    case EC_ST_RESUME_READING:
-        c->reading = 1;
-        ec_timeline_add(c->tl, c->label, "resume-reading", -1, 0, NULL);
-        return 0;
-    case EC_ST_BARRIER:
-        if (barrier_wait(in, st, &cut) < 0) {
-            char e[100];
-            snprintf(e, sizeof e, "every connection at barrier \"%s\"", st->name);
-            set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
-                        st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL, e,
-                        "some connections never arrived (they wait on the server)");
-            return -1;
-        }
-        return 0;
-    case EC_ST_HANDOFF:
-        handoff(in);
-        return 0;
-    case EC_ST_OBSERVE:
-        return exec_observe(in, st);
-    case EC_ST_ROUND_TRIPS:
-        return exec_round_trips(in, st);
-    case EC_ST_COUNT:
-        break;
+    return 0;
+}
+
+static int exec_abort(struct inst *in, const struct ec_step *st)
+{
+    struct pass *ps = in->ps;
+    (void)st;
+    ec_conn_abort(&in->c);
+    pthread_mutex_lock(&ps->mu);
+    ps->run->abort_seen = 1;
+    pthread_mutex_unlock(&ps->mu);
+    return 0;
+}
+
+static int exec_pause(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    int64_t until = ec_clock_ms() + ec_scale_ms(st->ms);
+    if (until > in->ps->deadline_ms)
+        until = in->ps->deadline_ms;
+    while (ec_clock_ms() < until) {
+        int left = (int)(until - ec_clock_ms());
+        if (c->reading && c->fd >= 0)
+            ec_conn_pump(c, left);
+        else
+            poll(NULL, 0, left);
     }
+    return 0;
+}
+
+/* rcvbuf, sndbuf. */
+static int exec_bufsize(struct inst *in, const struct ec_step *st)
+{
+    if (st->kind == EC_ST_RCVBUF)
+        ec_conn_set_bufsizes(&in->c, st->bytes, 0);
+    else
+        ec_conn_set_bufsizes(&in->c, 0, st->bytes);
+    return 0;
+}
+
+/* stop_reading, resume_reading. */
+static int exec_reading(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    c->reading = st->kind == EC_ST_RESUME_READING;
+    ec_timeline_add(c->tl, c->label, c->reading ? "resume-reading" : "stop-reading", -1, 0, NULL);
+    return 0;
+}
+
+static int exec_barrier(struct inst *in, const struct ec_step *st)
+{
+    int cut;
+    if (barrier_wait(in, st, &cut) == 0)
+        return 0;
+    char e[100];
+    snprintf(e, sizeof e, "every connection at barrier \"%s\"", st->name);
+    set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
+                st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL, e,
+                "some connections never arrived (they wait on the server)");
     return -1;
+}
+
+static int exec_handoff(struct inst *in, const struct ec_step *st)
+{
+    (void)st;
+    handoff(in);
+    return 0;
+}
+
+/* Runs one step through the table's engine column. */
+static int exec_step(struct inst *in, const struct ec_step *st)
+{
+    static int (*const exec[EC_ST_COUNT])(struct inst *, const struct ec_step *) = {
+#define EC_STEP_EXEC(kind, name, path, fields, parse, run) [EC_ST_##kind] = run,
+        EC_STEP_KINDS(EC_STEP_EXEC)
+#undef EC_STEP_EXEC
+    };
+    return (unsigned)st->kind < EC_ST_COUNT ? exec[st->kind](in, st) : -1;
 }
 
 static void *inst_main(void *arg)
@@ -1485,7 +1427,7 @@ static int run_pass(struct run *r, struct pass *ps)
             /* Out of threads: the rest cannot run; say so as a harness error. */
             for (size_t j = i; j < total; j++) {
                 ps->insts[j].skipped = 1;
-                set_failure(&ps->insts[j], NULL, EC_V_ERROR, EC_OC_DATA, "harness-error",
+                set_failure(&ps->insts[j], NULL, EC_V_ERROR, EC_OC_DATA, EC_DIAG_HARNESS_ERROR,
                             "a thread per connection", "pthread_create failed");
                 leave(&ps->insts[j]);
             }
@@ -1591,7 +1533,7 @@ static void grade_pass(struct pass *ps)
      * the instances of the group admitted before it plus the connections of the other
      * groups that were connected without failing. */
     if (fi && strcmp(fi->g->on_fail, EC_DIAG_CAPACITY) == 0 && ps->first->v == EC_V_FAIL &&
-        strcmp(ps->first->diagnosis, "fixture-error") != 0 && before_handoff(fi)) {
+        strcmp(ps->first->diagnosis, EC_DIAG_FIXTURE_ERROR) != 0 && before_handoff(fi)) {
         int served = 0;
         for (size_t i = 0; i < ps->ninst; i++) {
             struct inst *in = &ps->insts[i];
@@ -1614,7 +1556,7 @@ static void grade_pass(struct pass *ps)
 
 /* ---- the sweep ----------------------------------------------------------------------- */
 
-static void add_pass(struct run *r, enum plan_ov ov, size_t split_at, const char *name)
+static void add_pass(struct run *r, enum ec_plan_override ov, size_t split_at, const char *name)
 {
     if (r->npasses >= sizeof r->passes / sizeof r->passes[0])
         return;
@@ -1642,38 +1584,31 @@ static int plan_passes(struct run *r)
                 shortest_long = b;
         }
     char name[48];
-    const char *p = r->o->plan;
-    if (p) {
-        if (strcmp(p, "fixture") == 0)
-            add_pass(r, OV_FIXTURE, 0, "fixture");
-        else if (strcmp(p, "as-is") == 0)
-            add_pass(r, OV_ASIS, 0, "as-is");
-        else if (strcmp(p, "bytewise") == 0)
-            add_pass(r, OV_BYTEWISE, 0, "bytewise");
-        else if (strcmp(p, "random") == 0) {
-            snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
-            add_pass(r, OV_RANDOM, 0, name);
-        } else if (strncmp(p, "split@", 6) == 0 && atoi(p + 6) > 0)
-            add_pass(r, OV_SPLIT, (size_t)atoi(p + 6), p);
-        else if (strcmp(p, "coalesce") == 0)
-            add_pass(r, OV_COALESCE, 0, "coalesce");
-        else
+    if (r->o->plan) {
+        enum ec_plan_override ov;
+        size_t at;
+        if (ec_plan_override_parse(r->o->plan, &ov, &at) < 0)
             return -1;
+        if (ov == EC_OV_RANDOM)
+            snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
+        else
+            ec_plan_override_spec(ov, at, name, sizeof name);
+        add_pass(r, ov, at, name);
         return 0;
     }
-    add_pass(r, OV_FIXTURE, 0, "fixture");
+    add_pass(r, EC_OV_FIXTURE, 0, "fixture");
     if (!fx->sweep || !any_send)
         return 0;
     if (non_asis)
-        add_pass(r, OV_ASIS, 0, "as-is");
-    add_pass(r, OV_BYTEWISE, 0, "bytewise");
+        add_pass(r, EC_OV_ASIS, 0, "as-is");
+    add_pass(r, EC_OV_BYTEWISE, 0, "bytewise");
     snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
-    add_pass(r, OV_RANDOM, 0, name);
+    add_pass(r, EC_OV_RANDOM, 0, name);
     for (size_t k = 1; k < shortest_long; k++) {
         snprintf(name, sizeof name, "split@%zu", k);
-        add_pass(r, OV_SPLIT, k, name);
+        add_pass(r, EC_OV_SPLIT, k, name);
     }
-    add_pass(r, OV_COALESCE, 0, "coalesce");
+    add_pass(r, EC_OV_COALESCE, 0, "coalesce");
     return 0;
 }
 
@@ -1753,101 +1688,101 @@ static void server_fate(struct run *r)
     }
 }
 
-int ec_replay(const struct ec_replay_opts *o)
+/* ---- the replay, in stages; ec_replay frees the run in one place ---------------------- */
+
+/* Loads the fixture and the profile, picks the seed and lays out the passes. Returns
+ * 0, or 2 after a message on stderr (and, for a broken fixture or profile, the JSON
+ * result that says so). */
+static int replay_load(struct run *r)
 {
-    struct run *r = calloc(1, sizeof *r);
-    if (!r) {
-        fprintf(stderr, "echoconf: out of memory\n");
-        return 2;
-    }
-    r->o = o;
+    const struct ec_replay_opts *o = r->o;
     char err[1024];
-    if (ec_fixture_load(o->fixture, &r->fx, err, sizeof err) < 0) {
+    r->under_wine = ec_replay_under_wine(o);
+    if (ec_fixture_load(o->fixture, &r->fx, err, sizeof err) < 0 ||
+        ec__profile_load(r, err, sizeof err) < 0) {
         fprintf(stderr, "echoconf: %s\n", err);
         ec__report_error(o, err);
-        free(r);
         return 2;
     }
-    if (ec__profile_load(r, err, sizeof err) < 0) {
-        fprintf(stderr, "echoconf: %s\n", err);
-        ec__report_error(o, err);
-        ec_fixture_free(&r->fx);
-        free(r);
-        return 2;
-    }
-    r->seed =
-        o->seed_set ? o->seed : (uint64_t)(ec_clock_ms() ^ ((int64_t)getpid() << 16)) % 1000000007u;
+    r->seed = o->seed_set ? o->seed : ec_default_seed();
     if (plan_passes(r) < 0) {
         fprintf(stderr,
                 "echoconf: --plan %s: unknown plan (fixture, as-is, bytewise, random, "
                 "split@K, coalesce)\n",
                 o->plan);
-        ec_fixture_free(&r->fx);
-        free(r);
         return 2;
     }
     r->start_ms = ec_clock_ms();
-    enum ec_verdict final = EC_V_PASS;
+    return 0;
+}
 
-    if (r->fx.rlimit_nofile && ec_replay_under_wine(o) &&
-        !r->unsupported_reason[0])
+/* Whether the case cannot be judged against this server (the profile says so, or the
+ * case needs what this server cannot show); then r->unsupported_reason says why. */
+static int replay_unsupported(struct run *r)
+{
+    const struct ec_replay_opts *o = r->o;
+    if (r->fx.rlimit_nofile && r->under_wine && !r->unsupported_reason[0])
         snprintf(r->unsupported_reason, sizeof r->unsupported_reason,
                  "the case lowers RLIMIT_NOFILE of the server process, which under Wine is "
                  "the Wine loader with descriptors of its own: it would test Wine, not the "
                  "server");
-    if (r->unsupported_reason[0] || (o->target && r->fx.needs_server) ||
-        (r->fx.needs_fds && !r->obs_fds) || (r->fx.needs_cpu && !r->obs_cpu)) {
-        if (!r->unsupported_reason[0])
-            snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s",
-                     o->target ? "the case needs a server started by echoconf (--server)"
-                     : r->fx.needs_fds && !r->obs_fds
-                         ? "the case is about the server's descriptor count, which is not "
-                           "observable for this model (under Wine /proc shows the Wine "
-                           "loader's descriptors)"
-                         : "the case is about the server's CPU time, which is not observable "
-                           "for this model");
-        r->final = EC_V_UNSUPPORTED;
-        ec__report(r);
-        int rc = ec_verdict_exit(r->final);
-        ec__run_free(r);
-        return rc;
-    }
+    if (!r->unsupported_reason[0] && !(o->target && r->fx.needs_server) &&
+        !(r->fx.needs_fds && !r->obs_fds) && !(r->fx.needs_cpu && !r->obs_cpu))
+        return 0;
+    if (!r->unsupported_reason[0])
+        snprintf(r->unsupported_reason, sizeof r->unsupported_reason, "%s",
+                 o->target ? "the case needs a server started by echoconf (--server)"
+                 : r->fx.needs_fds && !r->obs_fds
+                     ? "the case is about the server's descriptor count, which is not "
+                       "observable for this model (under Wine /proc shows the Wine "
+                       "loader's descriptors)"
+                     : "the case is about the server's CPU time, which is not observable "
+                       "for this model");
+    return 1;
+}
 
+/* Reaches the server: the --target address, or the server started from --server
+ * (ec_launch_server). Returns 0, or 2: a bad --target (message on stderr), or a
+ * server that did not start (r->harness_error, verdict ERROR, to be reported). */
+static int replay_start(struct run *r)
+{
+    const struct ec_replay_opts *o = r->o;
     if (o->target) {
         unsigned port;
         if (ec_parse_hostport(o->target, r->host, sizeof r->host, &port, 0) < 0) {
             fprintf(stderr, "echoconf: --target %s: expected HOST:PORT\n", o->target);
-            ec__run_free(r);
             return 2;
         }
         r->port = port;
-    } else {
-        /* A "{port}" command is a server that is not ours: it gets no --framing nor
-         * the case's arguments, and its output is not echoconf's log. */
-        r->foreign = ec_command_has_port(o->server);
-        int rc = ec_launch_server(&r->srv, o->server, r->fx.framing_spec, r->fx.server_args,
-                                  r->fx.nserver_args, r->fx.rlimit_nofile, ec_scale_ms(READY_MS),
-                                  r->server_cmd, sizeof r->server_cmd, err, sizeof err);
-        if (rc < 0) {
-            snprintf(r->harness_error, sizeof r->harness_error, "cannot start the server: %s", err);
-            r->have_srv = 1; /* its lines may explain why */
-            r->final = EC_V_ERROR;
-            ec__report(r);
-            ec__run_free(r);
-            return 2;
-        }
-        r->have_srv = 1;
-        /* The server's log paces the clients, unless it is not echoconf's log (a
-         * foreign server) or the server was told to keep quiet. */
-        r->can_pace = !r->foreign && !quiet_server(o->server, &r->fx);
-        snprintf(r->host, sizeof r->host, "%s", r->srv.host);
-        r->port = r->srv.port;
-        if (strcmp(r->host, "0.0.0.0") == 0)
-            snprintf(r->host, sizeof r->host, "127.0.0.1");
-        else if (strcmp(r->host, "::") == 0)
-            snprintf(r->host, sizeof r->host, "::1");
+        return 0;
     }
+    /* A "{port}" command is a server that is not ours: it gets no --framing nor the
+     * case's arguments, and its output is not echoconf's log. */
+    char err[1024];
+    r->foreign = ec_command_has_port(o->server);
+    r->have_srv = 1; /* from here on: stopped and freed with the run; its lines may
+                      * explain a failed start */
+    if (ec_launch_server(&r->srv, o->server, r->fx.framing_spec, r->fx.server_args,
+                         r->fx.nserver_args, r->fx.rlimit_nofile, ec_scale_ms(READY_MS),
+                         r->server_cmd, sizeof r->server_cmd, err, sizeof err) < 0) {
+        snprintf(r->harness_error, sizeof r->harness_error, "cannot start the server: %s", err);
+        r->final = EC_V_ERROR;
+        return 2;
+    }
+    /* The server's log paces the clients, unless it is not echoconf's log (a foreign
+     * server) or the server was told to keep quiet. */
+    r->can_pace = !r->foreign && !quiet_server(o->server, &r->fx);
+    ec_launch_reach(r->srv.host, r->host, sizeof r->host);
+    r->port = r->srv.port;
+    return 0;
+}
 
+/* Runs the passes until one fails or the server is gone, then names the server's
+ * fate and stops it. Returns the verdict so far (ERROR when a pass could not be set
+ * up). */
+static enum ec_verdict replay_passes(struct run *r)
+{
+    enum ec_verdict final = EC_V_PASS;
     for (size_t i = 0; i < r->npasses; i++) {
         struct pass *ps = &r->passes[i];
         if (run_pass(r, ps) < 0) {
@@ -1861,7 +1796,7 @@ int ec_replay(const struct ec_replay_opts *o)
         for (int p = 0; p < 3; p++)
             pv = ec__worst(pv, ps->v[p]);
         ps->verdict = pv;
-        if (severity(pv) >= severity(EC_V_FAIL)) {
+        if (ec__verdict_failed(pv)) {
             r->any_failure = 1;
             r->failed_pass = (int)i;
             break;
@@ -1878,8 +1813,13 @@ int ec_replay(const struct ec_replay_opts *o)
         snprintf(r->server_note, sizeof r->server_note,
                  "the server did not stop on SIGINT within %d ms and was killed",
                  ec_scale_ms(STOP_GRACE_MS));
+    return final;
+}
 
-    /* Grade the run: the worst pass, the server's fate, the log. */
+/* Grades the run from the verdict of the passes: the worst pass, the server's fate,
+ * the log; names the one diagnosis; applies the profile. */
+static void replay_grade(struct run *r, enum ec_verdict final)
+{
     for (size_t i = 0; i < r->passes_run; i++)
         final = ec__worst(final, r->passes[i].verdict);
     r->server_v = EC_V_PASS;
@@ -1909,13 +1849,33 @@ int ec_replay(const struct ec_replay_opts *o)
         snprintf(r->diagnosis, sizeof r->diagnosis, EC_DIAG_LOG_MISMATCH);
     if (!r->server_diag[0] && r->any_failure)
         snprintf(r->evidence, sizeof r->evidence, "%s", r->passes[r->failed_pass].evidence);
-    if (strcmp(r->diagnosis, "fixture-error") == 0 || strcmp(r->diagnosis, "harness-error") == 0)
+    if (ec_diagnosis_is_harness(r->diagnosis))
         final = EC_V_ERROR;
     final = ec__grade_requirement(r, final);
     r->raw = final;
     r->final = ec__profile_apply(r, final);
-    ec__report(r);
-    int rc = ec_verdict_exit(r->final);
+}
+
+int ec_replay(const struct ec_replay_opts *o)
+{
+    struct run *r = calloc(1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "echoconf: out of memory\n");
+        return 2;
+    }
+    r->o = o;
+    int rc = replay_load(r);
+    if (rc == 0) {
+        if (replay_unsupported(r))
+            r->final = EC_V_UNSUPPORTED;
+        else if ((rc = replay_start(r)) == 0)
+            replay_grade(r, replay_passes(r));
+        /* Reported: every judged run, and a server that would not start. */
+        if (rc == 0 || r->harness_error[0])
+            ec__report(r);
+        if (rc == 0)
+            rc = ec_verdict_exit(r->final);
+    }
     ec__run_free(r);
     return rc;
 }

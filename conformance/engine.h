@@ -8,27 +8,7 @@
 
 #include <stdint.h>
 
-/* Verdicts, best first within each exit class. */
-enum ec_verdict {
-    EC_V_PASS,
-    EC_V_PASS_NONSTRICT,
-    EC_V_XFAIL,
-    EC_V_MAY, /* a may-entry held: a pass, or exactly the diagnosis the profile names */
-    EC_V_UNSUPPORTED,
-    EC_V_XPASS,
-    EC_V_FAIL,
-    EC_V_TIMEOUT,
-    EC_V_ERROR,
-    EC_V_NOT_CHECKED, /* a part that could not be checked (e.g. the log with --target) */
-    EC_V_NOT_RUN      /* a part never reached */
-};
-
-/* "PASS", "PASS-NONSTRICT", ... */
-const char *ec_verdict_name(enum ec_verdict v);
-
-/* Exit status for a verdict: 0 PASS/PASS-NONSTRICT/XFAIL/MAY, 1 FAIL/XPASS/TIMEOUT,
- * 2 ERROR, 77 UNSUPPORTED. */
-int ec_verdict_exit(enum ec_verdict v);
+#include "verdict.h"
 
 struct ec_replay_opts {
     const char *fixture; /* fixtures/<case>.json */

@@ -14,11 +14,6 @@
 #include "server_proc.h"
 #include "steps.h"
 
-/* Sends longer than this keep their plan in the bytewise pass, and only sends up to
- * EC_SWEEP_SPLIT_MAX bytes are split at every point. */
-#define EC_SWEEP_BYTEWISE_MAX 4096
-#define EC_SWEEP_SPLIT_MAX    32
-
 /* The first failure of one connection instance, with its evidence. */
 struct failure {
     int set;
@@ -96,15 +91,13 @@ struct obs {
     int threads;       /* the server's threads then, -1 when not observed */
 };
 
-enum plan_ov { OV_FIXTURE, OV_ASIS, OV_BYTEWISE, OV_RANDOM, OV_SPLIT, OV_COALESCE };
-
 struct run;
 
 /* One run of the whole script under one write-plan override. */
 struct pass {
     struct run *run;
     char plan_name[48];
-    enum plan_ov ov;
+    enum ec_plan_override ov;
     size_t split_at;
     uint64_t seed;
     int64_t start_ms, end_ms, deadline_ms;
@@ -155,6 +148,7 @@ struct run {
     int abort_seen;
     int obs_fds, obs_cpu; /* process observations supported */
     int obs_rss;          /* resident memory observable (a server we started) */
+    int under_wine;       /* ec_replay_under_wine(o), for the profile and the report */
     /* profile */
     char profile_file[1024];
     struct deviation *devs;
@@ -173,16 +167,8 @@ struct run {
     int should_missed; /* a SHOULD-level case failed only its SHOULD: PASS-NONSTRICT */
 };
 
-/* The worse of two verdicts (PASS < PASS-NONSTRICT < FAIL < TIMEOUT < ERROR). */
-enum ec_verdict ec__worst(enum ec_verdict a, enum ec_verdict b);
-
 /* The pass budget in ms, scaled. */
 int ec__budget_ms(const struct pass *ps);
-
-/* The delivery of a pass's separating plans: "server-synchronised", "timed" (some or
- * all pieces were timed), or "as written" (no plan of the pass had separate pieces
- * following one another). */
-const char *ec__pass_delivery(const struct pass *ps);
 
 /* Loads the model's profile (if any) into r: deviations, unsupported cases and which
  * process observations work. Returns 0 or -1 with "file: $.path: reason" in err. */

@@ -44,31 +44,32 @@ static int fail(struct ld *l, const char *path, const char *fmt, ...)
     return -1;
 }
 
-static const char *const step_names[EC_ST_COUNT] = {
-    "connect",        "send",         "fill",           "expect",      "recvn",
-    "expect_eof",     "expect_reset", "expect_silence", "shutdown_wr", "close",
-    "abort",          "pause",        "rcvbuf",         "sndbuf",      "stop_reading",
-    "resume_reading", "barrier",      "handoff",        "observe",     "round_trips"};
+/* The loader's columns of the step table (EC_STEP_KINDS in fixture.h). */
+#define EC_STEP_PARSE_DECL(kind, name, path, fields, parse, run)                                   \
+    static int parse(struct ld *l, const cJSON *v, const char *p, struct ec_step *st);
+EC_STEP_KINDS(EC_STEP_PARSE_DECL)
+#undef EC_STEP_PARSE_DECL
+
+static const struct step_kind {
+    const char *name;
+    enum ec_path path;
+    const char *fields; /* blank-separated, besides the common ones */
+    int (*parse)(struct ld *l, const cJSON *v, const char *path, struct ec_step *st);
+} step_kinds[EC_ST_COUNT] = {
+#define EC_STEP_ROW(kind, name, path, fields, parse, run)                                          \
+    [EC_ST_##kind] = {name, EC_PATH_##path, fields, parse},
+    EC_STEP_KINDS(EC_STEP_ROW)
+#undef EC_STEP_ROW
+};
 
 const char *ec_step_name(enum ec_step_kind k)
 {
-    return (unsigned)k < EC_ST_COUNT ? step_names[k] : "?";
+    return (unsigned)k < EC_ST_COUNT ? step_kinds[k].name : "?";
 }
 
 enum ec_path ec_step_path(enum ec_step_kind k)
 {
-    switch (k) {
-    case EC_ST_EXPECT_EOF:
-    case EC_ST_EXPECT_RESET:
-    case EC_ST_SHUTDOWN_WR:
-    case EC_ST_CLOSE:
-    case EC_ST_ABORT:
-        return EC_PATH_CLOSE;
-    case EC_ST_OBSERVE:
-        return EC_PATH_SERVER;
-    default:
-        return EC_PATH_DATA;
-    }
+    return (unsigned)k < EC_ST_COUNT ? step_kinds[k].path : EC_PATH_DATA;
 }
 
 /* ---- field checks ---------------------------------------------------------------- */
@@ -476,27 +477,14 @@ static int parse_plan(struct ld *l, const cJSON *v, const char *path, struct ec_
     } else {
         return fail(l, path, "a write plan is a string or an object with \"kind\"");
     }
-    if (strcmp(kind, "as-is") == 0)
-        p->kind = EC_PLAN_ASIS;
-    else if (strcmp(kind, "bytewise") == 0)
-        p->kind = EC_PLAN_BYTEWISE;
-    else if (strcmp(kind, "random") == 0)
-        p->kind = EC_PLAN_RANDOM;
-    else if (strcmp(kind, "split") == 0)
-        p->kind = EC_PLAN_SPLIT;
-    else if (strcmp(kind, "coalesce") == 0)
-        p->kind = EC_PLAN_COALESCE;
-    else if (strcmp(kind, "chunks") == 0) {
-        p->kind = EC_PLAN_CHUNKS;
-        if (p->nchunks == 0)
-            return fail(l, path, "a \"chunks\" plan needs \"chunks\": [sizes]");
-    } else
+    if (ec_plan_kind_parse(kind, &p->kind) < 0)
         return fail(l, path,
                     "unknown write plan kind \"%s\" (as-is, chunks, bytewise, random, "
                     "split, coalesce)",
                     kind);
-    if (p->kind == EC_PLAN_BYTEWISE && p->nodelay < 0)
-        p->nodelay = 1; /* bytewise means one segment per byte: Nagle must not merge them */
+    if (p->kind == EC_PLAN_CHUNKS && p->nchunks == 0)
+        return fail(l, path, "a \"chunks\" plan needs \"chunks\": [sizes]");
+    ec_plan_finish(p);
     return 0;
 }
 
@@ -591,8 +579,9 @@ static int parse_after(struct ld *l, const cJSON *step, const char *path, struct
         if (get_int(l, v, p, "bytes", 1, (long long)1 << 40, &st->after_bytes) < 0)
             return -1;
     } else {
-        return fail(l, p, "must be an event name (accept, recv, send, echo, close) or "
-                          "{\"event\": ..., \"bytes\": N}");
+        return fail(l, p,
+                    "must be an event name (accept, recv, send, echo, close) or "
+                    "{\"event\": ..., \"bytes\": N}");
     }
     for (int a = EC_AFTER_ACCEPT; a <= EC_AFTER_CLOSE; a++)
         if (strcmp(name, ec_after_name((enum ec_after)a)) == 0)
@@ -606,6 +595,38 @@ static int parse_after(struct ld *l, const cJSON *step, const char *path, struct
     return 0;
 }
 
+/* True when name is one of the blank-separated words. */
+static int word_in(const char *words, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *w = words; *w;) {
+        size_t k = strcspn(w, " ");
+        if (k == n && strncmp(w, name, n) == 0)
+            return 1;
+        w += k;
+        w += strspn(w, " ");
+    }
+    return 0;
+}
+
+/* Fails on a member of the step object that neither every step nor this kind takes. */
+static int check_step_fields(struct ld *l, const cJSON *v, const char *path, const char *fields)
+{
+    static const char common[] = "step comment deadline_ms diagnosis alternatives after_server";
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (!word_in(common, it->string) && !word_in(fields, it->string)) {
+            char p[EC_PATH_MAX + 40];
+            sub(p, sizeof p, path, it->string);
+            return fail(l, p, "unknown field \"%s\"", it->string);
+        }
+    }
+    return 0;
+}
+
+/* A step: "step" names its kind in the table, the common fields are read here, the
+ * kind's own by its parse function. */
 static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
 {
     memset(st, 0, sizeof *st);
@@ -624,7 +645,7 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         return -1;
     int k = -1;
     for (int i = 0; i < EC_ST_COUNT; i++)
-        if (strcmp(step_names[i], name) == 0)
+        if (strcmp(step_kinds[i].name, name) == 0)
             k = i;
     char p[EC_PATH_MAX + 40];
     if (k < 0) {
@@ -632,54 +653,7 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         return fail(l, p, "unknown step \"%s\"", name);
     }
     st->kind = (enum ec_step_kind)k;
-
-    /* The fields each kind accepts, after the common ones. */
-    static const char *const common[] = {"step",         "comment",     "deadline_ms",
-                                         "diagnosis",    "alternatives", "after_server"};
-    const char *extra[9] = {0};
-    switch (st->kind) {
-    case EC_ST_SEND:
-        extra[0] = "data", extra[1] = "payloads", extra[2] = "plan", extra[3] = "for_ms";
-        break;
-    case EC_ST_FILL:
-        extra[0] = "max", extra[1] = "settle_ms", extra[2] = "seed";
-        break;
-    case EC_ST_EXPECT:
-        extra[0] = "echo", extra[1] = "data", extra[2] = "regex", extra[3] = "frames";
-        break;
-    case EC_ST_RECVN:
-        extra[0] = "n", extra[1] = "echo";
-        break;
-    case EC_ST_EXPECT_SILENCE:
-    case EC_ST_PAUSE:
-        extra[0] = "ms";
-        break;
-    case EC_ST_RCVBUF:
-    case EC_ST_SNDBUF:
-        extra[0] = "bytes";
-        break;
-    case EC_ST_BARRIER:
-        extra[0] = "name";
-        break;
-    case EC_ST_OBSERVE:
-        extra[0] = "name", extra[1] = "fds_since", extra[2] = "max_fd_growth";
-        extra[3] = "cpu_window_ms", extra[4] = "max_cpu_percent";
-        extra[5] = "rss_since", extra[6] = "max_rss_growth_kib", extra[7] = "rss_per_thread_kib";
-        break;
-    case EC_ST_ROUND_TRIPS:
-        extra[0] = "data", extra[1] = "count", extra[2] = "max_ms", extra[3] = "percentile";
-        break;
-    default:
-        break;
-    }
-    const char *allowed[16];
-    size_t na = 0;
-    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
-        allowed[na++] = common[i];
-    for (size_t i = 0; extra[i]; i++)
-        allowed[na++] = extra[i];
-    allowed[na] = NULL;
-    if (check_fields(l, v, path, allowed) < 0)
+    if (check_step_fields(l, v, path, step_kinds[k].fields) < 0)
         return -1;
     if (get_intv(l, v, path, "deadline_ms", 1, 600000, &st->deadline_ms) < 0 ||
         get_diagnosis(l, v, path, "diagnosis", st->diagnosis, sizeof st->diagnosis) < 0)
@@ -692,170 +666,198 @@ static int parse_step(struct ld *l, const cJSON *v, const char *path, struct ec_
         if (parse_alts(l, alts, p, st) < 0)
             return -1;
     }
+    return step_kinds[k].parse(l, v, path, st);
+}
 
-    switch (st->kind) {
-    case EC_ST_SEND: {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
-        const cJSON *ps = cJSON_GetObjectItemCaseSensitive(v, "payloads");
-        if (!!d == !!ps)
-            return fail(l, path, "send needs exactly one of \"data\" or \"payloads\"");
-        if (d) {
-            st->payloads = calloc(1, sizeof *st->payloads);
-            if (!st->payloads)
-                return fail(l, path, "out of memory");
-            st->npayloads = 1;
-            sub(p, sizeof p, path, "data");
-            if (parse_payload(l, d, p, &st->payloads[0]) < 0)
-                return -1;
-        } else {
-            sub(p, sizeof p, path, "payloads");
-            int n = cJSON_GetArraySize(ps);
-            if (!cJSON_IsArray(ps) || n < 1 || n > 256)
-                return fail(l, p, "must be an array of 1..256 payloads");
-            st->payloads = calloc((size_t)n, sizeof *st->payloads);
-            if (!st->payloads)
-                return fail(l, p, "out of memory");
-            int i = 0;
-            const cJSON *e;
-            cJSON_ArrayForEach(e, ps)
-            {
-                char q[EC_PATH_MAX + 48];
-                idx(q, sizeof q, p, i);
-                st->npayloads = (size_t)i + 1;
-                if (parse_payload(l, e, q, &st->payloads[i++]) < 0)
-                    return -1;
-            }
-        }
-        const cJSON *plan = cJSON_GetObjectItemCaseSensitive(v, "plan");
-        if (plan) {
-            sub(p, sizeof p, path, "plan");
-            if (parse_plan(l, plan, p, st) < 0)
-                return -1;
-        }
-        if (get_intv(l, v, path, "for_ms", 1, 60000, &st->for_ms) < 0)
-            return -1;
-        break;
-    }
-    case EC_ST_FILL: {
-        long long max = 1 << 20, seed = 3;
-        st->settle_ms = 100;
-        if (get_int(l, v, path, "max", 1, 256ll << 20, &max) < 0 ||
-            get_int(l, v, path, "seed", 0, 0x7fffffffffffffffll, &seed) < 0 ||
-            get_intv(l, v, path, "settle_ms", 1, 10000, &st->settle_ms) < 0)
-            return -1;
-        st->max = (size_t)max;
-        st->seed = (uint64_t)seed;
-        break;
-    }
-    case EC_ST_EXPECT: {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "echo");
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, "regex");
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(v, "frames");
-        if (!!e + !!d + !!r + !!f != 1)
-            return fail(l, path, "expect needs exactly one of echo, data, regex, frames");
-        if (e) {
-            st->ex = EC_EX_ECHO;
-            sub(p, sizeof p, path, "echo");
-            if (cJSON_IsTrue(e))
-                st->echo_n = -1;
-            else if (cJSON_IsNumber(e) && e->valuedouble >= 1 &&
-                     e->valuedouble == (double)(long long)e->valuedouble)
-                st->echo_n = (long long)e->valuedouble;
-            else
-                return fail(l, p, "echo is true (everything sent so far) or a byte count >= 1");
-        } else if (d) {
-            st->ex = EC_EX_DATA;
-            sub(p, sizeof p, path, "data");
-            if (parse_payload(l, d, p, &st->data) < 0)
-                return -1;
-        } else if (r) {
-            st->ex = EC_EX_REGEX;
-            sub(p, sizeof p, path, "regex");
-            if (!cJSON_IsString(r))
-                return fail(l, p, "must be a string (a PCRE2 pattern)");
-            st->re_src = strdup(r->valuestring);
-            if (!st->re_src || compile_re(l, r->valuestring, p, &st->re) < 0)
-                return -1;
-        } else {
-            st->ex = EC_EX_FRAMES;
-            sub(p, sizeof p, path, "frames");
-            if (!cJSON_IsNumber(f) || f->valuedouble < 1 ||
-                f->valuedouble != (double)(long long)f->valuedouble)
-                return fail(l, p, "frames is a count >= 1 of whole frames of echo");
-            st->nframes = (size_t)f->valuedouble;
-        }
-        break;
-    }
-    case EC_ST_RECVN: {
-        long long n = -1;
-        if (get_int(l, v, path, "n", 1, 256ll << 20, &n) < 0 ||
-            get_bool(l, v, path, "echo", &st->compare) < 0)
-            return -1;
-        if (n < 0)
-            return fail(l, path, "recvn needs \"n\" (bytes)");
-        st->n = (size_t)n;
-        break;
-    }
-    case EC_ST_EXPECT_SILENCE:
-    case EC_ST_PAUSE:
-        st->ms = -1;
-        if (get_intv(l, v, path, "ms", 0, 60000, &st->ms) < 0)
-            return -1;
-        if (st->ms < 0)
-            return fail(l, path, "%s needs \"ms\"", name);
-        break;
-    case EC_ST_RCVBUF:
-    case EC_ST_SNDBUF:
-        st->bytes = -1;
-        if (get_intv(l, v, path, "bytes", 1, 1 << 28, &st->bytes) < 0)
-            return -1;
-        if (st->bytes < 0)
-            return fail(l, path, "%s needs \"bytes\"", name);
-        break;
-    case EC_ST_BARRIER:
-        if (get_str(l, v, path, "name", st->name, sizeof st->name, 1) < 0)
-            return -1;
-        break;
-    case EC_ST_OBSERVE:
-        if (get_str(l, v, path, "name", st->name, sizeof st->name, 1) < 0 ||
-            get_str(l, v, path, "fds_since", st->fd_since, sizeof st->fd_since, 0) < 0 ||
-            get_intv(l, v, path, "max_fd_growth", 0, 100000, &st->max_fd_growth) < 0 ||
-            get_intv(l, v, path, "cpu_window_ms", 1, 10000, &st->cpu_window_ms) < 0 ||
-            get_intv(l, v, path, "max_cpu_percent", 0, 100, &st->max_cpu_percent) < 0)
-            return -1;
-        if ((st->max_fd_growth >= 0) != (st->fd_since[0] != 0))
-            return fail(l, path, "fds_since and max_fd_growth go together");
-        if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
-            return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
-        if (get_str(l, v, path, "rss_since", st->rss_since, sizeof st->rss_since, 0) < 0 ||
-            get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0 ||
-            get_intv(l, v, path, "rss_per_thread_kib", 0, 1 << 16, &st->rss_per_thread_kib) < 0)
-            return -1;
-        if ((st->max_rss_growth_kib >= 0) != (st->rss_since[0] != 0))
-            return fail(l, path, "rss_since and max_rss_growth_kib go together");
-        break;
-    case EC_ST_ROUND_TRIPS: {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
-        if (!d || !cJSON_GetObjectItemCaseSensitive(v, "count") ||
-            !cJSON_GetObjectItemCaseSensitive(v, "max_ms"))
-            return fail(l, path, "round_trips needs \"data\", \"count\" and \"max_ms\"");
-        st->percentile = 99;
-        st->payloads = calloc(1, sizeof *st->payloads);
-        if (!st->payloads)
-            return fail(l, path, "out of memory");
-        st->npayloads = 1;
+/* ---- the kinds' own fields (the parse column of EC_STEP_KINDS) --------------------- */
+
+/* connect, expect_eof, expect_reset, shutdown_wr, close, abort, stop_reading,
+ * resume_reading, handoff: no field of their own. */
+static int parse_nothing(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    (void)l, (void)v, (void)path, (void)st;
+    return 0;
+}
+
+/* One payload at path, into the step's payloads (round_trips, send's "data"). */
+static int parse_one_payload(struct ld *l, const cJSON *d, const char *path, struct ec_step *st)
+{
+    st->payloads = calloc(1, sizeof *st->payloads);
+    if (!st->payloads)
+        return fail(l, path, "out of memory");
+    st->npayloads = 1;
+    return parse_payload(l, d, path, &st->payloads[0]);
+}
+
+static int parse_send(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    char p[EC_PATH_MAX + 40];
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(v, "payloads");
+    if (!!d == !!ps)
+        return fail(l, path, "send needs exactly one of \"data\" or \"payloads\"");
+    if (d) {
         sub(p, sizeof p, path, "data");
-        if (parse_payload(l, d, p, &st->payloads[0]) < 0 ||
-            get_intv(l, v, path, "count", 1, 100000, &st->count) < 0 ||
-            get_intv(l, v, path, "max_ms", 1, 60000, &st->max_ms) < 0 ||
-            get_intv(l, v, path, "percentile", 1, 100, &st->percentile) < 0)
+        if (parse_one_payload(l, d, p, st) < 0)
             return -1;
-        break;
+    } else {
+        sub(p, sizeof p, path, "payloads");
+        int n = cJSON_GetArraySize(ps);
+        if (!cJSON_IsArray(ps) || n < 1 || n > 256)
+            return fail(l, p, "must be an array of 1..256 payloads");
+        st->payloads = calloc((size_t)n, sizeof *st->payloads);
+        if (!st->payloads)
+            return fail(l, p, "out of memory");
+        int i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, ps)
+        {
+            char q[EC_PATH_MAX + 48];
+            idx(q, sizeof q, p, i);
+            st->npayloads = (size_t)i + 1;
+            if (parse_payload(l, e, q, &st->payloads[i++]) < 0)
+                return -1;
+        }
     }
-    default:
-        break;
+    const cJSON *plan = cJSON_GetObjectItemCaseSensitive(v, "plan");
+    if (plan) {
+        sub(p, sizeof p, path, "plan");
+        if (parse_plan(l, plan, p, st) < 0)
+            return -1;
     }
+    return get_intv(l, v, path, "for_ms", 1, 60000, &st->for_ms);
+}
+
+static int parse_fill(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    long long max = 1 << 20, seed = 3;
+    st->settle_ms = 100;
+    if (get_int(l, v, path, "max", 1, 256ll << 20, &max) < 0 ||
+        get_int(l, v, path, "seed", 0, 0x7fffffffffffffffll, &seed) < 0 ||
+        get_intv(l, v, path, "settle_ms", 1, 10000, &st->settle_ms) < 0)
+        return -1;
+    st->max = (size_t)max;
+    st->seed = (uint64_t)seed;
+    return 0;
+}
+
+static int parse_expect(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    char p[EC_PATH_MAX + 40];
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "echo");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, "regex");
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(v, "frames");
+    if (!!e + !!d + !!r + !!f != 1)
+        return fail(l, path, "expect needs exactly one of echo, data, regex, frames");
+    if (e) {
+        st->ex = EC_EX_ECHO;
+        sub(p, sizeof p, path, "echo");
+        if (cJSON_IsTrue(e))
+            st->echo_n = -1;
+        else if (cJSON_IsNumber(e) && e->valuedouble >= 1 &&
+                 e->valuedouble == (double)(long long)e->valuedouble)
+            st->echo_n = (long long)e->valuedouble;
+        else
+            return fail(l, p, "echo is true (everything sent so far) or a byte count >= 1");
+    } else if (d) {
+        st->ex = EC_EX_DATA;
+        sub(p, sizeof p, path, "data");
+        if (parse_payload(l, d, p, &st->data) < 0)
+            return -1;
+    } else if (r) {
+        st->ex = EC_EX_REGEX;
+        sub(p, sizeof p, path, "regex");
+        if (!cJSON_IsString(r))
+            return fail(l, p, "must be a string (a PCRE2 pattern)");
+        st->re_src = strdup(r->valuestring);
+        if (!st->re_src || compile_re(l, r->valuestring, p, &st->re) < 0)
+            return -1;
+    } else {
+        st->ex = EC_EX_FRAMES;
+        sub(p, sizeof p, path, "frames");
+        if (!cJSON_IsNumber(f) || f->valuedouble < 1 ||
+            f->valuedouble != (double)(long long)f->valuedouble)
+            return fail(l, p, "frames is a count >= 1 of whole frames of echo");
+        st->nframes = (size_t)f->valuedouble;
+    }
+    return 0;
+}
+
+static int parse_recvn(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    long long n = -1;
+    if (get_int(l, v, path, "n", 1, 256ll << 20, &n) < 0 ||
+        get_bool(l, v, path, "echo", &st->compare) < 0)
+        return -1;
+    if (n < 0)
+        return fail(l, path, "recvn needs \"n\" (bytes)");
+    st->n = (size_t)n;
+    return 0;
+}
+
+/* expect_silence, pause: "ms". */
+static int parse_ms(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    st->ms = -1;
+    if (get_intv(l, v, path, "ms", 0, 60000, &st->ms) < 0)
+        return -1;
+    if (st->ms < 0)
+        return fail(l, path, "%s needs \"ms\"", ec_step_name(st->kind));
+    return 0;
+}
+
+/* rcvbuf, sndbuf: "bytes". */
+static int parse_bytes(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    st->bytes = -1;
+    if (get_intv(l, v, path, "bytes", 1, 1 << 28, &st->bytes) < 0)
+        return -1;
+    if (st->bytes < 0)
+        return fail(l, path, "%s needs \"bytes\"", ec_step_name(st->kind));
+    return 0;
+}
+
+static int parse_barrier(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    return get_str(l, v, path, "name", st->name, sizeof st->name, 1);
+}
+
+static int parse_observe(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    if (get_str(l, v, path, "name", st->name, sizeof st->name, 1) < 0 ||
+        get_str(l, v, path, "fds_since", st->fd_since, sizeof st->fd_since, 0) < 0 ||
+        get_intv(l, v, path, "max_fd_growth", 0, 100000, &st->max_fd_growth) < 0 ||
+        get_intv(l, v, path, "cpu_window_ms", 1, 10000, &st->cpu_window_ms) < 0 ||
+        get_intv(l, v, path, "max_cpu_percent", 0, 100, &st->max_cpu_percent) < 0)
+        return -1;
+    if ((st->max_fd_growth >= 0) != (st->fd_since[0] != 0))
+        return fail(l, path, "fds_since and max_fd_growth go together");
+    if ((st->max_cpu_percent >= 0) != (st->cpu_window_ms > 0))
+        return fail(l, path, "cpu_window_ms and max_cpu_percent go together");
+    if (get_str(l, v, path, "rss_since", st->rss_since, sizeof st->rss_since, 0) < 0 ||
+        get_intv(l, v, path, "max_rss_growth_kib", 0, 1 << 24, &st->max_rss_growth_kib) < 0 ||
+        get_intv(l, v, path, "rss_per_thread_kib", 0, 1 << 16, &st->rss_per_thread_kib) < 0)
+        return -1;
+    if ((st->max_rss_growth_kib >= 0) != (st->rss_since[0] != 0))
+        return fail(l, path, "rss_since and max_rss_growth_kib go together");
+    return 0;
+}
+
+static int parse_round_trips(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    char p[EC_PATH_MAX + 40];
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "data");
+    if (!d || !cJSON_GetObjectItemCaseSensitive(v, "count") ||
+        !cJSON_GetObjectItemCaseSensitive(v, "max_ms"))
+        return fail(l, path, "round_trips needs \"data\", \"count\" and \"max_ms\"");
+    st->percentile = 99;
+    sub(p, sizeof p, path, "data");
+    if (parse_one_payload(l, d, p, st) < 0 ||
+        get_intv(l, v, path, "count", 1, 100000, &st->count) < 0 ||
+        get_intv(l, v, path, "max_ms", 1, 60000, &st->max_ms) < 0 ||
+        get_intv(l, v, path, "percentile", 1, 100, &st->percentile) < 0)
+        return -1;
     return 0;
 }
 

@@ -31,28 +31,43 @@ struct ec_payload {
     int frame;            /* encode the bytes as one frame of the fixture's framing */
 };
 
+/* The one table of step kinds, a row each: the kind (EC_ST_<KIND>), its JSON name,
+ * the verdict path it belongs to (below), the fields it takes besides the common ones
+ * (step, comment, deadline_ms, diagnosis, alternatives, after_server), the loader's function that
+ * reads them (fixture.c) and the engine's function that runs the step (engine.c).
+ * Adding a step kind is one row here and those two functions (fixtures/README.md);
+ * each file expands the table with the columns it needs. */
+#define EC_STEP_KINDS(X)                                                                           \
+    X(CONNECT, "connect", DATA, "", parse_nothing, exec_connect)                                   \
+    X(SEND, "send", DATA, "data payloads plan for_ms", parse_send, exec_send)                      \
+    X(FILL, "fill", DATA, "max settle_ms seed", parse_fill, exec_fill)                             \
+    X(EXPECT, "expect", DATA, "echo data regex frames", parse_expect, exec_expect)                 \
+    X(RECVN, "recvn", DATA, "n echo", parse_recvn, exec_recvn)                                     \
+    X(EXPECT_EOF, "expect_eof", CLOSE, "", parse_nothing, exec_end)                                \
+    X(EXPECT_RESET, "expect_reset", CLOSE, "", parse_nothing, exec_end)                            \
+    X(EXPECT_SILENCE, "expect_silence", DATA, "ms", parse_ms, exec_end)                            \
+    X(SHUTDOWN_WR, "shutdown_wr", CLOSE, "", parse_nothing, exec_shutdown_wr)                      \
+    X(CLOSE, "close", CLOSE, "", parse_nothing, exec_close)                                        \
+    X(ABORT, "abort", CLOSE, "", parse_nothing, exec_abort)                                        \
+    X(PAUSE, "pause", DATA, "ms", parse_ms, exec_pause)                                            \
+    X(RCVBUF, "rcvbuf", DATA, "bytes", parse_bytes, exec_bufsize)                                  \
+    X(SNDBUF, "sndbuf", DATA, "bytes", parse_bytes, exec_bufsize)                                  \
+    X(STOP_READING, "stop_reading", DATA, "", parse_nothing, exec_reading)                         \
+    X(RESUME_READING, "resume_reading", DATA, "", parse_nothing, exec_reading)                     \
+    X(BARRIER, "barrier", DATA, "name", parse_barrier, exec_barrier)                               \
+    X(HANDOFF, "handoff", DATA, "", parse_nothing, exec_handoff)                                   \
+    X(OBSERVE, "observe", SERVER,                                                                  \
+      "name fds_since max_fd_growth cpu_window_ms max_cpu_percent rss_since max_rss_growth_kib "   \
+      "rss_per_thread_kib",                                                                        \
+      parse_observe, exec_observe)                                                                 \
+    X(ROUND_TRIPS, "round_trips", DATA, "data count max_ms percentile", parse_round_trips,         \
+      exec_round_trips)
+
 enum ec_step_kind {
-    EC_ST_CONNECT,
-    EC_ST_SEND,
-    EC_ST_FILL,
-    EC_ST_EXPECT,
-    EC_ST_RECVN,
-    EC_ST_EXPECT_EOF,
-    EC_ST_EXPECT_RESET,
-    EC_ST_EXPECT_SILENCE,
-    EC_ST_SHUTDOWN_WR,
-    EC_ST_CLOSE,
-    EC_ST_ABORT,
-    EC_ST_PAUSE,
-    EC_ST_RCVBUF,
-    EC_ST_SNDBUF,
-    EC_ST_STOP_READING,
-    EC_ST_RESUME_READING,
-    EC_ST_BARRIER,
-    EC_ST_HANDOFF,
-    EC_ST_OBSERVE,
-    EC_ST_ROUND_TRIPS,
-    EC_ST_COUNT
+#define EC_STEP_ENUM(kind, name, path, fields, parse, run) EC_ST_##kind,
+    EC_STEP_KINDS(EC_STEP_ENUM)
+#undef EC_STEP_ENUM
+        EC_ST_COUNT
 };
 
 /* The JSON name of a step kind ("expect_eof"). */

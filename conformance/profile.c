@@ -99,7 +99,7 @@ static int measured(const char *reason)
 int ec__profile_load(struct run *r, char *err, size_t errlen)
 {
     const struct ec_replay_opts *o = r->o;
-    int win32 = ec_replay_under_wine(o);
+    int win32 = r->under_wine;
     /* Under Wine the process we see is the Wine loader with Wine's own descriptors,
      * so a descriptor count says nothing about the server; CPU time is still the
      * server's (it runs in that process). */
@@ -130,8 +130,8 @@ int ec__profile_load(struct run *r, char *err, size_t errlen)
     if (!root)
         return bad(err, errlen, file, "$", "malformed JSON");
     int rc = -1;
-    static const char *const top[] = {"model",       "comment", "observations", "deviations",
-                                      "unsupported", "may",     NULL};
+    static const char *const top[] = {
+        "model", "comment", "observations", "deviations", "unsupported", "may", NULL};
     if (!cJSON_IsObject(root)) {
         bad(err, errlen, file, "$", "a profile is a JSON object");
         goto out;

@@ -17,6 +17,16 @@
 #define TIMELINE_LINES 40
 #define LOG_LINES      15
 
+/* The delivery of a pass's separating plans: "server-synchronised", "timed" (some or
+ * all pieces were timed), or "as written" (no plan of the pass had separate pieces
+ * following one another). */
+static const char *pass_delivery(const struct pass *ps)
+{
+    if (ps->n_timed || (ps->pace_fails && ps->n_sync))
+        return "timed";
+    return ps->n_sync ? "server-synchronised" : "as written";
+}
+
 static void hexdump(const char *tag, const unsigned char *b, size_t n, long long off,
                     long long mark)
 {
@@ -153,7 +163,7 @@ static void print_delivery(const struct run *r)
         int any = 0;
         for (size_t i = 0; i < r->passes_run; i++) {
             const struct pass *ps = &r->passes[i];
-            if (strcmp(ec__pass_delivery(ps), kinds[k]) != 0)
+            if (strcmp(pass_delivery(ps), kinds[k]) != 0)
                 continue;
             printf("%s %s", any ? "," : "delivery:", ps->plan_name);
             if (ps->pace_fails)
@@ -182,12 +192,8 @@ static const char *path_text(enum ec_verdict v)
 static void reproduce_hint(const struct run *r, const struct pass *ps)
 {
     const struct ec_replay_opts *o = r->o;
-    const char *plan = ps->ov == OV_FIXTURE    ? "fixture"
-                       : ps->ov == OV_ASIS     ? "as-is"
-                       : ps->ov == OV_BYTEWISE ? "bytewise"
-                       : ps->ov == OV_RANDOM   ? "random"
-                       : ps->ov == OV_COALESCE ? "coalesce"
-                                               : ps->plan_name;
+    char plan[48];
+    ec_plan_override_spec(ps->ov, ps->split_at, plan, sizeof plan);
     printf("Plan: %s (reproduce: echoconf replay --fixture %s %s '%s' --plan %s --seed %llu)\n",
            ps->plan_name, o->fixture, o->target ? "--target" : "--server",
            o->target ? o->target : o->server, plan, (unsigned long long)r->seed);
@@ -222,7 +228,7 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
     cJSON_AddNumberToObject(j, "passes", (double)r->passes_run);
     if (fp) {
         cJSON_AddStringToObject(j, "plan", fp->plan_name);
-        cJSON_AddStringToObject(j, "delivery", ec__pass_delivery(fp));
+        cJSON_AddStringToObject(j, "delivery", pass_delivery(fp));
     }
     /* Which delivery each pass used: "server-synchronised" (each piece of a
      * separating plan once the server logged the previous ones), "timed" (TCP_NODELAY
@@ -231,7 +237,7 @@ static void write_json(const struct run *r, const struct pass *fp, const struct 
     for (size_t i = 0; pl && i < r->passes_run; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "plan", r->passes[i].plan_name);
-        cJSON_AddStringToObject(o, "delivery", ec__pass_delivery(&r->passes[i]));
+        cJSON_AddStringToObject(o, "delivery", pass_delivery(&r->passes[i]));
         if (r->passes[i].pace_fails)
             cJSON_AddNumberToObject(o, "pace_timeouts", r->passes[i].pace_fails);
         if (r->passes[i].unsynced_waits)
@@ -307,8 +313,7 @@ void ec__report(struct run *r)
     printf("requirement: %s\n", r->fx.requirement);
     if (ec_scale_ms(1000) != 1000)
         printf("deadlines: x%.2f (ECHOCONF_TIMEOUT_MULTIPLIER or --timeout-multiplier%s)\n",
-               (double)ec_scale_ms(1000) / 1000.0,
-               ec_replay_under_wine(o) ? ", and x3 for Wine" : "");
+               (double)ec_scale_ms(1000) / 1000.0, r->under_wine ? ", and x3 for Wine" : "");
 
     if (r->final == EC_V_UNSUPPORTED) {
         printf("verdict: UNSUPPORTED (%s)\n", r->unsupported_reason);

@@ -128,13 +128,8 @@ void ec__json_evidence(cJSON *j, const struct run *r, const struct pass *fp,
         cJSON_AddBoolToObject(j, "foreign_server", 1);
     /* The command that runs the same plan with the same seed again. */
     char cmd[3000];
-    const char *plan = !fp                     ? NULL
-                       : fp->ov == OV_FIXTURE  ? "fixture"
-                       : fp->ov == OV_ASIS     ? "as-is"
-                       : fp->ov == OV_BYTEWISE ? "bytewise"
-                       : fp->ov == OV_RANDOM   ? "random"
-                       : fp->ov == OV_COALESCE ? "coalesce"
-                                               : fp->plan_name;
+    char spec[48];
+    const char *plan = fp ? ec_plan_override_spec(fp->ov, fp->split_at, spec, sizeof spec) : NULL;
     int k = snprintf(cmd, sizeof cmd, "echoconf replay --fixture %s %s '%s'", o->fixture,
                      o->target ? "--target" : "--server", o->target ? o->target : o->server);
     if (plan && k > 0 && (size_t)k < sizeof cmd)

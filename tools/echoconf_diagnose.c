@@ -72,7 +72,7 @@ static void usage(FILE *f)
             "                   directory under $TMPDIR or /tmp, named in the output).\n"
             "  --verbose        list every declared deviation with its reason.\n"
             "\n"
-            "Exit status: 0 every case passed (PASS, PASS-NONSTRICT, XFAIL as declared,\n"
+            "Exit status: 0 every case passed (PASS, PASS-NONSTRICT, XFAIL or MAY as declared,\n"
             "UNSUPPORTED), 1 otherwise, 2 bad usage or a server that cannot start.\n"
             "ECHOCONF_TIMEOUT_MULTIPLIER scales every deadline.\n");
 }
@@ -459,7 +459,7 @@ static int write_json_all(const char *path, const struct ec_result_set *rs, char
 static void print_case(const struct opts *o, const struct dcase *c, const cJSON *j)
 {
     const char *v = ec_rs_str(j, "verdict"), *d = ec_rs_str(j, "diagnosis");
-    enum ec_rs_class k = ec_rs_class_of(v);
+    enum ec_rs_class k = ec_rs_cell_class(j);
     printf("  %-14s %-28s %-24s", v, c->name, *d ? d : "-");
     if (k == EC_RS_NEUTRAL) {
         printf(" %s\n", ec_rs_str(j, "reason"));
@@ -616,7 +616,7 @@ int ec_cli_diagnose(int argc, char **argv)
             continue;
         cells[k] = read_result(work, &cs[i]);
         snprintf(cols[k], 64, "%s", cs[i].name);
-        enum ec_rs_class cl = ec_rs_class_of(ec_rs_str(cells[k], "verdict"));
+        enum ec_rs_class cl = ec_rs_cell_class(cells[k]);
         counts[cl]++;
         bad += cl == EC_RS_BAD;
         print_case(&o, &cs[i], cells[k]);
@@ -632,12 +632,12 @@ int ec_cli_diagnose(int argc, char **argv)
 
     /* Declared deviations in one line, by diagnosis. */
     if (counts[EC_RS_DECLARED]) {
-        printf("\ndeclared deviations: %d case%s XFAIL as %s declares:", counts[EC_RS_DECLARED],
+        printf("\ndeclared deviations: %d case%s XFAIL or MAY as %s declares:", counts[EC_RS_DECLARED],
                counts[EC_RS_DECLARED] > 1 ? "s" : "", o.profile);
         char seen[MAX_CASES][64];
         int ns = 0;
         for (size_t c = 0; c < k; c++) {
-            if (ec_rs_class_of(ec_rs_str(cells[c], "verdict")) != EC_RS_DECLARED)
+            if (ec_rs_cell_class(cells[c]) != EC_RS_DECLARED)
                 continue;
             const char *d = ec_rs_str(cells[c], "diagnosis");
             int dup = 0;
@@ -648,7 +648,7 @@ int ec_cli_diagnose(int argc, char **argv)
             snprintf(seen[ns++], 64, "%s", d);
             int cnt = 0;
             for (size_t c2 = 0; c2 < k; c2++)
-                cnt += ec_rs_class_of(ec_rs_str(cells[c2], "verdict")) == EC_RS_DECLARED &&
+                cnt += ec_rs_cell_class(cells[c2]) == EC_RS_DECLARED &&
                        strcmp(ec_rs_str(cells[c2], "diagnosis"), d) == 0;
             printf("%s %s x%d", ns > 1 ? "," : "", *d ? d : "(none)", cnt);
         }

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diagnoses.h"
 #include "difffuzz/script.h"
 #include "echoconf_cli.h"
 #include "echoconf_results.h"
@@ -56,6 +57,8 @@ struct model {
     /* results */
     int runs, passes, skipped, errors, disagreements;
     int unconfirmed; /* disagreements that did not happen again in CONFIRM_RUNS runs */
+    char queued_class[MAX_FOUND][24]; /* outcome classes queued for shrinking */
+    int nqueued;
     char found_diag[MAX_FOUND][48]; /* distinct diagnoses shrunk and written */
     char found_last[MAX_FOUND][48]; /* the diagnosis of the shrunk script */
     char found_class[MAX_FOUND][24]; /* ":ended", ":open", ":wrong-bytes", ":died" */
@@ -90,7 +93,22 @@ struct fuzz {
     char **argv;
     long scripts, disagreements, errors;
     int tty;
+    int64_t shrink_deadline_ms; /* 0: none */
 };
+
+/* A disagreement waiting to be shrunk (after the exploration, so that shrinking does
+ * not eat the budget that finds the next bug). */
+struct pending {
+    int mi, ref;
+    struct ec_fz_script s;
+    struct outcome oc;
+    char why[300];
+    long script_no;
+    uint64_t seed;
+};
+
+#define MAX_PENDING 128
+#define EXPLORE_SHARE 0.6 /* of --budget spent on new scripts while a shrink waits */
 
 static double elapsed_s(const struct fuzz *f)
 {
@@ -215,12 +233,18 @@ static pid_t start_replay(const struct fuzz *f, const struct model *m, const cha
     _exit(rc);
 }
 
+/* The outcome class of a connection that failed with diag (diagnoses.h): still open
+ * (no answer, or no close), wrong bytes, or ended otherwise than owed. */
 static const char *outcome_class(const char *diag)
 {
-    static const char *const open_[] = {"stall", "serialized-clients", "head-of-line-blocking",
-                                        "unfair-starvation", NULL};
-    static const char *const wrong[] = {"echo-mismatch", "cross-talk", "unexpected-data",
-                                        "frame-reassembly-error", NULL};
+    static const char *const open_[] = {EC_DIAG_STALL,  EC_DIAG_SERIALIZED,
+                                        EC_DIAG_HOL,    EC_DIAG_UNFAIR,
+                                        EC_DIAG_NAGLE,  EC_DIAG_NO_CLOSE_AFTER_EOF,
+                                        NULL};
+    static const char *const wrong[] = {EC_DIAG_ECHO_MISMATCH, EC_DIAG_DUPLICATED,
+                                        EC_DIAG_REORDERED,     EC_DIAG_CROSS_TALK,
+                                        EC_DIAG_UNEXPECTED_DATA, EC_DIAG_FRAME_ERROR,
+                                        NULL};
     for (int i = 0; open_[i]; i++)
         if (strcmp(diag, open_[i]) == 0)
             return "open";
@@ -358,6 +382,8 @@ static int reproduces(struct fuzz *f, int mi, const struct ec_fz_script *s,
 
 static int budget_left(const struct fuzz *f)
 {
+    if (f->shrink_deadline_ms && ec_clock_ms() >= f->shrink_deadline_ms)
+        return 0;
     return f->budget_s <= 0 || elapsed_s(f) < f->budget_s;
 }
 
@@ -392,9 +418,11 @@ static void shrink(struct fuzz *f, int mi, struct ec_fz_script *s, struct outcom
 
 /* A disagreement of model mi on script s: shrinks it (unless this diagnosis of this
  * model was written already) and writes the fixture. */
-static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_script *orig,
-                                const struct outcome *oc, const char *why, long script_no,
-                                uint64_t script_seed, int ref)
+/* Reports a disagreement of model mi on script orig; returns 1 when it is the first of
+ * its outcome class for this model (it is then queued for shrinking). */
+static int report_disagreement(struct fuzz *f, int mi, const struct ec_fz_script *orig,
+                               const struct outcome *oc, const char *why, long script_no,
+                               uint64_t script_seed)
 {
     struct model *m = &f->models[mi];
     m->disagreements++;
@@ -403,15 +431,27 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
     printf("DISAGREEMENT %s on script %ld (seed %llu): %s %s (%s); %s\n  script: %s\n", m->id,
            script_no, (unsigned long long)script_seed, oc->verdict, oc->diagnosis, oc->sig, why,
            ec_fz_describe(orig, desc, sizeof desc));
-    for (int k = 0; k < m->nfound; k++)
-        if (strcmp(m->found_class[k], sig_class(oc)) == 0) {
-            printf("  same outcome class as %s: not shrunk again\n", m->found_file[k]);
-            return;
+    for (int k = 0; k < m->nqueued; k++)
+        if (strcmp(m->queued_class[k], sig_class(oc)) == 0) {
+            printf("  same outcome class as one queued for shrinking already\n");
+            return 0;
         }
-    if (m->nfound >= MAX_FOUND) {
-        printf("  %d disagreements of %s written already: not shrunk\n", MAX_FOUND, m->id);
-        return;
+    if (m->nqueued >= MAX_FOUND) {
+        printf("  %d disagreements of %s queued already\n", MAX_FOUND, m->id);
+        return 0;
     }
+    snprintf(m->queued_class[m->nqueued++], sizeof m->queued_class[0], "%s", sig_class(oc));
+    return 1;
+}
+
+/* Shrinks a queued disagreement and writes its fixture. */
+static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_script *orig,
+                                const struct outcome *oc, const char *why, long script_no,
+                                uint64_t script_seed, int ref)
+{
+    struct model *m = &f->models[mi];
+    char desc[1024];
+    printf("SHRINK %s, script %ld: %s (%s)\n", m->id, script_no, oc->diagnosis, oc->sig);
     struct ec_fz_script s = *orig;
     int tests = 0;
     int64_t t = ec_clock_ms();
@@ -629,8 +669,13 @@ int ec_cli_fuzz(int argc, char **argv)
     printf("; disagreements go to %s/\n", f.out);
     fflush(stdout);
 
-    for (long n = f.from; (f.runs < 0 || n < f.from + f.runs) &&
-                          (f.budget_s <= 0 || elapsed_s(&f) < f.budget_s);
+    static struct pending pending[MAX_PENDING];
+    int npending = 0;
+    /* With a budget, new scripts run until EXPLORE_SHARE of it is spent while a shrink
+     * waits (all of it while none does); the rest shrinks. */
+    for (long n = f.from;
+         (f.runs < 0 || n < f.from + f.runs) &&
+         (f.budget_s <= 0 || elapsed_s(&f) < f.budget_s * (npending ? EXPLORE_SHARE : 1.0));
          n++) {
         uint64_t st = f.seed * 0x9e3779b97f4a7c15ull + (uint64_t)n + 1;
         uint64_t sseed = st ^ (st >> 29);
@@ -712,7 +757,16 @@ int ec_cli_fuzz(int argc, char **argv)
                      echo_bad ? oc[i].sig : "", echo_bad && diff_bad ? "; " : "",
                      diff_bad ? "differential oracle: most models " : "",
                      diff_bad ? oc[best].sig : "");
-            handle_disagreement(&f, i, &s, &oc[i], why, n, sseed, ref);
+            if (report_disagreement(&f, i, &s, &oc[i], why, n, sseed) && npending < MAX_PENDING) {
+                struct pending *p = &pending[npending++];
+                p->mi = i;
+                p->ref = ref;
+                p->s = s;
+                p->oc = oc[i];
+                snprintf(p->why, sizeof p->why, "%s", why);
+                p->script_no = n;
+                p->seed = sseed;
+            }
         }
         if (f.tty) {
             fprintf(stderr, "\r%ld scripts, %ld disagreements, %.0f s", f.scripts, f.disagreements,
@@ -731,6 +785,18 @@ int ec_cli_fuzz(int argc, char **argv)
     }
     if (f.tty)
         fprintf(stderr, "\n");
+    if (npending)
+        printf("shrinking %d disagreement%s\n", npending, npending == 1 ? "" : "s");
+    for (int k = 0; k < npending; k++) {
+        struct pending *p = &pending[k];
+        /* each gets an equal share of what is left of the budget */
+        f.shrink_deadline_ms = 0;
+        if (f.budget_s > 0) {
+            double left = f.budget_s - elapsed_s(&f);
+            f.shrink_deadline_ms = ec_clock_ms() + (int64_t)(left * 1000.0 / (npending - k));
+        }
+        handle_disagreement(&f, p->mi, &p->s, &p->oc, p->why, p->script_no, p->seed, p->ref);
+    }
     printf("\nsummary: %ld scripts in %.1f s (seed %llu), %ld disagreement%s, %ld error%s\n",
            f.scripts, elapsed_s(&f), (unsigned long long)f.seed, f.disagreements,
            f.disagreements == 1 ? "" : "s", f.errors, f.errors == 1 ? "" : "s");

@@ -33,13 +33,17 @@ struct ec_result_set {
 /* A verdict's class as the reports show it. */
 enum ec_rs_class {
     EC_RS_PASS,     /* PASS, PASS-NONSTRICT */
-    EC_RS_DECLARED, /* XFAIL: a declared deviation happened */
+    EC_RS_DECLARED, /* XFAIL, MAY: a declared deviation or may-entry outcome */
     EC_RS_NEUTRAL,  /* UNSUPPORTED, SKIPPED */
     EC_RS_BAD       /* XPASS, FAIL, TIMEOUT, ERROR, no result, unknown */
 };
 
 /* The class of a verdict name ("?" or NULL for no result). */
 enum ec_rs_class ec_rs_class_of(const char *verdict);
+
+/* The class of a cell (NULL: no result): like its verdict's, except that a MAY
+ * without a diagnosis (the may-entry's case passed) is a pass. */
+enum ec_rs_class ec_rs_cell_class(const struct cJSON *cell);
 
 /* A cell's string member ("" when absent). */
 const char *ec_rs_str(const struct cJSON *cell, const char *name);

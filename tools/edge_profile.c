@@ -92,7 +92,9 @@ size_t ec_edge_profile(const struct ec_result_set *rs, size_t r, char **lines, s
         const cJSON *cell = rs->cells[r * rs->ncols + c];
         const char *v = ec_rs_str(cell, "verdict");
         const char *d = ec_rs_str(cell, "diagnosis");
-        if (!*d || (strcmp(v, "FAIL") != 0 && strcmp(v, "XFAIL") != 0 && strcmp(v, "TIMEOUT") != 0))
+        /* MAY with a diagnosis: the may-entry's failure happened this time. */
+        if (!*d || (strcmp(v, "FAIL") != 0 && strcmp(v, "XFAIL") != 0 && strcmp(v, "MAY") != 0 &&
+                    strcmp(v, "TIMEOUT") != 0))
             continue;
         if (ec_diagnosis_is_harness(d))
             continue;
@@ -138,11 +140,19 @@ enum ec_rs_class ec_rs_class_of(const char *v)
         return EC_RS_BAD;
     if (strcmp(v, "PASS") == 0 || strcmp(v, "PASS-NONSTRICT") == 0)
         return EC_RS_PASS;
-    if (strcmp(v, "XFAIL") == 0)
+    if (strcmp(v, "XFAIL") == 0 || strcmp(v, "MAY") == 0)
         return EC_RS_DECLARED;
     if (strcmp(v, "UNSUPPORTED") == 0 || strcmp(v, "SKIPPED") == 0)
         return EC_RS_NEUTRAL;
     return EC_RS_BAD;
+}
+
+enum ec_rs_class ec_rs_cell_class(const cJSON *cell)
+{
+    const char *v = ec_rs_str(cell, "verdict");
+    if (cell && strcmp(v, "MAY") == 0 && !*ec_rs_str(cell, "diagnosis"))
+        return EC_RS_PASS; /* the may-entry's case passed this time */
+    return ec_rs_class_of(cell ? v : NULL);
 }
 
 const char *ec_rs_str(const cJSON *cell, const char *name)

@@ -561,7 +561,7 @@ int ec_write_html(const struct ec_result_set *rs, const char *path, char *err, s
                 esc(f, ec_rs_str(cell, "diagnosis"));
             }
             fputs("\">", f);
-            enum ec_rs_class k = ec_rs_class_of(v);
+            enum ec_rs_class k = rs->rows[r].skip[0] ? EC_RS_NEUTRAL : ec_rs_cell_class(cell);
             if (k == EC_RS_BAD || k == EC_RS_DECLARED) {
                 fputs("<a href=\"#e-", f);
                 ident(f, rs->rows[r].id);
@@ -621,7 +621,7 @@ int ec_write_html(const struct ec_result_set *rs, const char *path, char *err, s
                 if (rs->rows[r].skip[0])
                     continue;
                 enum ec_rs_class k =
-                    ec_rs_class_of(ec_rs_str(rs->cells[r * rs->ncols + c], "verdict"));
+                    ec_rs_cell_class(rs->cells[r * rs->ncols + c]);
                 if ((pass == 0 && k == EC_RS_BAD) || (pass == 1 && k == EC_RS_DECLARED)) {
                     evidence(f, rs, r, c, nev == 0); /* the first one open */
                     nev++;

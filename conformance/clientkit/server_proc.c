@@ -43,8 +43,9 @@ const char *ec_srv_ev_name(enum ec_srv_ev ev)
 static void parse_event(struct ec_srv_line *l)
 {
     static const enum ec_srv_ev map[] = {
-        [EC_LL_ACCEPT] = EC_SRV_ACCEPT, [EC_LL_RECV] = EC_SRV_RECV,   [EC_LL_FRAME] = EC_SRV_FRAME,
-        [EC_LL_SEND] = EC_SRV_SEND,     [EC_LL_CLOSE] = EC_SRV_CLOSE, [EC_LL_REFUSE] = EC_SRV_REFUSE};
+        [EC_LL_ACCEPT] = EC_SRV_ACCEPT, [EC_LL_RECV] = EC_SRV_RECV,
+        [EC_LL_FRAME] = EC_SRV_FRAME,   [EC_LL_SEND] = EC_SRV_SEND,
+        [EC_LL_CLOSE] = EC_SRV_CLOSE,   [EC_LL_REFUSE] = EC_SRV_REFUSE};
     struct ec_logline ev;
     l->ev = EC_SRV_NONE;
     l->peer_port = 0;

@@ -196,10 +196,105 @@ const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len)
     return buf;
 }
 
+static const char *const plan_kinds[] = {"as-is",  "chunks", "bytewise",
+                                         "random", "split",  "coalesce"};
+
+int ec_plan_kind_parse(const char *name, enum ec_plan_kind *k)
+{
+    for (size_t i = 0; i < sizeof plan_kinds / sizeof plan_kinds[0]; i++)
+        if (strcmp(name, plan_kinds[i]) == 0) {
+            *k = (enum ec_plan_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+void ec_plan_finish(struct ec_write_plan *p)
+{
+    if (p->kind == EC_PLAN_BYTEWISE && p->nodelay < 0)
+        p->nodelay = 1; /* bytewise means one segment per byte: Nagle must not merge them */
+}
+
+/* The --plan names of the overrides (split@K aside). */
+static const struct {
+    const char *name;
+    enum ec_plan_override ov;
+} override_names[] = {{"fixture", EC_OV_FIXTURE},
+                      {"as-is", EC_OV_ASIS},
+                      {"bytewise", EC_OV_BYTEWISE},
+                      {"random", EC_OV_RANDOM},
+                      {"coalesce", EC_OV_COALESCE}};
+
+int ec_plan_override_parse(const char *spec, enum ec_plan_override *ov, size_t *split_at)
+{
+    *split_at = 0;
+    for (size_t i = 0; i < sizeof override_names / sizeof override_names[0]; i++)
+        if (strcmp(spec, override_names[i].name) == 0) {
+            *ov = override_names[i].ov;
+            return 0;
+        }
+    if (strncmp(spec, "split@", 6) == 0 && atoi(spec + 6) > 0) {
+        *ov = EC_OV_SPLIT;
+        *split_at = (size_t)atoi(spec + 6);
+        return 0;
+    }
+    return -1;
+}
+
+const char *ec_plan_override_spec(enum ec_plan_override ov, size_t split_at, char *buf, size_t len)
+{
+    snprintf(buf, len, "split@%zu", split_at);
+    for (size_t i = 0; i < sizeof override_names / sizeof override_names[0]; i++)
+        if (override_names[i].ov == ov)
+            snprintf(buf, len, "%s", override_names[i].name);
+    return buf;
+}
+
+struct ec_write_plan ec_plan_override(const struct ec_write_plan *own, int fixed,
+                                      enum ec_plan_override ov, size_t split_at, uint64_t seed,
+                                      size_t total)
+{
+    struct ec_write_plan p;
+    if (fixed || ov == EC_OV_FIXTURE)
+        return *own;
+    memset(&p, 0, sizeof p);
+    p.nodelay = own->nodelay;
+    switch (ov) {
+    case EC_OV_ASIS:
+        p.kind = EC_PLAN_ASIS;
+        break;
+    case EC_OV_BYTEWISE:
+        if (total > EC_SWEEP_BYTEWISE_MAX)
+            return *own; /* bytewise megabytes would take minutes: keep the plan */
+        p.kind = EC_PLAN_BYTEWISE;
+        p.nodelay = 1;
+        break;
+    case EC_OV_RANDOM:
+        p.kind = EC_PLAN_RANDOM;
+        p.seed = seed;
+        p.max_chunk = total / 128 > 64 ? total / 128 : 64;
+        p.nodelay = 1;
+        break;
+    case EC_OV_SPLIT:
+        if (total > EC_SWEEP_SPLIT_MAX || total <= split_at)
+            return *own;
+        p.kind = EC_PLAN_SPLIT;
+        p.split_at = split_at;
+        p.nodelay = 1;
+        break;
+    case EC_OV_COALESCE:
+        p.kind = EC_PLAN_COALESCE;
+        break;
+    case EC_OV_FIXTURE:
+        break;
+    }
+    return p;
+}
+
 int ec_plan_separates(const struct ec_write_plan *p)
 {
-    return p->kind == EC_PLAN_CHUNKS || p->kind == EC_PLAN_BYTEWISE ||
-           p->kind == EC_PLAN_RANDOM || p->kind == EC_PLAN_SPLIT;
+    return p->kind == EC_PLAN_CHUNKS || p->kind == EC_PLAN_BYTEWISE || p->kind == EC_PLAN_RANDOM ||
+           p->kind == EC_PLAN_SPLIT;
 }
 
 const char *ec_delivery_name(enum ec_delivery d)

@@ -113,6 +113,47 @@ const char *ec_delivery_name(enum ec_delivery d);
  * "split@3", "coalesce") into buf; returns buf. */
 const char *ec_plan_name(const struct ec_write_plan *p, char *buf, size_t len);
 
+/* The kind named name ("as-is", "chunks", "bytewise", "random", "split", "coalesce")
+ * into *k. Returns 0, or -1 for another name. */
+int ec_plan_kind_parse(const char *name, enum ec_plan_kind *k);
+
+/* Completes a plan read from a fixture with the defaults of its kind: bytewise means
+ * one segment per byte, so TCP_NODELAY unless the plan said otherwise. */
+void ec_plan_finish(struct ec_write_plan *p);
+
+/* The boundary sweep: each pass replays the fixture with every send's plan replaced
+ * by one override (fixtures/README.md, "The boundary sweep"). */
+enum ec_plan_override {
+    EC_OV_FIXTURE, /* the fixture's own plans */
+    EC_OV_ASIS,
+    EC_OV_BYTEWISE,
+    EC_OV_RANDOM,
+    EC_OV_SPLIT, /* at split_at */
+    EC_OV_COALESCE
+};
+
+/* Sends longer than this keep their plan in the bytewise pass, and only sends up to
+ * EC_SWEEP_SPLIT_MAX bytes are split at every point. */
+#define EC_SWEEP_BYTEWISE_MAX 4096
+#define EC_SWEEP_SPLIT_MAX    32
+
+/* The override named spec (--plan: "fixture", "as-is", "bytewise", "random",
+ * "split@K", "coalesce") into *ov and, for split@K, *split_at. Returns 0, or -1. */
+int ec_plan_override_parse(const char *spec, enum ec_plan_override *ov, size_t *split_at);
+
+/* The --plan spec of an override, the inverse of ec_plan_override_parse ("split@3"),
+ * into buf; returns buf. */
+const char *ec_plan_override_spec(enum ec_plan_override ov, size_t split_at, char *buf, size_t len);
+
+/* The plan a send of total bytes uses in a pass with override ov: its own plan p for
+ * EC_OV_FIXTURE, a fixed plan (fixed), or where the override does not apply (bytewise
+ * above EC_SWEEP_BYTEWISE_MAX, a split point outside the send); else the override,
+ * keeping p's TCP_NODELAY choice where the override has none. seed is the random
+ * pass's. */
+struct ec_write_plan ec_plan_override(const struct ec_write_plan *p, int fixed,
+                                      enum ec_plan_override ov, size_t split_at, uint64_t seed,
+                                      size_t total);
+
 /* ---- connections ----------------------------------------------------------------- */
 
 /* Outcome classes of a receive-side wait. */

@@ -115,7 +115,28 @@ TEST(junit_has_one_testcase_per_case_and_the_diagnosis_as_failure_message)
         cJSON_Delete(cells[i]);
 }
 
-EC_TEST_MAIN(EC_TEST_ENTRY(every_diagnosis_of_the_vocabulary_has_a_phrase),
+TEST(may_cells_are_declared_outcomes_or_passes)
+{
+    cJSON *held = cell("{\"verdict\": \"MAY\", \"diagnosis\": \"stall\"}");
+    cJSON *passed = cell("{\"verdict\": \"MAY\"}");
+    ASSERT_EQ(ec_rs_cell_class(held), EC_RS_DECLARED);
+    ASSERT_EQ(ec_rs_cell_class(passed), EC_RS_PASS);
+    ASSERT_EQ(ec_rs_cell_class(NULL), EC_RS_BAD);
+    struct ec_rs_row row = {.id = "srv", .family = "server"};
+    char cols[2][64] = {"a", "b"};
+    cJSON *cells[2] = {held, passed};
+    struct ec_result_set rs = {.title = "t", .rows = &row, .nrows = 1, .cols = cols, .ncols = 2,
+                               .cells = cells};
+    char *lines[4];
+    ASSERT_EQ(ec_edge_profile(&rs, 0, lines, 4), 1);
+    ASSERT_STR_EQ(lines[0], "stalls: stops answering before the work is done (a)");
+    free(lines[0]);
+    cJSON_Delete(held);
+    cJSON_Delete(passed);
+}
+
+EC_TEST_MAIN(EC_TEST_ENTRY(may_cells_are_declared_outcomes_or_passes),
+             EC_TEST_ENTRY(every_diagnosis_of_the_vocabulary_has_a_phrase),
              EC_TEST_ENTRY(phrases_take_the_detail_of_a_suffixed_diagnosis),
              EC_TEST_ENTRY(an_unknown_diagnosis_still_reads),
              EC_TEST_ENTRY(edge_profile_gathers_phrases_with_their_cases),

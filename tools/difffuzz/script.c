@@ -218,8 +218,9 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             cJSON_AddStringToObject(step(steps, "barrier", &count), "name", bn);
         }
         /* Late connections pass the barrier "late" before they connect; the others
-         * after their first echo or fill (so the server has accepted and served
-         * them), or before their first sync or their end. Every connection meets "late" before
+         * once the server logged their accept (after_server, the engine's server
+         * synchronisation: no race with the server's accept loop), after their first
+         * echo or fill, or before their first sync or their end. Every connection meets "late" before
          * any "sync-k" and sync-k before sync-k+1, so no two wait for each other. */
         int nsync = 0, late_pending = 0;
         if (any_late && c->late)
@@ -228,8 +229,11 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             late_pending = any_late;
 #define LATE_NOW()                                                                                 \
     do {                                                                                           \
-        if (late_pending)                                                                          \
-            cJSON_AddStringToObject(step(steps, "barrier", &count), "name", "late");               \
+        if (late_pending) {                                                                        \
+            cJSON *lb = step(steps, "barrier", &count);                                            \
+            cJSON_AddStringToObject(lb, "name", "late");                                           \
+            cJSON_AddStringToObject(lb, "after_server", "accept");                                 \
+        }                                                                                          \
         late_pending = 0;                                                                          \
     } while (0)
         step(steps, "connect", &count);
@@ -337,13 +341,24 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
             if (s->sequential && i + 1 < s->nconns)
                 step(steps, "close", &count);
             break;
+        /* A close with the echo still coming, and a reset, act once the server has
+         * received every byte sent (after_server "recv"): the server then always has
+         * an echo to send into the closed connection, whatever the scheduler does.
+         * Not after a fill whose echo is still owed: the server, its echo refused,
+         * stops reading, and would never have received everything. */
         case FZE_CLOSE_NOW:
-            if (s->sequential && i + 1 < s->nconns)
-                step(steps, "close", &count);
+            if ((s->sequential && i + 1 < s->nconns) || (sent > got && !fill_owed)) {
+                cJSON *cs = step(steps, "close", &count);
+                if (sent > got && !fill_owed)
+                    cJSON_AddStringToObject(cs, "after_server", "recv");
+            }
             break;
-        case FZE_ABORT:
-            step(steps, "abort", &count);
+        case FZE_ABORT: {
+            cJSON *ab = step(steps, "abort", &count);
+            if (sent > got && !fill_owed)
+                cJSON_AddStringToObject(ab, "after_server", "recv");
             break;
+        }
         }
         if (s->sequential && i + 1 < s->nconns) {
             snprintf(bn, sizeof bn, "seq-%d", i + 1);
