@@ -1,12 +1,11 @@
 /* rest-after-next-chunk.c - faulty-rest-after-next-chunk: a poll() server that, when a
  * send comes back short, sends the next chunk before the rest.
  *
- * Loop: ec_poll_loop (base/level.c), correct but for ONE bug, in its serve hook:
- *   After a short send the rest waits aside and one more chunk may be read (double
- *   buffering, not a bug; a 16 KiB SO_SNDBUF, not a bug either, makes short sends
- *   frequent): two chunks are then pending.
- *   Bug: serve() reads and sends the next chunk while the rest waits aside (the line
- *     marked BUG), as a server does whose "current buffer" follows the last read.
+ * Loop: ec_poll_loop (base/level.c), correct but for ONE bug, in its serve hook. A
+ *   short send's rest waits aside while one more chunk is read (double buffering and
+ *   a 16 KiB SO_SNDBUF that makes short sends frequent: neither is the bug).
+ *   Bug: serve() sends that next chunk before the rest (the line marked BUG), as a
+ *     server does whose "current buffer" follows the last read.
  *   A correct server: sends pending chunks in the order it read them (the rest first).
  *   Diagnosis: reordered-bytes (the echo holds exactly the bytes sent, two spans
  *     swapped) in the cases whose client stops reading while it sends.

@@ -6,9 +6,8 @@
  *     mallocs header + the announced length (the line marked BUG) and receives the
  *     payload into it, however large the announcement: 0xFFFFFFFF asks for 4 GiB (which
  *     Linux's overcommit grants untouched), and the connection waits for a payload no
- *     honest client sends. Only a complete frame meets the maximum (ec_echo_received).
- *     Frames within the maximum are echoed as a correct server echoes them, and the
- *     other framings are untouched.
+ *     honest client sends. Only a whole frame meets the maximum (ec_echo_received);
+ *     smaller frames, and the other framings, are echoed correctly.
  *   A correct server: refuses the frame as soon as the header is complete and exceeds
  *     the maximum (ec_decoder_feed returns -EC_ETOOLONG), closes that connection and
  *     logs why; its decoder buffer is allocated once, at the maximum, per connection.
@@ -43,8 +42,7 @@ static void close_frame(struct ec_fconn *c, int reason)
 {
     struct frame_in *fi = c->bug;
     (void)reason;
-    if (fi != NULL)
-        free(fi->buf);
+    free(fi != NULL ? fi->buf : NULL);
     free(fi);
     ec_sock_close(c->sock);
 }
