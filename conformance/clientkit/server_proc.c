@@ -616,6 +616,60 @@ long long ec_proc_rss_kib(pid_t pid)
     return kib;
 }
 
+/* Is every thread of pid stopped? 1, 0, or -1 when /proc cannot say (pid gone). */
+static int all_stopped(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int all = 1, any = 0;
+    struct dirent *e;
+    while (all && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sp[400], buf[512];
+        snprintf(sp, sizeof sp, "%s/%s/stat", path, e->d_name);
+        FILE *f = fopen(sp, "r");
+        if (!f)
+            continue; /* the thread just ended */
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* stat: "tid (comm) S ...": the state follows the last ')' (proc(5)); 'T' is
+         * stopped by a signal, 't' stopped under a tracer. */
+        const char *rp = strrchr(buf, ')');
+        if (!rp || rp[1] != ' ')
+            continue;
+        any = 1;
+        all = rp[2] == 'T' || rp[2] == 't';
+    }
+    closedir(d);
+    return any ? all : -1;
+}
+
+int ec_proc_freeze(pid_t pid, int64_t deadline_ms)
+{
+    if (kill(pid, SIGSTOP) != 0)
+        return -1;
+    for (;;) {
+        int r = all_stopped(pid);
+        if (r != 0)
+            return r > 0 ? 0 : -1;
+        if (ec_clock_ms() >= deadline_ms)
+            return -1;
+        /* A group stop takes each thread at its next return to user mode: polled, as
+         * /proc offers no notification of it to a process that is not the parent. */
+        poll(NULL, 0, 1);
+    }
+}
+
+int ec_proc_thaw(pid_t pid)
+{
+    return kill(pid, SIGCONT) == 0 ? 0 : -1;
+}
+
 int ec_proc_threads(pid_t pid)
 {
     char path[64], line[256];

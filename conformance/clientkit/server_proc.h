@@ -106,6 +106,16 @@ int ec_proc_threads(pid_t pid);
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 
+/* Freezes process pid: SIGSTOP, then waits until /proc shows every one of its threads
+ * stopped ('T' in /proc/pid/task/<tid>/stat), up to deadline_ms (ec_clock_ms). While
+ * it is frozen the kernel still completes handshakes and queues bytes, FINs and RSTs
+ * for its sockets, so whatever arrives meanwhile is there at once when it resumes (one
+ * wake-up, one loop round). Returns 0, or -1 (it is gone, or not stopped in time). */
+int ec_proc_freeze(pid_t pid, int64_t deadline_ms);
+
+/* Lets a frozen process pid go on (SIGCONT). Returns 0 or -1 (it is gone). */
+int ec_proc_thaw(pid_t pid);
+
 /* Is a TCP socket of this host listening on port (IPv4 or IPv6)? Asked of the
  * kernel (sock_diag, listening sockets only), else read from /proc/net/tcp and
  * /proc/net/tcp6, in the caller's network namespace. Returns 1, 0 (none), or -1 when
