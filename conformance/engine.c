@@ -7,8 +7,8 @@
 #include "engine_internal.h"
 
 #include <arpa/inet.h>
-#include <linux/sockios.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1303,7 +1303,8 @@ static int exec_await_ack(struct inst *in, const struct ec_step *st)
             return 0;
         }
         if (q == 0) {
-            snprintf(txt, sizeof txt, "all acknowledged in %lld ms", (long long)(ec_clock_ms() - t0));
+            snprintf(txt, sizeof txt, "all acknowledged in %lld ms",
+                     (long long)(ec_clock_ms() - t0));
             ec_timeline_add(c->tl, c->label, "await-ack", -1, 0, txt);
             return 0;
         }

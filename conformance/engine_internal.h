@@ -146,7 +146,7 @@ struct run {
     int failed_pass;
     int any_failure;
     int abort_seen;
-    int frozen; /* a freeze_server step stopped the server and no thaw_server followed */
+    int frozen;           /* a freeze_server step stopped the server and no thaw_server followed */
     int obs_fds, obs_cpu; /* process observations supported */
     int obs_rss;          /* resident memory observable (a server we started) */
     int under_wine;       /* ec_replay_under_wine(o), for the profile and the report */
