@@ -780,12 +780,22 @@ void ec_split_free(char **argv, int n)
     }
 }
 
+static int diag_find(int family, unsigned states, unsigned sport, unsigned dport);
+
 /* Listening sockets of one family through sock_diag (inet_diag): a dump asked for the
  * state LISTEN only walks the kernel's listening hash, so it stays cheap on a machine
  * with tens of thousands of connections, where reading /proc/net/tcp takes a good
  * part of a second (measured: 21,696 lines, 0.5 s a read under load). 1 if one has
  * local port `port`, 0 if none, -1 if the dump failed. */
 static int listening_diag(int family, unsigned port)
+{
+    return diag_find(family, 1u << TCP_LISTEN, port, 0);
+}
+
+/* A sock_diag dump of the TCP sockets of one family in the states of mask: 1 if one
+ * has local port sport (and remote port dport, unless 0), 0 if none, -1 if the dump
+ * failed. */
+static int diag_find(int family, unsigned states, unsigned sport, unsigned dport)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
@@ -798,7 +808,7 @@ static int listening_diag(int family, unsigned port)
                      .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
              .r = {.sdiag_family = (unsigned char)family,
                    .sdiag_protocol = IPPROTO_TCP,
-                   .idiag_states = 1u << TCP_LISTEN}};
+                   .idiag_states = states}};
     /* Bounded: the kernel answers at once, but no wait here may be unbounded. */
     struct timeval tv = {.tv_sec = 1};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -824,7 +834,7 @@ static int listening_diag(int family, unsigned port)
                 break;
             }
             const struct inet_diag_msg *m = NLMSG_DATA(h);
-            if (ntohs(m->id.idiag_sport) == port)
+            if (ntohs(m->id.idiag_sport) == sport && (!dport || ntohs(m->id.idiag_dport) == dport))
                 found = 1;
         }
     }
@@ -870,4 +880,18 @@ int ec_port_listening(unsigned port)
     if (v4 == 1 || v6 == 1)
         return 1;
     return v4 < 0 && v6 < 0 ? -1 : 0;
+}
+
+int ec_tcp_conn_present(unsigned server_port, unsigned client_port)
+{
+    /* Where a connection of the server can be before it ends: the handshake done or
+     * not yet, established, or half-closed by us (include/net/tcp_states.h). A reset
+     * takes it out of the connection table (tcp_done), whatever the server does. */
+    unsigned states = 1u << TCP_SYN_RECV | 1u << TCP_ESTABLISHED | 1u << TCP_CLOSE_WAIT |
+                      1u << TCP_FIN_WAIT1 | 1u << TCP_FIN_WAIT2 | 1u << TCP_LAST_ACK;
+    int d4 = diag_find(AF_INET, states, server_port, client_port);
+    int d6 = diag_find(AF_INET6, states, server_port, client_port);
+    if (d4 == 1 || d6 == 1)
+        return 1;
+    return d4 < 0 && d6 < 0 ? -1 : 0;
 }

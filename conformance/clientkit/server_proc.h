@@ -122,6 +122,12 @@ int ec_proc_thaw(pid_t pid);
  * neither way works. Only meaningful for a server on this host. */
 int ec_port_listening(unsigned port);
 
+/* Is the server's side of the TCP connection between local port server_port and
+ * remote port client_port still in this host's connection table (sock_diag)? After a
+ * client's reset it is not, once the server's kernel has processed the RST, even if
+ * the server never accepted it. 1, 0, or -1 when sock_diag cannot say. */
+int ec_tcp_conn_present(unsigned server_port, unsigned client_port);
+
 /* CPU demand of process pid in milliseconds: the time its threads ran plus the time
  * they waited, runnable, for a CPU (sum of /proc/pid/task/<tid>/schedstat). Unlike CPU
  * time it does not shrink when the machine is busy: a spinning thread demands 100% of
