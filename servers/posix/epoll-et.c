@@ -94,9 +94,10 @@ static void conn_close(struct server *s, struct conn *c, int reason)
     }
 }
 
-/* Serves one notice: send until all is out or EAGAIN, then read until EAGAIN, echoing
- * as it goes. An EPOLLIN edge while the echo waits for room is 05-01's FD_READ with
- * recvbytes > 0: reads stay delayed, and the EPOLLOUT edge will bring us back. */
+/* Serves one notice: send until all is out or EAGAIN, then read until EAGAIN (or a
+ * short read without EPOLLRDHUP), echoing as it goes. An EPOLLIN edge while the echo
+ * waits for room is 05-01's FD_READ with recvbytes > 0: reads stay delayed, and the
+ * EPOLLOUT edge will bring us back. */
 static void conn_serve(struct server *s, struct conn *c, uint32_t events)
 {
     int budget = READ_BUDGET;
