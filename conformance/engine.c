@@ -288,16 +288,16 @@ static int srv_met(const struct srv_track *t, enum ec_after ev, long long bytes)
 /* ---- a quiet server ----------------------------------------------------------------- */
 
 /* A server process that neither ran nor waited to run (its CPU demand, schedstat:
- * ec_proc_demand_ns) did nothing: it took no byte from a socket, sent none and touched
- * no page, and will not until a client or a timer wakes it. A step that declares
+ * ec_proc_demand_ns; below, a timer's few wake-ups allowed) did nothing: it took no
+ * byte from a socket, sent none and touched no page, and will not until a client or a
+ * timer wakes it. A step that declares
  * quiet_ms ends early once that lasted quiet_ms (scaled) while nothing moved on its
  * connection, where the rest of its deadline could only wait for what a sleeping server
  * will not do: a send the kernel refuses (the server stopped reading it), an echo that
  * stopped short, a memory window once the clients went quiet. The fixture declares it
  * only where no other client of the pass acts meanwhile. A server that is runnable
  * but not given a CPU demands time, so a loaded machine does not make a busy server
- * look quiet; a server with a timer (a busy poll, an idle timeout) is never quiet and
- * meets the full deadline.
+ * look quiet; a server that polls busily is never quiet and meets the full deadline.
  *
  * Under Wine a Winsock server learns of its sockets' events from the wineserver,
  * another process (shared by every Wine test of the build): a wineserver that has not
@@ -314,6 +314,13 @@ struct quiet {
     struct inst *in;     /* where to say it (the timeline), or NULL */
 };
 
+/* Quiet is a demand of at most QUIET_ALLOW_NS plus QUIET_PER_MS_NS per millisecond
+ * since the last activity (1 ms + 2%): a server whose loop wakes on a timer to look at a
+ * stop flag (the Winsock message and event loops: every 100-200 ms, a few tens of
+ * microseconds each) is quiet, one that runs or waits to run is not. */
+#define QUIET_ALLOW_NS 1000000LL
+#define QUIET_PER_MS_NS 20000LL
+
 /* 1 when the server (and pid2) has been quiet for q->ms and since from (ec_clock_ms),
  * else 0 (also when a demand cannot be read). */
 static int quiet_for(struct quiet *q, int64_t from)
@@ -326,8 +333,9 @@ static int quiet_for(struct quiet *q, int64_t from)
     int64_t now = ec_clock_ms();
     if (d < 0)
         return 0;
-    if (d != q->demand_ns) {
-        q->demand_ns = d;
+    if (q->demand_ns < 0 || d < q->demand_ns ||
+        d - q->demand_ns > QUIET_ALLOW_NS + QUIET_PER_MS_NS * (now - q->since_ms)) {
+        q->demand_ns = d; /* activity (or a thread gone with its share): start again */
         q->since_ms = now;
         return 0;
     }
@@ -434,10 +442,11 @@ static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, in
 
 /* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
  * next piece goes once the server logged receiving every byte sent so far. The wait
- * has the send step's own deadline and no shorter one: on a loaded machine a correct
- * server may not run for a second or more, and giving up early would let the
+ * has the send step's own deadline, and no shorter timeout: on a loaded machine a
+ * correct server may not run for a second or more, and giving up early would let the
  * scheduler cut the pieces again. A server that takes nothing until the deadline has
- * stopped reading (the step after the send will say so). */
+ * stopped reading (the step after the send will say so); with one client, one that
+ * is quiet ("a quiet server": not even waiting for a CPU) has stopped too. */
 static int pace(struct ec_conn *c, void *arg, int64_t deadline)
 {
     struct inst *in = arg;
