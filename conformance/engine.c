@@ -231,9 +231,14 @@ static void srv_track_port(struct inst *in)
 {
     struct sockaddr_storage me;
     socklen_t ml = sizeof me;
-    if (in->c.fd >= 0 && getsockname(in->c.fd, (struct sockaddr *)&me, &ml) == 0)
+    if (in->c.fd >= 0 && getsockname(in->c.fd, (struct sockaddr *)&me, &ml) == 0) {
         in->trk.port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
                                                      : ((struct sockaddr_in6 *)&me)->sin6_port);
+        in->trk.me = me;
+        ml = sizeof in->trk.peer;
+        if (getpeername(in->c.fd, (struct sockaddr *)&in->trk.peer, &ml) != 0)
+            in->trk.peer.ss_family = AF_UNSPEC;
+    }
 }
 
 /* Takes in the server's new lines about this connection (srv.mu held). */
@@ -1441,6 +1446,7 @@ static int exec_await_ack(struct inst *in, const struct ec_step *st)
     int cut;
     int64_t t0 = ec_clock_ms(), deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
     char txt[96];
+    int nap = 1;
     for (;;) {
         struct tcp_info ti;
         socklen_t tl = sizeof ti;
@@ -1448,7 +1454,8 @@ static int exec_await_ack(struct inst *in, const struct ec_step *st)
         if (c->fd < 0 && c->reset_sent && in->trk.port && is_loopback(in->ps->run->host)) {
             /* Our RST is not acknowledged: it has arrived when the server's side of
              * the connection has left this host's connection table (sock_diag). */
-            int present = ec_tcp_conn_present(in->ps->run->port, in->trk.port);
+            int present = ec_tcp_conn_present((const struct sockaddr *)&in->trk.peer,
+                                              (const struct sockaddr *)&in->trk.me);
             if (present <= 0) {
                 ec_timeline_add(c->tl, c->label, "await-ack", -1, 0,
                                 present == 0 ? "reset seen by the server host"
@@ -1477,11 +1484,14 @@ static int exec_await_ack(struct inst *in, const struct ec_step *st)
                         "the server's host acknowledges every byte sent", txt);
             return -1;
         }
-        /* The kernel offers no event for "acknowledged": polled, draining the echo. */
+        /* The kernel offers no event for "acknowledged": polled (draining the echo),
+         * 1 ms at first, then less often: a storm has a thousand of these at once. */
         if (c->reading && c->fd >= 0)
-            ec_conn_pump(c, 1);
+            ec_conn_pump(c, nap);
         else
-            poll(NULL, 0, 1);
+            poll(NULL, 0, nap);
+        if (nap < 16)
+            nap *= 2;
     }
 }
 

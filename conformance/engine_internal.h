@@ -8,6 +8,7 @@
 #include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "engine.h"
 #include "fixture.h"
@@ -46,6 +47,7 @@ struct pass;
 struct srv_track {
     size_t from, scan; /* first line that may be ours; next line to look at */
     unsigned port;     /* our local port, 0 before connect */
+    struct sockaddr_storage me, peer; /* our address and the server's (await_ack) */
     long long recv;    /* bytes the server logged receiving ("recv" lines) */
     long long sent;    /* bytes it logged sending back ("send" lines) */
     int accepted, closed, refused;

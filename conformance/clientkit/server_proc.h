@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* The event of a log line (lib/ec_log.h), parsed as the line is read so that the
@@ -122,11 +123,11 @@ int ec_proc_thaw(pid_t pid);
  * neither way works. Only meaningful for a server on this host. */
 int ec_port_listening(unsigned port);
 
-/* Is the server's side of the TCP connection between local port server_port and
- * remote port client_port still in this host's connection table (sock_diag)? After a
+/* Is the server's side of the TCP connection from client to server (their addresses
+ * and ports) still in this host's connection table (sock_diag, one lookup)? After a
  * client's reset it is not, once the server's kernel has processed the RST, even if
  * the server never accepted it. 1, 0, or -1 when sock_diag cannot say. */
-int ec_tcp_conn_present(unsigned server_port, unsigned client_port);
+int ec_tcp_conn_present(const struct sockaddr *server, const struct sockaddr *client);
 
 /* CPU demand of process pid in milliseconds: the time its threads ran plus the time
  * they waited, runnable, for a CPU (sum of /proc/pid/task/<tid>/schedstat). Unlike CPU
