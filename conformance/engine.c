@@ -60,6 +60,7 @@ static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdi
 #define CLOSE_LOG_MS 1000
 
 static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline);
+static int closed_with_unread(struct inst *in);
 
 /* What a reset (or another receive error) means: unexpected-reset, unless the server
  * closed the connection of its own accord while bytes we had sent were still unread
@@ -74,18 +75,26 @@ static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t 
 static const char *reset_diag(struct inst *in)
 {
     struct ec_conn *c = &in->c;
-    if (c->fin_before_send || c->err == -EC_ECLOSED)
+    if (c->fin_before_send || c->err == -EC_ECLOSED || closed_with_unread(in))
         return EC_DIAG_PREMATURE_CLOSE;
-    if (in->ps->run->can_pace && in->trk.port && !c->wr_shut && !c->reset_sent &&
-        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS)) == 0) {
-        struct ec_server_proc *s = &in->ps->run->srv;
-        pthread_mutex_lock(&s->mu);
-        int unread = in->trk.recv < (long long)c->sent_len;
-        pthread_mutex_unlock(&s->mu);
-        if (unread)
-            return EC_DIAG_PREMATURE_CLOSE;
-    }
     return EC_DIAG_UNEXPECTED_RESET;
+}
+
+/* Did the server close this connection of its own accord while bytes we had sent
+ * were still unread by it? Its log shows the close (waited for, bounded) and fewer
+ * bytes received than we sent; we had neither half-closed nor reset it. 0 without a
+ * log. */
+static int closed_with_unread(struct inst *in)
+{
+    struct ec_conn *c = &in->c;
+    if (!in->ps->run->can_pace || !in->trk.port || c->wr_shut || c->reset_sent ||
+        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS)) != 0)
+        return 0;
+    struct ec_server_proc *s = &in->ps->run->srv;
+    pthread_mutex_lock(&s->mu);
+    int unread = in->trk.recv < (long long)c->sent_len;
+    pthread_mutex_unlock(&s->mu);
+    return unread;
 }
 
 /* Is outcome oc accepted by one of the step's alternatives? Returns the alternative or
@@ -143,16 +152,20 @@ static void barrier_check(struct barrier *b)
 
 /* Waits at a barrier until every live participant arrived. While waiting it keeps
  * draining the echo (when reading), so a peer never blocks on a send to us because we
- * sit at a barrier. Returns 0, or -1 when the deadline passed. */
+ * sit at a barrier. A wait_only step waits the same way without being a participant
+ * (it neither arrives nor holds anyone up): a group starts after another group's
+ * step. Returns 0, or -1 when the deadline passed. */
 static int barrier_wait(struct inst *in, const struct ec_step *st, int *cut)
 {
     struct pass *ps = in->ps;
     struct barrier *b = find_barrier(ps, st->name);
     int64_t deadline = step_deadline(in, st, ec__budget_ms(ps), cut);
     pthread_mutex_lock(&ps->mu);
-    b->arrived++;
-    in->arrived[b - ps->barriers] = 1;
-    barrier_check(b);
+    if (!st->wait_only) {
+        b->arrived++;
+        in->arrived[b - ps->barriers] = 1;
+        barrier_check(b);
+    }
     int done = b->done;
     pthread_mutex_unlock(&ps->mu);
     while (!done) {
@@ -511,10 +524,15 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
     enum ec_verdict v = EC_V_FAIL;
     if (rx == EC_RX_EOF) {
         snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
-        diag = c->wr_shut      ? EC_DIAG_LOST_AFTER_HALF_CLOSE
-               : framed && got ? EC_DIAG_FRAME_ERROR
-               : got           ? EC_DIAG_TRUNCATED
-                               : EC_DIAG_PREMATURE_CLOSE;
+        /* Every byte that came was right. When the server closed with bytes of ours
+         * still unread, how many whole frames or bytes its last recv had taken before
+         * its close is the scheduler's call: the early close is the server's, so
+         * that is the name, as for a reset (reset_diag). */
+        diag = c->wr_shut                ? EC_DIAG_LOST_AFTER_HALF_CLOSE
+               : closed_with_unread(in) ? EC_DIAG_PREMATURE_CLOSE
+               : framed && got          ? EC_DIAG_FRAME_ERROR
+               : got                    ? EC_DIAG_TRUNCATED
+                                        : EC_DIAG_PREMATURE_CLOSE;
     } else if (rx == EC_RX_RESET || rx == EC_RX_ERROR) {
         snprintf(a, sizeof a, "%zu bytes, then %s%s", got,
                  rx == EC_RX_RESET ? "a reset (RST)" : "an error: ",
@@ -1383,8 +1401,12 @@ static int run_pass(struct run *r, struct pass *ps)
                 if (b->efd < 0)
                     return -1;
             }
-            b->participants += fx->groups[g].spawn;
+            if (!st->wait_only)
+                b->participants += fx->groups[g].spawn;
         }
+    /* A barrier that only wait_only steps name has no one to wait for. */
+    for (size_t i = 0; i < ps->nbarriers; i++)
+        barrier_check(&ps->barriers[i]);
     size_t k = 0;
     for (size_t g = 0; g < fx->ngroups; g++)
         for (int i = 0; i < fx->groups[g].spawn; i++, k++) {
@@ -1410,7 +1432,7 @@ static int run_pass(struct run *r, struct pass *ps)
             if (!in->member || !in->arrived)
                 return -1;
             for (size_t s = 0; s < fx->groups[g].nsteps; s++)
-                if (fx->groups[g].steps[s].kind == EC_ST_BARRIER)
+                if (fx->groups[g].steps[s].kind == EC_ST_BARRIER && !fx->groups[g].steps[s].wait_only)
                     in->member[find_barrier(ps, fx->groups[g].steps[s].name) - ps->barriers] = 1;
         }
     ps->ninst = total;
