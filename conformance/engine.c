@@ -84,6 +84,8 @@ static const char *reset_diag(struct inst *in)
  * were still unread by it? Its log shows the close (waited for, bounded) and fewer
  * bytes received than we sent; we had neither half-closed nor reset it. 0 without a
  * log. */
+static long long logged_not_arrived(struct inst *in, int ended);
+
 static int closed_with_unread(struct inst *in)
 {
     struct ec_conn *c = &in->c;
@@ -340,6 +342,26 @@ static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t 
     return rc;
 }
 
+/* How many bytes more the server logged sending on this connection than reached us
+ * (0 without a log). TCP loses nothing, so a server whose "send" lines count bytes
+ * that never came counted as sent what send() did not take (its count ignored). Call
+ * it once the stream ended (ended: waits, bounded, for the server's close line, which
+ * follows its last send line) or a deadline passed while we read. */
+static long long logged_not_arrived(struct inst *in, int ended)
+{
+    struct ec_conn *c = &in->c;
+    if (!in->ps->run->can_pace || !in->trk.port)
+        return 0;
+    if (ended)
+        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS));
+    struct ec_server_proc *s = &in->ps->run->srv;
+    pthread_mutex_lock(&s->mu);
+    srv_scan(in);
+    long long d = in->trk.sent - (long long)c->recvd_len;
+    pthread_mutex_unlock(&s->mu);
+    return d > 0 ? d : 0;
+}
+
 /* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
  * next piece goes once the server logged receiving every byte sent so far. The wait
  * has the send step's own deadline and no shorter one: on a loaded machine a correct
@@ -522,7 +544,22 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
              rx == EC_RX_TIMEOUT ? " within the deadline" : "");
     const char *diag;
     enum ec_verdict v = EC_V_FAIL;
-    if (rx == EC_RX_EOF) {
+    /* Our own echo, short: when the server's log counts bytes sent that never came,
+     * the echo it sent is not the one it logged (a send() count ignored), whether the
+     * stream then ended or stalled, and whether more bytes came after the hole (an
+     * echo-mismatch above) or none did is the scheduler's call. */
+    long long lost = !framed && exp == c->sent + base && !c->wr_shut &&
+                             (rx == EC_RX_EOF || rx == EC_RX_TIMEOUT)
+                         ? logged_not_arrived(in, rx == EC_RX_EOF)
+                         : 0;
+    if (lost > 0) {
+        snprintf(a, sizeof a,
+                 "%zu bytes, then %s; the server's log counts %lld bytes more sent on this "
+                 "connection than arrived",
+                 got, rx == EC_RX_EOF ? "an orderly close (FIN)" : "nothing", lost);
+        v = rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL;
+        diag = EC_DIAG_ECHO_MISMATCH;
+    } else if (rx == EC_RX_EOF) {
         snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
         /* Every byte that came was right. When the server closed with bytes of ours
          * still unread, how many whole frames or bytes its last recv had taken before
