@@ -92,6 +92,18 @@ static const char *reset_diag(struct inst *in)
  * log. */
 static long long logged_not_arrived(struct inst *in, int ended);
 
+/* closed_with_unread(), and the server had sent back every byte it read. */
+static int hung_up_owing_nothing(struct inst *in)
+{
+    if (!closed_with_unread(in))
+        return 0;
+    struct ec_server_proc *s = &in->ps->run->srv;
+    pthread_mutex_lock(&s->mu);
+    int owes = in->trk.sent < in->trk.recv;
+    pthread_mutex_unlock(&s->mu);
+    return !owes;
+}
+
 static int closed_with_unread(struct inst *in)
 {
     struct ec_conn *c = &in->c;
@@ -685,11 +697,12 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
     } else if (rx == EC_RX_EOF) {
         snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
         /* Every byte that came was right. When the server closed with bytes of ours
-         * still unread, how many whole frames or bytes its last recv had taken before
-         * its close is the scheduler's call: the early close is the server's, so
-         * that is the name, as for a reset (reset_diag). */
+         * still unread, having sent back all it read, how many whole frames or bytes
+         * its last recv had taken before its close is the scheduler's call: the early
+         * close is the server's, so that is the name, as for a reset (reset_diag). A
+         * server that closed owing bytes it had read dropped them: truncated. */
         diag = c->wr_shut                ? EC_DIAG_LOST_AFTER_HALF_CLOSE
-               : closed_with_unread(in) ? EC_DIAG_PREMATURE_CLOSE
+               : hung_up_owing_nothing(in) ? EC_DIAG_PREMATURE_CLOSE
                : framed && got          ? EC_DIAG_FRAME_ERROR
                : got                    ? EC_DIAG_TRUNCATED
                                         : EC_DIAG_PREMATURE_CLOSE;
