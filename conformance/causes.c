@@ -39,7 +39,7 @@ static int cmp_long(const void *a, const void *b)
  * server thread preempted between send() and close(): 104 ms once among 1,100 clients
  * of faulty-close-after-first-echo; an echo whose delivery waited for the softirq
  * while the FIN's did not: 128 ms once among 1,100 clients of a 200 ms timer, at load
- * averages of 100 to 150). MS is that median, to the nearest 1, 2 or 5 x 10^k. */
+ * averages of 100 to 150). MS is that median on the 1, 2, 5 x 10^k scale (ec_round_125). */
 static int idle_timeout(struct pass *ps, int64_t first_abs_us)
 {
     long *ms = malloc(ps->ninst * sizeof *ms);
@@ -70,7 +70,8 @@ static int idle_timeout(struct pass *ps, int64_t first_abs_us)
     snprintf(ps->evidence, sizeof ps->evidence,
              "%s. The server ended %zu connection%s so in this pass (%zu before the first "
              "failure), %ld to %ld ms after their last byte, median %ld ms; MS is the median "
-             "to the nearest 1, 2 or 5 x 10^k",
+             "on the 1, 2, 5 x 10^k scale (the largest step not above it plus 10%%: a timer fires "
+             "late, never early)",
              one, n, n == 1 ? "" : "s", before, lo, hi, median);
     return 1;
 }
