@@ -54,7 +54,7 @@
 #define CONFIRM_RUNS    3   /* runs that may confirm a disagreement before shrinking */
 #define MAX_FOUND       4   /* shrunk fixtures per model (distinct diagnoses) */
 #define KEEP_RUNS       2   /* a reduction is kept when it fails this many runs in a row */
-#define RATE_RUNS       3   /* runs of the shrunk script that measure how often it fails */
+#define RATE_RUNS       4   /* runs of the shrunk script that measure how often it fails */
 #define LIMIT_CONNS     3   /* the size a shrunk fixture aims at (issue 13) */
 #define LIMIT_STEPS     10
 /* Of --budget, kept for each disagreement waiting to be shrunk: more for a script over
@@ -121,6 +121,7 @@ struct pending {
     long script_no;
     uint64_t seed;
     double reserve_s; /* SHRINK_RESERVE_S or SHRINK_RESERVE_SMALL_S */
+    int seen_again;   /* it failed so again in a rerun when it was found */
 };
 
 #define MAX_PENDING 128
@@ -376,10 +377,14 @@ static int same_failure(const struct outcome *a, const struct outcome *want)
 /* Replays s against model mi, copies times at once (at most -j at a time: a
  * timing-dependent failure is judged on parallel runs, not serial ones, so a shrink
  * costs about one replay per candidate); returns how many failed as want did (the same
- * outcome class), the last of them in *got. */
+ * outcome class; with exact, the same diagnosis too), the last of them in *got.
+ * *agree (may be NULL) tells whether all of those had one diagnosis. */
 static int reproduces_n(struct fuzz *f, int mi, const struct ec_fz_script *s,
-                        const struct outcome *want, int copies, int *tests, struct outcome *got)
+                        const struct outcome *want, int copies, int exact, int *agree,
+                        int *tests, struct outcome *got)
 {
+    if (agree)
+        *agree = 1;
     char *txt = ec_fz_render(s, "fuzz-shrink", "MUST echo (shrinking)", NULL, NULL);
     char path[1024];
     snprintf(path, sizeof path, "%s/fuzz-shrink.json", f->work);
@@ -418,7 +423,10 @@ static int reproduces_n(struct fuzz *f, int mi, const struct ec_fz_script *s,
                 snprintf(json, sizeof json, "%s/shrink%d-%s.result.json", f->work, k,
                          f->models[mi].id);
                 read_outcome(json, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), &oc);
-                if (same_failure(&oc, want)) {
+                if (same_failure(&oc, want) &&
+                    (!exact || strcmp(oc.diagnosis, want->diagnosis) == 0)) {
+                    if (hits && agree && strcmp(oc.diagnosis, got->diagnosis) != 0)
+                        *agree = 0;
                     hits++;
                     *got = oc;
                 }
@@ -453,8 +461,8 @@ static int within_limits(const struct ec_fz_script *s)
 /* Greedy delta debugging: the candidates of ec_fz_reduce come largest first (whole
  * connections, then halves of a connection's actions, single actions, then smaller
  * payloads and plainer plans and ends); every one that keeps the failure (KEEP_RUNS
- * runs at once, all failing the same way, so that a timing-dependent failure does not
- * drift to a script that fails by luck) is taken, until none does, SHRINK_MAX_RUNS
+ * runs at once, all failing in the same outcome class with one diagnosis, so that a
+ * timing-dependent failure does not drift to a script that fails by luck) is taken, until none does, SHRINK_MAX_RUNS
  * replays were made, or the shrink's time share is spent. Returns 1 when it was cut
  * (time or replays) before no candidate was left. */
 #define SHRINK_HISTORY 64
@@ -475,7 +483,9 @@ static int shrink(struct fuzz *f, int mi, struct ec_fz_script *s, struct outcome
             if (*tests >= SHRINK_MAX_RUNS || !budget_left(f))
                 return 1;
             struct outcome got;
-            if (reproduces_n(f, mi, &cand, want, KEEP_RUNS, tests, &got) == KEEP_RUNS) {
+            int agree;
+            if (reproduces_n(f, mi, &cand, want, KEEP_RUNS, 0, &agree, tests, &got) == KEEP_RUNS &&
+                agree) {
                 if (shrink_nhist == SHRINK_HISTORY) { /* keep every other one */
                     for (int h = 0; h < SHRINK_HISTORY / 2; h++)
                         shrink_hist[h] = shrink_hist[2 * h + 1];
@@ -492,9 +502,9 @@ static int shrink(struct fuzz *f, int mi, struct ec_fz_script *s, struct outcome
     return 0;
 }
 
-/* Reports a disagreement of model mi on script orig; returns 1 when it is the model's
- * first (it is then queued for shrinking, and the model runs no more new scripts: the
- * budget goes to the models not found yet). */
+/* Reports a disagreement of model mi on script orig; returns 1 when it may be queued
+ * for shrinking (the caller first reruns it: one seen again is queued, and the model
+ * runs no more new scripts, so the budget goes to the models not found yet). */
 static int report_disagreement(struct fuzz *f, int mi, const struct ec_fz_script *orig,
                                const struct outcome *oc, const char *why, long script_no,
                                uint64_t script_seed)
@@ -515,14 +525,13 @@ static int report_disagreement(struct fuzz *f, int mi, const struct ec_fz_script
         printf("  %d disagreements of %s queued already\n", MAX_FOUND, m->id);
         return 0;
     }
-    snprintf(m->queued_class[m->nqueued++], sizeof m->queued_class[0], "%s", sig_class(oc));
     return 1;
 }
 
 /* Shrinks a queued disagreement and writes its fixture. */
 static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_script *orig,
                                 const struct outcome *oc, const char *why, long script_no,
-                                uint64_t script_seed, int ref)
+                                uint64_t script_seed, int ref, int seen_again)
 {
     struct model *m = &f->models[mi];
     char desc[1024];
@@ -533,10 +542,10 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
     /* A timing-dependent bug may not show on every run: the original script must fail
      * the same way again in one of CONFIRM_RUNS runs before it is shrunk. */
     struct outcome last = *oc;
-    int confirmed = 0, cut = 0;
+    int confirmed = seen_again, cut = 0;
     for (int k = 0; k < CONFIRM_RUNS && !confirmed; k += f->jobs)
         confirmed = reproduces_n(f, mi, &s, oc, CONFIRM_RUNS - k < f->jobs ? CONFIRM_RUNS - k : f->jobs,
-                                 &tests, &last) > 0;
+                                 0, NULL, &tests, &last) > 0;
     if (confirmed)
         cut = shrink(f, mi, &s, &last, &tests);
     else
@@ -552,20 +561,28 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
      * past the budget too, so that every fixture says it. */
     f->shrink_deadline_ms = 0;
     struct outcome got;
-    int rate = reproduces_n(f, mi, &s, &last, RATE_RUNS, &tests, &got);
-    if (rate > 0)
-        last = got;
+    /* the fixture names last's diagnosis: the rate counts that diagnosis */
+    int rate = reproduces_n(f, mi, &s, &last, RATE_RUNS, 1, NULL, &tests, &got);
     /* A timing-dependent failure may pass KEEP_RUNS runs by luck and drift to a script
-     * that seldom fails: then step back along the reductions taken (the middle one,
-     * the first one, the original script) to one that fails in most runs. */
+     * that fails less often: then step back along the reductions taken (the middle
+     * one, the first one, the original script) to one that fails more often. */
     char backnote[160] = "";
     const int nh = confirmed ? shrink_nhist : 0;
-    for (int back = 0; rate * 2 <= RATE_RUNS && back < 3; back++) {
+    const struct ec_fz_script *tried = NULL;
+    for (int back = 0; rate < RATE_RUNS && back < 3; back++) {
         const struct ec_fz_script *prev = back == 0 && nh > 2 ? &shrink_hist[nh / 2 - 1]
                                           : back <= 1 && nh > 1 ? &shrink_hist[0]
                                                                 : orig;
+        if (prev == tried)
+            continue;
+        tried = prev;
         struct outcome pg;
-        int r = reproduces_n(f, mi, prev, oc, RATE_RUNS, &tests, &pg);
+        int agree;
+        int r = reproduces_n(f, mi, prev, &last, RATE_RUNS, 0, &agree, &tests, &pg);
+        if (!agree) { /* count one diagnosis only: its most recent */
+            struct outcome w = pg;
+            r = reproduces_n(f, mi, prev, &w, RATE_RUNS, 1, NULL, &tests, &pg);
+        }
         printf("  the shrunk script failed so in %d of %d runs; an earlier one (%s): %d of %d\n",
                rate, RATE_RUNS, prev == orig ? "the original" : "a reduction taken on the way",
                r, RATE_RUNS);
@@ -785,8 +802,8 @@ int ec_cli_fuzz(int argc, char **argv)
     printf("; disagreements go to %s/\n", f.out);
     fflush(stdout);
 
-    static struct pending pending[MAX_PENDING];
-    int npending = 0;
+    static struct pending pending[MAX_PENDING], fallback[MAX_MODELS];
+    int npending = 0, fallback_set[MAX_MODELS] = {0};
     /* With a budget, new scripts run while the budget holds SHRINK_RESERVE_S for each
      * disagreement waiting to be shrunk, and while some model has none yet; the rest
      * shrinks. */
@@ -887,8 +904,28 @@ int ec_cli_fuzz(int argc, char **argv)
                      echo_bad ? oc[i].sig : "", echo_bad && diff_bad ? "; " : "",
                      diff_bad ? "differential oracle: most models " : "",
                      diff_bad ? oc[best].sig : "");
-            if (report_disagreement(&f, i, &s, &oc[i], why, n, sseed) && npending < MAX_PENDING) {
-                struct pending *p = &pending[npending++];
+            if (!report_disagreement(&f, i, &s, &oc[i], why, n, sseed) || npending >= MAX_PENDING)
+                continue;
+            /* Seen again in a rerun (f.jobs runs at once)? A disagreement that is not
+             * may be luck under load; the model then stays in the exploration, this
+             * one kept in case no other comes. */
+            int rtests = 0;
+            struct outcome cg;
+            int hits = reproduces_n(&f, i, &s, &oc[i], f.jobs, 0, NULL, &rtests, &cg);
+            printf("  seen again in %d of %d reruns%s\n", hits, f.jobs,
+                   hits ? "" : ": the model stays in the exploration");
+            struct pending *p = hits ? &pending[npending++] : &fallback[i];
+            if (!hits) {
+                m->unconfirmed++;
+                if (fallback_set[i])
+                    continue;
+                fallback_set[i] = 1;
+            } else {
+                snprintf(m->queued_class[m->nqueued++], sizeof m->queued_class[0], "%s",
+                         sig_class(&oc[i]));
+            }
+            {
+                p->seen_again = hits > 0;
                 p->mi = i;
                 p->ref = ref;
                 p->s = s;
@@ -897,7 +934,8 @@ int ec_cli_fuzz(int argc, char **argv)
                 p->script_no = n;
                 p->seed = sseed;
                 p->reserve_s = within_limits(&s) ? SHRINK_RESERVE_SMALL_S : SHRINK_RESERVE_S;
-                reserve += p->reserve_s;
+                if (hits)
+                    reserve += p->reserve_s;
             }
         }
         left = 0;
@@ -920,6 +958,15 @@ int ec_cli_fuzz(int argc, char **argv)
     }
     if (f.tty)
         fprintf(stderr, "\n");
+    /* A model whose disagreements were never seen again: its first one is shrunk (or
+     * written as it was) all the same. */
+    for (int i = 0; i < f.nmodels && npending < MAX_PENDING; i++)
+        if (fallback_set[i] && !f.models[i].nqueued) {
+            printf("%s: its disagreement of script %ld was never seen again; shrunk all the "
+                   "same\n",
+                   f.models[i].id, fallback[i].script_no);
+            pending[npending++] = fallback[i];
+        }
     if (npending)
         printf("shrinking %d disagreement%s\n", npending, npending == 1 ? "" : "s");
     for (int k = 0; k < npending; k++) {
@@ -935,7 +982,8 @@ int ec_cli_fuzz(int argc, char **argv)
             f.shrink_deadline_ms =
                 ec_clock_ms() + (int64_t)(rest * 800.0 * p->reserve_s / (sum > 0 ? sum : 1));
         }
-        handle_disagreement(&f, p->mi, &p->s, &p->oc, p->why, p->script_no, p->seed, p->ref);
+        handle_disagreement(&f, p->mi, &p->s, &p->oc, p->why, p->script_no, p->seed, p->ref,
+                            p->seen_again);
     }
     printf("\nsummary: %ld scripts in %.1f s (seed %llu), %ld disagreement%s, %ld error%s\n",
            f.scripts, elapsed_s(&f), (unsigned long long)f.seed, f.disagreements,
@@ -949,7 +997,7 @@ int ec_cli_fuzz(int argc, char **argv)
         if (m->errors)
             printf(", %d errors", m->errors);
         if (m->unconfirmed)
-            printf(" (%d not seen again in %d reruns)", m->unconfirmed, CONFIRM_RUNS);
+            printf(" (%d not seen again when rerun)", m->unconfirmed);
         if (m->after_found)
             printf(", %d not run after its first", m->after_found);
         printf("\n");
