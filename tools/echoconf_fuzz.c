@@ -586,7 +586,12 @@ static void handle_disagreement(struct fuzz *f, int mi, const struct ec_fz_scrip
         printf("  the shrunk script failed so in %d of %d runs; an earlier one (%s): %d of %d\n",
                rate, RATE_RUNS, prev == orig ? "the original" : "a reduction taken on the way",
                r, RATE_RUNS);
-        if (r > rate) {
+        /* not back over the limits for a script within them that fails at all */
+        int keep_limits = rate > 0 && within_limits(&s) && !within_limits(prev);
+        if (r > rate && keep_limits)
+            printf("  (the earlier one is over %d connections or %d steps: not taken)\n",
+                   LIMIT_CONNS, LIMIT_STEPS);
+        if (r > rate && !keep_limits) {
             snprintf(backnote, sizeof backnote,
                      " (the smallest reduction failed so in only %d of %d runs: an earlier one "
                      "is kept)",
