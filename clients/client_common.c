@@ -18,6 +18,7 @@
 #include "ec_net.h"
 #include "ec_sock.h"
 #include "evidence.h"
+#include "jsonout.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define READY_MS           5000
@@ -451,55 +452,39 @@ const char *ec_cli_preview(const unsigned char *p, size_t n, size_t max, char *b
     return buf;
 }
 
-/* Writes s as a JSON string (quotes included). */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void print_json(struct ec_cli *cli, double elapsed_ms)
 {
     FILE *f = stdout;
     fprintf(f, "{\"client\":");
-    json_str(f, cli->prog);
+    ec_json_fputs(f, cli->prog);
     fprintf(f, ",\"verdict\":\"%s\",\"diagnosis\":", cli->diagnosis[0] ? "FAIL" : "PASS");
     if (cli->diagnosis[0])
-        json_str(f, cli->diagnosis);
+        ec_json_fputs(f, cli->diagnosis);
     else
         fprintf(f, "null");
     fprintf(f, ",\"exit\":%d,\"target\":", cli->diagnosis[0] ? EC_CLI_MISBEHAVED : EC_CLI_PASS);
-    json_str(f, cli->addr);
+    ec_json_fputs(f, cli->addr);
     fprintf(f, ",\"server\":");
     if (cli->have_srv)
-        json_str(f, cli->server_cmd);
+        ec_json_fputs(f, cli->server_cmd);
     else
         fprintf(f, "null");
     fprintf(f, ",\"seed\":%llu,\"timeout_ms\":%d,\"elapsed_ms\":%.3f",
             (unsigned long long)cli->seed, ec_cli_timeout(cli), elapsed_ms);
     if (cli->diagnosis[0]) {
         fprintf(f, ",\"expected\":");
-        json_str(f, cli->expected);
+        ec_json_fputs(f, cli->expected);
         fprintf(f, ",\"actual\":");
-        json_str(f, cli->actual);
+        ec_json_fputs(f, cli->actual);
     }
     fprintf(f, ",\"metrics\":{");
     for (size_t i = 0; i < cli->nmetrics; i++) {
         const struct ec_cli_metric *m = &cli->metrics[i];
         fprintf(f, "%s", i ? "," : "");
-        json_str(f, m->key);
+        ec_json_fputs(f, m->key);
         fputc(':', f);
         if (m->is_str)
-            json_str(f, m->str);
+            ec_json_fputs(f, m->str);
         else
             fprintf(f, "%.10g", m->num);
     }

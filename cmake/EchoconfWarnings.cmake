@@ -17,9 +17,9 @@ function(ec_target_warnings target)
         target_compile_options(${target} PRIVATE -fsanitize=${ECHOCONF_SANITIZE}
                                                  -fno-omit-frame-pointer)
         target_link_options(${target} PRIVATE -fsanitize=${ECHOCONF_SANITIZE})
-        if(ECHOCONF_FUZZ)
-            # A fuzzer must stop at the first undefined behaviour, not print and go on.
-            target_compile_options(${target} PRIVATE -fno-sanitize-recover=all)
-        endif()
+        # Every report is fatal: a sanitizer that prints and goes on lets the test pass
+        # (the asan workflow once passed with two UBSan reports in its log); a fuzzer
+        # must stop at the first undefined behaviour too.
+        target_compile_options(${target} PRIVATE -fno-sanitize-recover=all)
     endif()
 endfunction()

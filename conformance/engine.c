@@ -58,8 +58,14 @@ static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdi
 /* How long a reset's diagnosis waits for the server's "close" line of the connection
  * (scaled): the RST can reach us before the engine has read the line logged with it. */
 #define CLOSE_LOG_MS 1000
+/* How long a server must have been quiet with our bytes unread before a pace wait
+ * (one client in the pass) gives up before its deadline (scaled). */
+#define PACE_QUIET_MS 300
 
 static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline);
+struct quiet;
+static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline,
+                          struct quiet *q);
 
 /* What a reset (or another receive error) means: unexpected-reset, unless the server
  * closed the connection of its own accord while bytes we had sent were still unread
@@ -279,6 +285,102 @@ static int srv_met(const struct srv_track *t, enum ec_after ev, long long bytes)
     return 1;
 }
 
+/* ---- a quiet server ----------------------------------------------------------------- */
+
+/* A server process that neither ran nor waited to run (its CPU demand, schedstat:
+ * ec_proc_demand_ns; below, a timer's few wake-ups allowed) did nothing: it took no
+ * byte from a socket, sent none and touched no page, and will not until a client or a
+ * timer wakes it. A step that declares
+ * quiet_ms ends early once that lasted quiet_ms (scaled) while nothing moved on its
+ * connection, where the rest of its deadline could only wait for what a sleeping server
+ * will not do: a send the kernel refuses (the server stopped reading it), an echo that
+ * stopped short, a memory window once the clients went quiet. The fixture declares it
+ * only where no other client of the pass acts meanwhile. A server that is runnable
+ * but not given a CPU demands time, so a loaded machine does not make a busy server
+ * look quiet; a server that polls busily is never quiet and meets the full deadline.
+ *
+ * Under Wine a Winsock server learns of its sockets' events from the wineserver,
+ * another process (shared by every Wine test of the build): a wineserver that has not
+ * run yet could make a server look quiet that is about to be woken. A receive (an
+ * echo) therefore ends early only when the wineserver was quiet too, and is not cut at
+ * all when the wineserver cannot be found. A send or a memory window that ends early
+ * can only shorten the evidence (fewer bytes sent, fewer samples), never fail a server
+ * the full deadline passes, so they look at the server alone. */
+struct quiet {
+    pid_t pid, pid2;     /* the server; the wineserver too when pid2 > 0 */
+    int ms;              /* how long it must last (scaled) */
+    long long demand_ns; /* the last reading; -1 before the first */
+    int64_t since_ms;    /* when that reading was first seen (ec_clock_ms) */
+    struct inst *in;     /* where to say it (the timeline), or NULL */
+};
+
+/* Quiet is a demand of at most QUIET_ALLOW_NS plus QUIET_PER_MS_NS per millisecond
+ * since the last activity (1 ms + 2%): a server whose loop wakes on a timer to look at a
+ * stop flag (the Winsock message and event loops: every 100-200 ms, a few tens of
+ * microseconds each) is quiet, one that runs or waits to run is not. */
+#define QUIET_ALLOW_NS 1000000LL
+#define QUIET_PER_MS_NS 20000LL
+
+/* 1 when the server (and pid2) has been quiet for q->ms and since from (ec_clock_ms),
+ * else 0 (also when a demand cannot be read). */
+static int quiet_for(struct quiet *q, int64_t from)
+{
+    long long d = ec_proc_demand_ns(q->pid);
+    if (d >= 0 && q->pid2 > 0) {
+        long long d2 = ec_proc_demand_ns(q->pid2);
+        d = d2 < 0 ? -1 : d + d2;
+    }
+    int64_t now = ec_clock_ms();
+    if (d < 0)
+        return 0;
+    if (q->demand_ns < 0 || d < q->demand_ns ||
+        d - q->demand_ns > QUIET_ALLOW_NS + QUIET_PER_MS_NS * (now - q->since_ms)) {
+        q->demand_ns = d; /* activity (or a thread gone with its share): start again */
+        q->since_ms = now;
+        return 0;
+    }
+    int64_t since = q->since_ms > from ? q->since_ms : from;
+    return now - since >= q->ms;
+}
+
+/* The stalled hook of a step with quiet_ms (struct ec_conn, steps.h). */
+static int conn_stalled(struct ec_conn *c, void *arg, int64_t blocked_since_ms)
+{
+    struct quiet *q = arg;
+    if (!quiet_for(q, blocked_since_ms))
+        return 0;
+    char txt[120];
+    snprintf(txt, sizeof txt, "stall proven: nothing moved for %lld ms, the server%s quiet for %d",
+             (long long)(ec_clock_ms() - blocked_since_ms), q->pid2 > 0 ? " and wineserver" : "",
+             q->ms);
+    ec_timeline_add(&q->in->ps->tl, c->label, "quiet", -1, 0, txt);
+    return 1;
+}
+
+/* Arms the stalled hook for step st if it declares quiet_ms. may_fail: an early end
+ * could fail the step (a receive; a send whose timeout is no alternative), which under
+ * Wine needs the wineserver quiet too. */
+static void stall_arm(struct inst *in, const struct ec_step *st, struct quiet *q, int may_fail)
+{
+    struct run *r = in->ps->run;
+    *q = (struct quiet){.pid = r->have_srv ? r->srv.pid : -1,
+                        .ms = ec_scale_ms(st->quiet_ms),
+                        .demand_ns = -1,
+                        .in = in};
+    if (!st->quiet_ms || q->pid <= 0)
+        return;
+    if (may_fail && r->under_wine && (q->pid2 = ec_wineserver_pid(NULL)) <= 0)
+        return;
+    in->c.stalled = conn_stalled;
+    in->c.stalled_arg = q;
+}
+
+static void stall_disarm(struct inst *in)
+{
+    in->c.stalled = NULL;
+    in->c.stalled_arg = NULL;
+}
+
 /* Waits until the server logged the event on this connection: (ev, bytes) as in
  * srv_met. Meanwhile the echo is drained (when reading), so a server never blocks on
  * a send to us while we wait for it. Returns 0 when the event came, 1 when it cannot
@@ -286,7 +388,16 @@ static int srv_met(const struct srv_track *t, enum ec_after ev, long long bytes)
  * deadline (absolute, ec_clock_ms). Needs a started server (run->have_srv). */
 static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline)
 {
+    return srv_wait_quiet(in, ev, bytes, deadline, NULL);
+}
+
+/* srv_wait, and with q, -1 before the deadline too once the server has been quiet
+ * (q->ms, "a quiet server") since the wait began: the event will not come. */
+static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline,
+                          struct quiet *q)
+{
     struct ec_server_proc *s = &in->ps->run->srv;
+    int64_t t0 = ec_clock_ms();
     struct ec_conn *c = &in->c;
     if (in->efd < 0)
         in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -306,10 +417,12 @@ static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t 
         if (rc != 2)
             break;
         int left = (int)(deadline - ec_clock_ms());
-        if (left <= 0) {
+        if (left <= 0 || (q && quiet_for(q, t0))) {
             rc = -1;
             break;
         }
+        if (q && left > 20)
+            left = 20;
         struct pollfd p[2] = {{.fd = in->efd, .events = POLLIN}, {.fd = -1}};
         int reading = c->reading && c->fd >= 0 && !c->eof && !c->err;
         if (reading)
@@ -329,14 +442,24 @@ static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t 
 
 /* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
  * next piece goes once the server logged receiving every byte sent so far. The wait
- * has the send step's own deadline and no shorter one: on a loaded machine a correct
- * server may not run for a second or more, and giving up early would let the
+ * has the send step's own deadline, and no shorter timeout: on a loaded machine a
+ * correct server may not run for a second or more, and giving up early would let the
  * scheduler cut the pieces again. A server that takes nothing until the deadline has
- * stopped reading (the step after the send will say so). */
+ * stopped reading (the step after the send will say so); with one client, one that
+ * is quiet ("a quiet server": not even waiting for a CPU) has stopped too. */
 static int pace(struct ec_conn *c, void *arg, int64_t deadline)
 {
     struct inst *in = arg;
-    if (srv_wait(in, EC_AFTER_RECV, (long long)c->sent_len, deadline) == 0)
+    struct run *r = in->ps->run;
+    /* With one client in the pass nothing but that client wakes the server: once it
+     * has been quiet for PACE_QUIET_MS with our bytes unread, it stopped reading and
+     * the deadline would only wait that out ("a quiet server"; under Wine only with
+     * the wineserver quiet too). */
+    struct quiet q = {.pid = r->srv.pid, .ms = ec_scale_ms(PACE_QUIET_MS), .demand_ns = -1};
+    int use_q = in->ps->ninst == 1 && r->have_srv &&
+                (!r->under_wine || (q.pid2 = ec_wineserver_pid(NULL)) > 0);
+    if (srv_wait_quiet(in, EC_AFTER_RECV, (long long)c->sent_len, deadline, use_q ? &q : NULL) ==
+        0)
         return 0;
     pthread_mutex_lock(&in->ps->mu);
     in->ps->pace_fails++;
@@ -537,7 +660,20 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
     return -1;
 }
 
+static int expect_step(struct inst *in, const struct ec_step *st);
+
+/* expect: its echo, data, regex or frames (expect_step), with the stall proof armed
+ * when the step declares quiet_ms. */
 static int exec_expect(struct inst *in, const struct ec_step *st)
+{
+    struct quiet q;
+    stall_arm(in, st, &q, 1);
+    int rc = expect_step(in, st);
+    stall_disarm(in);
+    return rc;
+}
+
+static int expect_step(struct inst *in, const struct ec_step *st)
 {
     struct ec_conn *c = &in->c;
     const struct ec_framing *fr = &in->ps->run->fx.framing;
@@ -753,7 +889,13 @@ static int check_rss_growth(struct inst *in, const struct ec_step *st)
     int cut;
     int64_t t0 = ec_clock_ms(), deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
     long long now = ec_proc_rss_kib(r->srv.pid), peak = now;
+    struct quiet q = {.pid = r->srv.pid, .ms = ec_scale_ms(st->quiet_ms), .demand_ns = -1};
+    int quiet = 0;
     while (now >= 0 && now - base <= limit && ec_clock_ms() < deadline) {
+        if (st->quiet_ms && quiet_for(&q, t0)) {
+            quiet = 1; /* it sleeps: its memory cannot move until a client wakes it */
+            break;
+        }
         if (in->c.reading && in->c.fd >= 0)
             ec_conn_pump(&in->c, 20);
         else
@@ -762,8 +904,10 @@ static int check_rss_growth(struct inst *in, const struct ec_step *st)
         if (now > peak)
             peak = now;
     }
-    snprintf(txt, sizeof txt, "%s: rss %lld KiB, %+lld KiB since \"%s\" (peak %lld, bound %lld)",
-             st->name, now, now - base, st->rss_since, peak, limit);
+    snprintf(txt, sizeof txt,
+             "%s: rss %lld KiB, %+lld KiB since \"%s\" (peak %lld, bound %lld)%s", st->name, now,
+             now - base, st->rss_since, peak, limit,
+             quiet ? ", window ended: server quiet" : "");
     ec_timeline_add(&ps->tl, in->c.label, "observe", -1, 0, txt);
     if (now >= 0 && now - base > limit) {
         snprintf(e, sizeof e,
@@ -930,8 +1074,11 @@ static int exec_send(struct inst *in, const struct ec_step *st)
         }
         int left = (int)(deadline - ec_clock_ms());
         c->delivered = EC_DELIVERY_NONE;
+        struct quiet q;
+        stall_arm(in, st, &q, !alternative(st, EC_OC_TIMEOUT));
         long long k = ec_conn_send(c, (const unsigned char *const *)bufs, lens, n, &plan,
                                    left > 0 ? left : 0);
+        stall_disarm(in);
         if (c->delivered != EC_DELIVERY_NONE) {
             pthread_mutex_lock(&in->ps->mu);
             if (c->delivered == EC_DELIVERY_SYNC)

@@ -193,6 +193,26 @@ struct cJSON;
 void ec__json_evidence(struct cJSON *j, const struct run *r, const struct pass *fp,
                        const struct failure *f);
 
+/* One line of a failure's merged timeline: a client or engine event, or a server log
+ * line, on the engine's clock. */
+struct ec__tl_item {
+    int64_t t_us;
+    const struct ec_event *ev;
+    const struct ec_srv_line *line;
+};
+
+/* The failing connection's timeline (report_evidence.c), shared by the printed report
+ * and the JSON evidence: the connection's own events and the engine's up to 50 ms
+ * after the failure, then the server's log lines about its local port (the port of
+ * its last connect) from its first event to srv_after_us after the failure. With
+ * foreign set, a server that is not ours (it logs nothing we can attribute) has every
+ * line of that window kept. Returns the items sorted by time (free() them; NULL when
+ * out of memory), their count in *n and the number of client/engine events in
+ * *n_client. */
+struct ec__tl_item *ec__failure_timeline(const struct run *r, const struct pass *ps,
+                                         const struct failure *f, int64_t srv_after_us,
+                                         int foreign, size_t *n, size_t *n_client);
+
 /* Prints the report on stdout and writes the JSON file if asked. */
 void ec__report(struct run *r);
 

@@ -725,7 +725,12 @@ static int parse_send(struct ld *l, const cJSON *v, const char *path, struct ec_
         if (parse_plan(l, plan, p, st) < 0)
             return -1;
     }
-    return get_intv(l, v, path, "for_ms", 1, 60000, &st->for_ms);
+    if (get_intv(l, v, path, "for_ms", 1, 60000, &st->for_ms) < 0 ||
+        get_intv(l, v, path, "quiet_ms", 1, 10000, &st->quiet_ms) < 0)
+        return -1;
+    if (st->quiet_ms && st->for_ms)
+        return fail(l, path, "quiet_ms ends a send the kernel refuses; for_ms repeats one: not both");
+    return 0;
 }
 
 static int parse_fill(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
@@ -781,7 +786,7 @@ static int parse_expect(struct ld *l, const cJSON *v, const char *path, struct e
             return fail(l, p, "frames is a count >= 1 of whole frames of echo");
         st->nframes = (size_t)f->valuedouble;
     }
-    return 0;
+    return get_intv(l, v, path, "quiet_ms", 1, 10000, &st->quiet_ms);
 }
 
 static int parse_recvn(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
@@ -841,6 +846,10 @@ static int parse_observe(struct ld *l, const cJSON *v, const char *path, struct 
         return -1;
     if ((st->max_rss_growth_kib >= 0) != (st->rss_since[0] != 0))
         return fail(l, path, "rss_since and max_rss_growth_kib go together");
+    if (get_intv(l, v, path, "quiet_ms", 1, 10000, &st->quiet_ms) < 0)
+        return -1;
+    if (st->quiet_ms && st->max_rss_growth_kib < 0)
+        return fail(l, path, "quiet_ms ends a memory window early: it needs max_rss_growth_kib");
     return 0;
 }
 

@@ -39,9 +39,9 @@ struct ec_payload {
  * each file expands the table with the columns it needs. */
 #define EC_STEP_KINDS(X)                                                                           \
     X(CONNECT, "connect", DATA, "", parse_nothing, exec_connect)                                   \
-    X(SEND, "send", DATA, "data payloads plan for_ms", parse_send, exec_send)                      \
+    X(SEND, "send", DATA, "data payloads plan for_ms quiet_ms", parse_send, exec_send)             \
     X(FILL, "fill", DATA, "max settle_ms seed", parse_fill, exec_fill)                             \
-    X(EXPECT, "expect", DATA, "echo data regex frames", parse_expect, exec_expect)                 \
+    X(EXPECT, "expect", DATA, "echo data regex frames quiet_ms", parse_expect, exec_expect)        \
     X(RECVN, "recvn", DATA, "n echo", parse_recvn, exec_recvn)                                     \
     X(EXPECT_EOF, "expect_eof", CLOSE, "", parse_nothing, exec_end)                                \
     X(EXPECT_RESET, "expect_reset", CLOSE, "", parse_nothing, exec_end)                            \
@@ -58,7 +58,7 @@ struct ec_payload {
     X(HANDOFF, "handoff", DATA, "", parse_nothing, exec_handoff)                                   \
     X(OBSERVE, "observe", SERVER,                                                                  \
       "name fds_since max_fd_growth cpu_window_ms max_cpu_percent rss_since max_rss_growth_kib "   \
-      "rss_per_thread_kib",                                                                        \
+      "rss_per_thread_kib quiet_ms",                                                               \
       parse_observe, exec_observe)                                                                 \
     X(ROUND_TRIPS, "round_trips", DATA, "data count max_ms percentile", parse_round_trips,         \
       exec_round_trips)
@@ -127,6 +127,8 @@ struct ec_step {
     struct ec_write_plan plan;
     int plan_fixed; /* the boundary sweep leaves this plan alone */
     int for_ms;     /* repeat the payloads for this long */
+    int quiet_ms;   /* send, expect, observe: a stall is proven once the server was quiet
+                     * this long while nothing moved (engine.c, "a quiet server"); 0: no */
     /* expect */
     enum ec_expect_kind ex;
     long long echo_n;       /* EC_EX_ECHO: bytes, -1 = everything sent so far */

@@ -63,31 +63,6 @@ static void print_event(const struct ec_event *e)
     putchar('\n');
 }
 
-/* One line of a merged timeline: a client event, or a server log line. */
-struct tl_item {
-    int64_t t_us;
-    const struct ec_event *ev;
-    const struct ec_srv_line *line;
-};
-
-static int by_time(const void *a, const void *b)
-{
-    const struct tl_item *x = a, *y = b;
-    return x->t_us < y->t_us ? -1 : x->t_us > y->t_us;
-}
-
-/* Does a server log line name the peer port ("peer=A:P" followed by a blank or the
- * end of the line)? */
-static int names_port(const char *text, unsigned port)
-{
-    char needle[16];
-    int n = snprintf(needle, sizeof needle, ":%u", port);
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        if (p[n] == ' ' || p[n] == 0)
-            return 1;
-    return 0;
-}
-
 static void print_timeline(const struct run *r, const struct pass *ps, const struct failure *f)
 {
     const struct ec_timeline *tl = &ps->tl;
@@ -100,33 +75,10 @@ static void print_timeline(const struct run *r, const struct pass *ps, const str
     /* Both sides of the failing connection up to a little after the failure: its own
      * events and the engine's, and the server's log lines about its port (the local
      * port of its last connect), on one clock. */
-    size_t cap = tl->n + (r->have_srv ? r->srv.nlines : 0) + 1;
-    struct tl_item *it = calloc(cap, sizeof *it);
+    size_t n, client;
+    struct ec__tl_item *it = ec__failure_timeline(r, ps, f, 50000, 0, &n, &client);
     if (!it)
         return;
-    size_t n = 0;
-    unsigned port = 0;
-    int64_t until = f->t_us + 50000, from = -1;
-    for (size_t i = 0; i < tl->n; i++) {
-        const struct ec_event *e = &tl->ev[i];
-        if (strcmp(e->who, f->who) != 0 && strcmp(e->who, "engine") != 0)
-            continue;
-        if (e->t_us > until)
-            break;
-        if (strcmp(e->what, "connect") == 0 && sscanf(e->note, "local port %u", &port) != 1)
-            port = 0;
-        if (from < 0)
-            from = e->t_us;
-        it[n++] = (struct tl_item){.t_us = e->t_us, .ev = e};
-    }
-    size_t client = n;
-    for (size_t i = 0; port && r->have_srv && i < r->srv.nlines; i++) {
-        const struct ec_srv_line *l = &r->srv.lines[i];
-        int64_t t = l->t_us - tl->t0_ns / 1000;
-        if (t >= from && t <= until && names_port(l->text, port))
-            it[n++] = (struct tl_item){.t_us = t, .line = l};
-    }
-    qsort(it, n, sizeof *it, by_time);
     size_t first = n > TIMELINE_LINES ? n - TIMELINE_LINES : 0;
     printf("Timeline of %s (%zu events, %zu server lines about its port%s; server times are "
            "when the engine read the line; --verbose shows every connection):\n",

@@ -36,31 +36,21 @@ static int line_names_port(const char *text, unsigned port)
     return 0;
 }
 
-struct item {
-    int64_t t_us;
-    const struct ec_event *ev;
-    const struct ec_srv_line *line;
-};
-
 static int by_time(const void *a, const void *b)
 {
-    const struct item *x = a, *y = b;
+    const struct ec__tl_item *x = a, *y = b;
     return x->t_us < y->t_us ? -1 : x->t_us > y->t_us;
 }
 
-/* The failing connection's events and the engine's, up to 50 ms after the failure,
- * and the server lines about its local port (the selection report.c prints), these
- * up to 2 s after the failure: what the server did with the connection once the
- * client gave up (accepted it only then, say) is part of the story. A server that is
- * not ours logs nothing we can attribute: then every line in that window is shown. */
-static void add_timeline(cJSON *j, const struct run *r, const struct pass *ps,
-                         const struct failure *f)
+struct ec__tl_item *ec__failure_timeline(const struct run *r, const struct pass *ps,
+                                         const struct failure *f, int64_t srv_after_us,
+                                         int foreign, size_t *n_out, size_t *n_client)
 {
     const struct ec_timeline *tl = &ps->tl;
     size_t cap = tl->n + (r->have_srv ? r->srv.nlines : 0) + 1;
-    struct item *it = calloc(cap, sizeof *it);
+    struct ec__tl_item *it = calloc(cap, sizeof *it);
     if (!it)
-        return;
+        return NULL;
     size_t n = 0;
     unsigned port = 0;
     int64_t until = f->t_us + 50000, from = -1;
@@ -74,17 +64,34 @@ static void add_timeline(cJSON *j, const struct run *r, const struct pass *ps,
             port = 0;
         if (from < 0)
             from = e->t_us;
-        it[n++] = (struct item){.t_us = e->t_us, .ev = e};
+        it[n++] = (struct ec__tl_item){.t_us = e->t_us, .ev = e};
     }
+    *n_client = n;
     for (size_t i = 0; r->have_srv && i < r->srv.nlines; i++) {
         const struct ec_srv_line *l = &r->srv.lines[i];
         int64_t t = l->t_us - tl->t0_ns / 1000;
-        if (t < from || t > f->t_us + 2000000)
+        if (t < from || t > f->t_us + srv_after_us)
             continue;
-        if (r->foreign || (!l->is_err && port && line_names_port(l->text, port)))
-            it[n++] = (struct item){.t_us = t, .line = l};
+        if ((foreign && r->foreign) || (!l->is_err && port && line_names_port(l->text, port)))
+            it[n++] = (struct ec__tl_item){.t_us = t, .line = l};
     }
     qsort(it, n, sizeof *it, by_time);
+    *n_out = n;
+    return it;
+}
+
+/* The failing connection's events and the engine's, up to 50 ms after the failure,
+ * and the server lines about its local port (the selection report.c prints), these
+ * up to 2 s after the failure: what the server did with the connection once the
+ * client gave up (accepted it only then, say) is part of the story. A server that is
+ * not ours logs nothing we can attribute: then every line in that window is shown. */
+static void add_timeline(cJSON *j, const struct run *r, const struct pass *ps,
+                         const struct failure *f)
+{
+    size_t n, n_client;
+    struct ec__tl_item *it = ec__failure_timeline(r, ps, f, 2000000, 1, &n, &n_client);
+    if (!it)
+        return;
     size_t first = n > EVIDENCE_TIMELINE_MAX ? n - EVIDENCE_TIMELINE_MAX : 0;
     cJSON *a = cJSON_AddArrayToObject(j, "timeline");
     for (size_t k = first; k < n; k++) {

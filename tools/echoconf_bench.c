@@ -27,6 +27,7 @@
 #include "bench_load.h"
 #include "echoconf_cli.h"
 #include "echoconf_results.h"
+#include "jsonout.h"
 #include "server_proc.h"
 #include "steps.h"
 
@@ -563,21 +564,6 @@ static int client_bound(struct bench *b, int config, int ci)
     return s.n > 0 && s.max > CLIENT_BOUND;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v)
 {
     if (isnan(v) || isinf(v))
@@ -616,11 +602,11 @@ static int write_json(struct bench *b, const char *path)
     char machine[256];
     machine_text(machine, sizeof machine);
     fprintf(f, "{\n  \"date\": ");
-    json_str(f, b->date);
+    ec_json_fputs(f, b->date);
     fprintf(f, ",\n  \"machine\": ");
-    json_str(f, machine);
+    ec_json_fputs(f, machine);
     fprintf(f, ",\n  \"command\": ");
-    json_str(f, b->command);
+    ec_json_fputs(f, b->command);
     fprintf(f,
             ",\n  \"settings\": {\"duration_s\": %g, \"repeat\": %d, \"bufsize\": %ld, "
             "\"server_cpu\": %d, \"client_threads\": %d, \"client_bound_above\": %g},\n",
@@ -628,7 +614,7 @@ static int write_json(struct bench *b, const char *path)
     fprintf(f, "  \"load_average\": {\"start\": %.2f, \"end\": %.2f},\n", b->load_start,
             b->load_end);
     fprintf(f, "  \"floor\": ");
-    json_str(f, b->floor_index >= 0 ? b->c[b->floor_index].name : "");
+    ec_json_fputs(f, b->floor_index >= 0 ? b->c[b->floor_index].name : "");
     fprintf(f, ",\n  \"runs\": [");
     int first = 1;
     for (int k = 0; k < b->nconfigs; k++) {
@@ -639,14 +625,14 @@ static int write_json(struct bench *b, const char *path)
                 struct run *r = run_at(b, k, rep, ci);
                 fprintf(f, "%s\n    {\"model\": ", first ? "" : ",");
                 first = 0;
-                json_str(f, b->c[ci].name);
+                ec_json_fputs(f, b->c[ci].name);
                 fprintf(f,
                         ", \"conns\": %ld, \"size\": %ld, \"depth\": %ld, \"repeat\": %d, "
                         "\"status\": \"%s\"",
                         conns, size, depth, rep + 1, r->ok ? "ok" : "error");
                 if (!r->ok) {
                     fprintf(f, ", \"error\": ");
-                    json_str(f, r->error);
+                    ec_json_fputs(f, r->error);
                 } else {
                     fprintf(f, ", \"round_trips\": %llu, \"seconds\": %.4f",
                             (unsigned long long)r->r.round_trips, r->r.seconds);
@@ -669,12 +655,12 @@ static int write_json(struct bench *b, const char *path)
             const char *err = first_error(b, k, ci);
             fprintf(f, "%s\n    {\"model\": ", first ? "" : ",");
             first = 0;
-            json_str(f, b->c[ci].name);
+            ec_json_fputs(f, b->c[ci].name);
             fprintf(f, ", \"conns\": %ld, \"size\": %ld, \"depth\": %ld, \"status\": \"%s\"", conns,
                     size, depth, err ? "error" : "ok");
             if (err) {
                 fprintf(f, ", \"error\": ");
-                json_str(f, err);
+                ec_json_fputs(f, err);
             }
             fprintf(f, ", \"client_bound\": %s", client_bound(b, k, ci) ? "true" : "false");
             for (int m = 0; m < M_COUNT; m++) {

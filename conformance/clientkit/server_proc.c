@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -22,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -499,6 +501,12 @@ void ec_server_free(struct ec_server_proc *s)
 
 long long ec_proc_demand_ms(pid_t pid)
 {
+    long long ns = ec_proc_demand_ns(pid);
+    return ns < 0 ? -1 : ns / 1000000;
+}
+
+long long ec_proc_demand_ns(pid_t pid)
+{
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
@@ -525,7 +533,55 @@ long long ec_proc_demand_ms(pid_t pid)
         fclose(f);
     }
     closedir(d);
-    return any ? (long long)(total / 1000000ull) : -1;
+    return any ? (long long)total : -1;
+}
+
+pid_t ec_wineserver_pid(const char *prefix)
+{
+    char home[PATH_MAX];
+    if (!prefix)
+        prefix = getenv("WINEPREFIX");
+    if (!prefix || !prefix[0]) {
+        const char *h = getenv("HOME");
+        if (!h)
+            return -1;
+        snprintf(home, sizeof home, "%s/.wine", h);
+        prefix = home;
+    }
+    struct stat st;
+    if (stat(prefix, &st) < 0)
+        return -1;
+    char want[80];
+    int wl = snprintf(want, sizeof want, "/server-%llx-%llx", (unsigned long long)st.st_dev,
+                      (unsigned long long)st.st_ino);
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    pid_t found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], comm[32] = "", cwd[PATH_MAX];
+        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "wineserver", 10) != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
+        ssize_t n = readlink(path, cwd, sizeof cwd - 1);
+        if (n <= wl)
+            continue;
+        cwd[n] = 0;
+        if (strcmp(cwd + n - wl, want) == 0)
+            found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
 }
 
 size_t ec_server_line_count(struct ec_server_proc *s)

@@ -118,6 +118,18 @@ int ec_port_listening(unsigned port);
  * the wall time whatever its share. -1 when schedstat is not available. */
 long long ec_proc_demand_ms(pid_t pid);
 
+/* The same in nanoseconds, as the kernel counts it: two equal readings mean no thread
+ * of pid ran or waited to run in between (a thread that exited takes its share with
+ * it, which changes the sum too). -1 when schedstat is not available. */
+long long ec_proc_demand_ns(pid_t pid);
+
+/* The wineserver of the Wine prefix at path prefix (NULL: $WINEPREFIX, else
+ * $HOME/.wine), or -1. A Winsock server under Wine learns of its sockets' events from
+ * that process. It is found by its working directory: wineserver runs in
+ * <tmp>/server-<dev>-<inode> of the prefix directory, in hexadecimal (Wine 8.0,
+ * server/request.c: create_server_dir). */
+pid_t ec_wineserver_pid(const char *prefix);
+
 /* Splits the command line cmd into words the way a POSIX shell splits plain words:
  * blanks separate; '...' keeps everything literally; "..." keeps everything but a
  * backslash before " or \; outside quotes a backslash keeps the next character. There

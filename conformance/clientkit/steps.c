@@ -633,6 +633,8 @@ static enum ec_rx wait_readable(struct ec_conn *c, int64_t deadline_ms)
 
 enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_ms)
 {
+    int64_t blocked = -1; /* since when nothing came (ec_clock_ms), with c->stalled */
+    size_t seen = c->recvd_len;
     for (;;) {
         if (c->recvd_len >= want)
             return EC_RX_OK;
@@ -641,7 +643,20 @@ enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_m
             return EC_RX_OK;
         if (r != EC_RX_OK)
             return r;
-        r = wait_readable(c, deadline_ms);
+        int64_t until = deadline_ms;
+        if (c->stalled) {
+            if (c->recvd_len != seen || blocked < 0) {
+                seen = c->recvd_len;
+                blocked = ec_clock_ms();
+            } else if (c->stalled(c, c->stalled_arg, blocked)) {
+                return EC_RX_TIMEOUT;
+            }
+            if (until > ec_clock_ms() + 20)
+                until = ec_clock_ms() + 20;
+        }
+        r = wait_readable(c, until);
+        if (r == EC_RX_TIMEOUT && until < deadline_ms)
+            r = EC_RX_OK;
         if (r != EC_RX_OK)
             return r;
     }
@@ -697,6 +712,7 @@ static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, i
                           int64_t deadline_ms, const char *plan)
 {
     size_t off = 0;
+    int64_t blocked = -1; /* since when the kernel has taken nothing (ec_clock_ms) */
     while (off < n) {
         ptrdiff_t k = send_now(c->fd, p + off, n - off, more);
         if (k > 0) {
@@ -704,6 +720,7 @@ static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, i
             if (record_sent(c, p + off, (size_t)k) < 0)
                 return -EC_ENOMEM;
             off += (size_t)k;
+            blocked = -1;
             continue;
         }
         if (k < 0 && k != -EC_EWOULDBLOCK) {
@@ -716,6 +733,16 @@ static long long send_all(struct ec_conn *c, const unsigned char *p, size_t n, i
         if (left == 0) {
             note(c, "send", -1, -EC_ETIMEDOUT, "kernel took no more");
             return -EC_ETIMEDOUT;
+        }
+        if (blocked < 0)
+            blocked = ec_clock_ms();
+        if (c->stalled) {
+            if (c->stalled(c, c->stalled_arg, blocked)) {
+                note(c, "send", -1, -EC_ETIMEDOUT, "kernel took no more: stall proven");
+                return -EC_ETIMEDOUT;
+            }
+            if (left > 20)
+                left = 20;
         }
         struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
         if (c->reading && !c->eof && !c->err)

@@ -83,6 +83,8 @@ static size_t hoard_len, hoard_cap;
 
 static void keep(const unsigned char *b, size_t n)
 {
+    if (n == 0)
+        return; /* nothing to hoard (and memcpy to a NULL hoard is undefined) */
     if (hoard_len + n > hoard_cap) {
         size_t cap = hoard_cap ? 2 * hoard_cap : 1 << 20;
         while (cap < hoard_len + n)
