@@ -63,6 +63,7 @@ static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdi
 #define PACE_QUIET_MS 300
 
 static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline);
+static int closed_with_unread(struct inst *in);
 struct quiet;
 static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline,
                           struct quiet *q);
@@ -80,18 +81,40 @@ static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, in
 static const char *reset_diag(struct inst *in)
 {
     struct ec_conn *c = &in->c;
-    if (c->fin_before_send || c->err == -EC_ECLOSED)
+    if (c->fin_before_send || c->err == -EC_ECLOSED || closed_with_unread(in))
         return EC_DIAG_PREMATURE_CLOSE;
-    if (in->ps->run->can_pace && in->trk.port && !c->wr_shut && !c->reset_sent &&
-        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS)) == 0) {
-        struct ec_server_proc *s = &in->ps->run->srv;
-        pthread_mutex_lock(&s->mu);
-        int unread = in->trk.recv < (long long)c->sent_len;
-        pthread_mutex_unlock(&s->mu);
-        if (unread)
-            return EC_DIAG_PREMATURE_CLOSE;
-    }
     return EC_DIAG_UNEXPECTED_RESET;
+}
+
+/* Did the server close this connection of its own accord while bytes we had sent
+ * were still unread by it? Its log shows the close (waited for, bounded) and fewer
+ * bytes received than we sent; we had neither half-closed nor reset it. 0 without a
+ * log. */
+static long long logged_not_arrived(struct inst *in, int ended);
+
+/* closed_with_unread(), and the server had sent back every byte it read. */
+static int hung_up_owing_nothing(struct inst *in)
+{
+    if (!closed_with_unread(in))
+        return 0;
+    struct ec_server_proc *s = &in->ps->run->srv;
+    pthread_mutex_lock(&s->mu);
+    int owes = in->trk.sent < in->trk.recv;
+    pthread_mutex_unlock(&s->mu);
+    return !owes;
+}
+
+static int closed_with_unread(struct inst *in)
+{
+    struct ec_conn *c = &in->c;
+    if (!in->ps->run->can_pace || !in->trk.port || c->wr_shut || c->reset_sent ||
+        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS)) != 0)
+        return 0;
+    struct ec_server_proc *s = &in->ps->run->srv;
+    pthread_mutex_lock(&s->mu);
+    int unread = in->trk.recv < (long long)c->sent_len;
+    pthread_mutex_unlock(&s->mu);
+    return unread;
 }
 
 /* Is outcome oc accepted by one of the step's alternatives? Returns the alternative or
@@ -149,16 +172,20 @@ static void barrier_check(struct barrier *b)
 
 /* Waits at a barrier until every live participant arrived. While waiting it keeps
  * draining the echo (when reading), so a peer never blocks on a send to us because we
- * sit at a barrier. Returns 0, or -1 when the deadline passed. */
+ * sit at a barrier. A wait_only step waits the same way without being a participant
+ * (it neither arrives nor holds anyone up): a group starts after another group's
+ * step. Returns 0, or -1 when the deadline passed. */
 static int barrier_wait(struct inst *in, const struct ec_step *st, int *cut)
 {
     struct pass *ps = in->ps;
     struct barrier *b = find_barrier(ps, st->name);
     int64_t deadline = step_deadline(in, st, ec__budget_ms(ps), cut);
     pthread_mutex_lock(&ps->mu);
-    b->arrived++;
-    in->arrived[b - ps->barriers] = 1;
-    barrier_check(b);
+    if (!st->wait_only) {
+        b->arrived++;
+        in->arrived[b - ps->barriers] = 1;
+        barrier_check(b);
+    }
     int done = b->done;
     pthread_mutex_unlock(&ps->mu);
     while (!done) {
@@ -440,6 +467,26 @@ static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, in
     return rc;
 }
 
+/* How many bytes more the server logged sending on this connection than reached us
+ * (0 without a log). TCP loses nothing, so a server whose "send" lines count bytes
+ * that never came counted as sent what send() did not take (its count ignored). Call
+ * it once the stream ended (ended: waits, bounded, for the server's close line, which
+ * follows its last send line) or a deadline passed while we read. */
+static long long logged_not_arrived(struct inst *in, int ended)
+{
+    struct ec_conn *c = &in->c;
+    if (!in->ps->run->can_pace || !in->trk.port)
+        return 0;
+    if (ended)
+        srv_wait(in, EC_AFTER_CLOSE, 0, ec_clock_ms() + ec_scale_ms(CLOSE_LOG_MS));
+    struct ec_server_proc *s = &in->ps->run->srv;
+    pthread_mutex_lock(&s->mu);
+    srv_scan(in);
+    long long d = in->trk.sent - (long long)c->recvd_len;
+    pthread_mutex_unlock(&s->mu);
+    return d > 0 ? d : 0;
+}
+
 /* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
  * next piece goes once the server logged receiving every byte sent so far. The wait
  * has the send step's own deadline, and no shorter timeout: on a loaded machine a
@@ -632,12 +679,33 @@ static int expect_bytes(struct inst *in, const struct ec_step *st, const unsigne
              rx == EC_RX_TIMEOUT ? " within the deadline" : "");
     const char *diag;
     enum ec_verdict v = EC_V_FAIL;
-    if (rx == EC_RX_EOF) {
+    /* Our own echo, short: when the server's log counts bytes sent that never came,
+     * the echo it sent is not the one it logged (a send() count ignored), whether the
+     * stream then ended or stalled, and whether more bytes came after the hole (an
+     * echo-mismatch above) or none did is the scheduler's call. */
+    long long lost = !framed && exp == c->sent + base && !c->wr_shut &&
+                             (rx == EC_RX_EOF || rx == EC_RX_TIMEOUT)
+                         ? logged_not_arrived(in, rx == EC_RX_EOF)
+                         : 0;
+    if (lost > 0) {
+        snprintf(a, sizeof a,
+                 "%zu bytes, then %s; the server's log counts %lld bytes more sent on this "
+                 "connection than arrived",
+                 got, rx == EC_RX_EOF ? "an orderly close (FIN)" : "nothing", lost);
+        v = rx == EC_RX_TIMEOUT ? timeout_verdict(cut) : EC_V_FAIL;
+        diag = EC_DIAG_ECHO_MISMATCH;
+    } else if (rx == EC_RX_EOF) {
         snprintf(a, sizeof a, "%zu bytes, then an orderly close (FIN)", got);
-        diag = c->wr_shut      ? EC_DIAG_LOST_AFTER_HALF_CLOSE
-               : framed && got ? EC_DIAG_FRAME_ERROR
-               : got           ? EC_DIAG_TRUNCATED
-                               : EC_DIAG_PREMATURE_CLOSE;
+        /* Every byte that came was right. When the server closed with bytes of ours
+         * still unread, having sent back all it read, how many whole frames or bytes
+         * its last recv had taken before its close is the scheduler's call: the early
+         * close is the server's, so that is the name, as for a reset (reset_diag). A
+         * server that closed owing bytes it had read dropped them: truncated. */
+        diag = c->wr_shut                ? EC_DIAG_LOST_AFTER_HALF_CLOSE
+               : hung_up_owing_nothing(in) ? EC_DIAG_PREMATURE_CLOSE
+               : framed && got          ? EC_DIAG_FRAME_ERROR
+               : got                    ? EC_DIAG_TRUNCATED
+                                        : EC_DIAG_PREMATURE_CLOSE;
     } else if (rx == EC_RX_RESET || rx == EC_RX_ERROR) {
         snprintf(a, sizeof a, "%zu bytes, then %s%s", got,
                  rx == EC_RX_RESET ? "a reset (RST)" : "an error: ",
@@ -1530,8 +1598,12 @@ static int run_pass(struct run *r, struct pass *ps)
                 if (b->efd < 0)
                     return -1;
             }
-            b->participants += fx->groups[g].spawn;
+            if (!st->wait_only)
+                b->participants += fx->groups[g].spawn;
         }
+    /* A barrier that only wait_only steps name has no one to wait for. */
+    for (size_t i = 0; i < ps->nbarriers; i++)
+        barrier_check(&ps->barriers[i]);
     size_t k = 0;
     for (size_t g = 0; g < fx->ngroups; g++)
         for (int i = 0; i < fx->groups[g].spawn; i++, k++) {
@@ -1557,7 +1629,7 @@ static int run_pass(struct run *r, struct pass *ps)
             if (!in->member || !in->arrived)
                 return -1;
             for (size_t s = 0; s < fx->groups[g].nsteps; s++)
-                if (fx->groups[g].steps[s].kind == EC_ST_BARRIER)
+                if (fx->groups[g].steps[s].kind == EC_ST_BARRIER && !fx->groups[g].steps[s].wait_only)
                     in->member[find_barrier(ps, fx->groups[g].steps[s].name) - ps->barriers] = 1;
         }
     ps->ninst = total;

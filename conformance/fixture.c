@@ -825,7 +825,10 @@ static int parse_bytes(struct ld *l, const cJSON *v, const char *path, struct ec
 
 static int parse_barrier(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
 {
-    return get_str(l, v, path, "name", st->name, sizeof st->name, 1);
+    if (get_str(l, v, path, "name", st->name, sizeof st->name, 1) < 0 ||
+        get_bool(l, v, path, "wait_only", &st->wait_only) < 0)
+        return -1;
+    return 0;
 }
 
 static int parse_observe(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)

@@ -54,7 +54,7 @@ struct ec_payload {
     X(SNDBUF, "sndbuf", DATA, "bytes", parse_bytes, exec_bufsize)                                  \
     X(STOP_READING, "stop_reading", DATA, "", parse_nothing, exec_reading)                         \
     X(RESUME_READING, "resume_reading", DATA, "", parse_nothing, exec_reading)                     \
-    X(BARRIER, "barrier", DATA, "name", parse_barrier, exec_barrier)                               \
+    X(BARRIER, "barrier", DATA, "name wait_only", parse_barrier, exec_barrier)                     \
     X(HANDOFF, "handoff", DATA, "", parse_nothing, exec_handoff)                                   \
     X(OBSERVE, "observe", SERVER,                                                                  \
       "name fds_since max_fd_growth cpu_window_ms max_cpu_percent rss_since max_rss_growth_kib "   \
@@ -149,6 +149,7 @@ struct ec_step {
     int bytes;
     /* barrier, observe */
     char name[32];
+    int wait_only; /* barrier: waits for the participants without being one */
     /* observe */
     char fd_since[32];
     int max_fd_growth; /* -1: no fd assertion */

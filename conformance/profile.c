@@ -278,7 +278,7 @@ enum ec_verdict ec__profile_apply(struct run *r, enum ec_verdict raw)
         /* A may-entry: the server's own scheduling decides between a pass and exactly
          * this diagnosis; anything else is a failure as usual. */
         if (raw == EC_V_PASS || raw == EC_V_PASS_NONSTRICT ||
-            strcmp(r->may->diagnosis, r->diagnosis) == 0)
+            diag_matches(r->may->diagnosis, r->diagnosis))
             return EC_V_MAY;
         return raw;
     }

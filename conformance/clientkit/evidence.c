@@ -130,17 +130,15 @@ long ec_evidence_idle_ms(const struct ec_conn *c)
 long ec_round_125(long ms)
 {
     static const long m[] = {1, 2, 5};
-    long prev = 1;
+    long best = 1;
     for (long p = 1; p <= 100000000L; p *= 10)
         for (int i = 0; i < 3; i++) {
             long v = m[i] * p;
-            if (v == 1)
-                continue;
-            if ((double)ms * (double)ms < (double)prev * (double)v)
-                return prev;
-            prev = v;
+            if ((double)v * 10.0 > (double)ms * 11.0)
+                return best;
+            best = v;
         }
-    return prev;
+    return best;
 }
 
 void ec_evidence_idle_text(const struct ec_conn *c, long ms, char *ev, size_t evlen)

@@ -36,9 +36,11 @@ long ec_evidence_quiet_end_ms(const struct ec_conn *c);
  * -1 otherwise. (A pass of many connections asks more: causes.c.) */
 long ec_evidence_idle_ms(const struct ec_conn *c);
 
-/* The nearest of 1, 2, 5 x 10^k to ms on a logarithmic scale (the boundary between a
- * and b is sqrt(a*b)): how idle-timeout:MS reports a silence, so that the timer tick
- * and the scheduling of a server do not change the figure from run to run. */
+/* The largest of 1, 2, 5 x 10^k not above ms plus 10%: how idle-timeout:MS reports a
+ * silence, so that the timer tick and the scheduling of a server do not change the
+ * figure from run to run. A timer never fires early, only late (its tick, a server
+ * waiting for a CPU), and the silence is measured to a few ms, so a 200 ms timer
+ * reads 200 from 182 to 454 ms. */
 long ec_round_125(long ms);
 
 /* One sentence on c's idle end (silence ms as measured) into ev. */

@@ -44,14 +44,15 @@ enum mode {
     M_HOLD,         /* reads and discards everything, never answers nor closes */
     M_IDLE,         /* closes a client that sent nothing for IDLE_MS (all echoed) */
     M_DUP,          /* echoes the chunk that crosses byte 1000 of a stream twice */
-    M_REORDER       /* holds the chunk that crosses byte 1000, echoes the next one first */
+    M_REORDER,      /* holds the chunk that crosses byte 1000, echoes the next one first */
+    M_LIE           /* echoes each read but its last byte, and logs the whole read as sent */
 };
 
 static const char *const names[] = {
     "good",  "mismatch",  "truncate",  "halfclose", "silent", "crash",       "die-on-reset",
     "exit",  "leak",      "spin",      "close-now", "reset",  "reframe",     "nolog",
     "extra", "crossfeed", "no-listen", "garbage",   "flood",  "never-close", "reset-mid-frame",
-    "hoard", "hold",      "idle",      "dup",       "reorder"};
+    "hoard", "hold",      "idle",      "dup",       "reorder",     "lie"};
 
 #define MAXC    256
 #define IDLE_MS 200
@@ -302,6 +303,11 @@ int main(int argc, char **argv)
             case M_HALFCLOSE:
                 /* Keeps what it read and answers nothing until the FIN, then closes:
                  * everything sent before the half-close is lost. */
+                break;
+            case M_LIE:
+                /* The count ignored: one byte short on the wire, all of it logged. */
+                if (send(c->fd, buf, (size_t)got - 1, MSG_NOSIGNAL) >= 0)
+                    ec_log_send(c->peer, (size_t)got);
                 break;
             case M_MISMATCH:
                 if (c->echoed <= 99 && c->echoed + got > 99)

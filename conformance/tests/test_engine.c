@@ -241,11 +241,12 @@ static int port_listening_follows_the_listener(void)
     return 0;
 }
 
-/* ec_round_125: the nearest of 1, 2, 5 x 10^k on a log scale (boundaries sqrt(a*b)). */
+/* ec_round_125: the largest of 1, 2, 5 x 10^k not above ms plus 10% (a timer fires
+ * late, never early). */
 static int idle_ms_round_to_1_2_5(void)
 {
-    static const long in[] = {100, 140, 142, 200, 230, 315, 317, 500, 706, 708, 1500, 3000};
-    static const long out[] = {100, 100, 200, 200, 200, 200, 500, 500, 500, 1000, 2000, 2000};
+    static const long in[] = {100, 140, 181, 182, 200, 230, 317, 454, 455, 500, 909, 910, 1500, 3000};
+    static const long out[] = {100, 100, 100, 200, 200, 200, 200, 200, 500, 500, 500, 1000, 1000, 2000};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         CHECK_EQ(ec_round_125(in[i]), out[i]);
     printf("%zu silences rounded to 1, 2, 5 x 10^k\n", sizeof in / sizeof in[0]);

@@ -6,7 +6,10 @@
  *   Bug: the listener is put in the poll set only while no client is connected (the
  *     line marked BUG), so a second client waits in the backlog (its connect succeeds,
  *     its data gets no echo) until the first one leaves: an iterative server that
- *     claims to be concurrent.
+ *     claims to be concurrent. The base loop asks the same hook before each accept of
+ *     a burst, so it takes one client from its backlog, never the several that
+ *     happened to be queued at once (which made the bug show only when the scheduler
+ *     spread the clients' connects over two rounds).
  *   A correct server: polls the listener on every round, whatever the number of
  *     clients.
  *   Diagnosis: serialized-clients in two-clients-concurrent (the second client is

@@ -41,7 +41,8 @@ struct ec_bug {
      * reason (default: every socket; the select loop: s < FD_SETSIZE). It replaces
      * the loop's own check. on_accept: runs once c is set up (nonblocking, its echo
      * ready, watched by the loop), before "accept" is logged. watch_listener: level
-     * loops ask the listener for clients this round when it returns 1 (default). */
+     * loops ask the listener for clients this round when it returns 1 (default), and
+     * ask it again before each further accept of the round's burst. */
     const char *(*admit)(struct ec_floop *l, ec_sock_t s);
     void (*on_accept)(struct ec_fconn *c);
     int (*watch_listener)(const struct ec_floop *l);

@@ -71,6 +71,10 @@ static void conn_add(struct ec_floop *l, ec_sock_t s, const char *peer)
 int ec__floop_accept(struct ec_floop *l)
 {
     for (int k = 0; k < ACCEPT_BURST; k++) {
+        /* The listener hook holds within a burst too: a loop that does not watch the
+         * listener while it has clients takes no second one from the backlog. */
+        if (k > 0 && l->bug->watch_listener && !l->bug->watch_listener(l))
+            return 0;
         ec_sock_t s;
         char peer[EC_ADDRSTRLEN];
         int r = ec_acceptor_accept(&l->acc, &s, peer);
