@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -61,6 +62,8 @@ static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdi
 /* How long a server must have been quiet with our bytes unread before a pace wait
  * (one client in the pass) gives up before its deadline (scaled). */
 #define PACE_QUIET_MS 300
+/* The same for an expect_eof with one client in the pass ("a quiet server"). */
+#define EOF_QUIET_MS 300
 
 static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline);
 static int closed_with_unread(struct inst *in);
@@ -336,6 +339,7 @@ static int srv_met(const struct srv_track *t, enum ec_after ev, long long bytes)
 struct quiet {
     pid_t pid, pid2;     /* the server; the wineserver too when pid2 > 0 */
     int ms;              /* how long it must last (scaled) */
+    int acked;           /* also wait until the peer's kernel acknowledged all we sent */
     long long demand_ns; /* the last reading; -1 before the first */
     int64_t since_ms;    /* when that reading was first seen (ec_clock_ms) */
     struct inst *in;     /* where to say it (the timeline), or NULL */
@@ -374,6 +378,16 @@ static int quiet_for(struct quiet *q, int64_t from)
 static int conn_stalled(struct ec_conn *c, void *arg, int64_t blocked_since_ms)
 {
     struct quiet *q = arg;
+    /* A receive: no segment of ours (data or FIN) on its way to the server, sent and
+     * not yet acknowledged (TCP_INFO tcpi_unacked; bytes that its full window holds
+     * back in our send queue are not on their way: the server stopped reading them). */
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    if (q->acked && c->fd >= 0 &&
+        (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 || ti.tcpi_unacked > 0)) {
+        q->demand_ns = -1; /* start again once there is none */
+        return 0;
+    }
     if (!quiet_for(q, blocked_since_ms))
         return 0;
     char txt[120];
@@ -384,22 +398,32 @@ static int conn_stalled(struct ec_conn *c, void *arg, int64_t blocked_since_ms)
     return 1;
 }
 
-/* Arms the stalled hook for step st if it declares quiet_ms. may_fail: an early end
- * could fail the step (a receive; a send whose timeout is no alternative), which under
- * Wine needs the wineserver quiet too. */
-static void stall_arm(struct inst *in, const struct ec_step *st, struct quiet *q, int may_fail)
+/* Arms the stalled hook for step st if it declares quiet_ms (or quiet_ms is given: the
+ * engine's own). may_fail: an early end could fail the step (a receive; a send whose
+ * timeout is no alternative), which under Wine needs the wineserver quiet too; a
+ * receive (acked) also needs every byte we sent acknowledged. */
+static void stall_arm_ms(struct inst *in, const struct ec_step *st, struct quiet *q, int may_fail,
+                         int acked, int quiet_ms)
 {
     struct run *r = in->ps->run;
+    if (!quiet_ms)
+        quiet_ms = st->quiet_ms;
     *q = (struct quiet){.pid = r->have_srv ? r->srv.pid : -1,
-                        .ms = ec_scale_ms(st->quiet_ms),
+                        .ms = ec_scale_ms(quiet_ms),
+                        .acked = acked,
                         .demand_ns = -1,
                         .in = in};
-    if (!st->quiet_ms || q->pid <= 0)
+    if (!quiet_ms || q->pid <= 0)
         return;
     if (may_fail && r->under_wine && (q->pid2 = ec_wineserver_pid(NULL)) <= 0)
         return;
     in->c.stalled = conn_stalled;
     in->c.stalled_arg = q;
+}
+
+static void stall_arm(struct inst *in, const struct ec_step *st, struct quiet *q, int may_fail)
+{
+    stall_arm_ms(in, st, q, may_fail, 0, 0);
 }
 
 static void stall_disarm(struct inst *in)
@@ -735,7 +759,7 @@ static int expect_step(struct inst *in, const struct ec_step *st);
 static int exec_expect(struct inst *in, const struct ec_step *st)
 {
     struct quiet q;
-    stall_arm(in, st, &q, 1);
+    stall_arm_ms(in, st, &q, 1, 1, 0);
     int rc = expect_step(in, st);
     stall_disarm(in);
     return rc;
@@ -852,14 +876,24 @@ static int exec_end(struct inst *in, const struct ec_step *st)
 {
     struct ec_conn *c = &in->c;
     int cut = 0;
+    int64_t t0 = ec_clock_ms();
     int64_t deadline = st->kind == EC_ST_EXPECT_SILENCE
                            ? ec_clock_ms() + st->ms
                            : step_deadline(in, st, DEFAULT_STEP_MS, &cut);
     enum ec_rx rx;
-    if (c->recv_pos < c->recvd_len)
+    if (c->recv_pos < c->recvd_len) {
         rx = EC_RX_DATA; /* bytes already here that no expectation consumed */
-    else
+    } else {
+        /* An end that does not come from a quiet server with one client in the pass
+         * (nothing else can wake it) will not come: the stall is proven. */
+        struct quiet q;
+        stall_arm_ms(in, st, &q, 1, 1,
+                     st->kind == EC_ST_EXPECT_EOF && !st->quiet_ms && in->ps->ninst == 1
+                         ? EOF_QUIET_MS
+                         : 0);
         rx = ec_conn_wait_end(c, deadline);
+        stall_disarm(in);
+    }
     enum ec_rx want = st->kind == EC_ST_EXPECT_EOF     ? EC_RX_EOF
                       : st->kind == EC_ST_EXPECT_RESET ? EC_RX_RESET
                                                        : EC_RX_TIMEOUT;
@@ -908,8 +942,7 @@ static int exec_end(struct inst *in, const struct ec_step *st)
         snprintf(a, sizeof a, "the connection stayed open");
         diag = st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL;
         if (st->kind == EC_ST_EXPECT_EOF && !st->diagnosis[0] &&
-            ec__no_close_after_eof(
-                c, ec_scale_ms(st->deadline_ms ? st->deadline_ms : DEFAULT_STEP_MS), a, sizeof a))
+            ec__no_close_after_eof(c, (int)(ec_clock_ms() - t0), a, sizeof a))
             diag = EC_DIAG_NO_CLOSE_AFTER_EOF;
         v = timeout_verdict(cut);
         break;

@@ -679,6 +679,11 @@ static int parse_nothing(struct ld *l, const cJSON *v, const char *path, struct 
     return 0;
 }
 
+static int parse_quiet(struct ld *l, const cJSON *v, const char *path, struct ec_step *st)
+{
+    return get_intv(l, v, path, "quiet_ms", 1, 10000, &st->quiet_ms);
+}
+
 /* One payload at path, into the step's payloads (round_trips, send's "data"). */
 static int parse_one_payload(struct ld *l, const cJSON *d, const char *path, struct ec_step *st)
 {

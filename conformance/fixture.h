@@ -43,7 +43,7 @@ struct ec_payload {
     X(FILL, "fill", DATA, "max settle_ms seed", parse_fill, exec_fill)                             \
     X(EXPECT, "expect", DATA, "echo data regex frames quiet_ms", parse_expect, exec_expect)        \
     X(RECVN, "recvn", DATA, "n echo", parse_recvn, exec_recvn)                                     \
-    X(EXPECT_EOF, "expect_eof", CLOSE, "", parse_nothing, exec_end)                                \
+    X(EXPECT_EOF, "expect_eof", CLOSE, "quiet_ms", parse_quiet, exec_end)                          \
     X(EXPECT_RESET, "expect_reset", CLOSE, "", parse_nothing, exec_end)                            \
     X(EXPECT_SILENCE, "expect_silence", DATA, "ms", parse_ms, exec_end)                            \
     X(SHUTDOWN_WR, "shutdown_wr", CLOSE, "", parse_nothing, exec_shutdown_wr)                      \
@@ -127,7 +127,7 @@ struct ec_step {
     struct ec_write_plan plan;
     int plan_fixed; /* the boundary sweep leaves this plan alone */
     int for_ms;     /* repeat the payloads for this long */
-    int quiet_ms;   /* send, expect, observe: a stall is proven once the server was quiet
+    int quiet_ms;   /* send, expect, expect_eof, observe: a stall is proven once the server was quiet
                      * this long while nothing moved (engine.c, "a quiet server"); 0: no */
     /* expect */
     enum ec_expect_kind ex;

@@ -679,13 +679,23 @@ enum ec_rx ec_conn_recv_some(struct ec_conn *c, int64_t deadline_ms)
 enum ec_rx ec_conn_wait_end(struct ec_conn *c, int64_t deadline_ms)
 {
     size_t before = c->recvd_len;
+    int64_t blocked = ec_clock_ms(); /* nothing came since (for c->stalled) */
     for (;;) {
         enum ec_rx r = drain(c);
         if (c->recvd_len > before)
             return EC_RX_DATA;
         if (r != EC_RX_OK)
             return r;
-        r = wait_readable(c, deadline_ms);
+        int64_t until = deadline_ms;
+        if (c->stalled) {
+            if (c->stalled(c, c->stalled_arg, blocked))
+                return EC_RX_TIMEOUT;
+            if (until > ec_clock_ms() + 20)
+                until = ec_clock_ms() + 20;
+        }
+        r = wait_readable(c, until);
+        if (r == EC_RX_TIMEOUT && until < deadline_ms)
+            r = EC_RX_OK;
         if (r != EC_RX_OK)
             return r;
     }

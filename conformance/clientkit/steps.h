@@ -227,8 +227,8 @@ struct ec_conn {
     void *pace_arg;
     int pace_failed;            /* a pace call returned -1 on this stream */
     /* Proof of a stall (optional). When set, a send that the kernel refuses to take
-     * more of, or a receive (ec_conn_recv_until, recv_some) that gets nothing, asks it
-     * every 20 ms (or less) whether the stall is proven, with the time (ec_clock_ms)
+     * more of, or a receive (ec_conn_recv_until, recv_some, wait_end) that gets nothing,
+     * asks it every 20 ms (or less) whether the stall is proven, with the time (ec_clock_ms)
      * since which nothing moved; on 1 the call ends as if its deadline had passed
      * (-EC_ETIMEDOUT, EC_RX_TIMEOUT). The engine sets it only for a step that declares
      * it (quiet_ms, fixtures/README.md). */

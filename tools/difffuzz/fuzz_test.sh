@@ -3,8 +3,9 @@
 #
 #   fuzz_test.sh bounded ECHOCONF BUILD WORK CORRECT FAULTY SEED RUNS
 #       a bounded fuzz (--budget 50 s) of one correct and one faulty model: exit 1, no
-#       disagreement of CORRECT and no fixture for it, at least one shrunk fixture for
-#       FAULTY of at most 3 connections and 10 steps.
+#       disagreement of CORRECT and no fixture for it, one disagreement of FAULTY after
+#       which it ran no more scripts, at least one shrunk fixture for FAULTY of at most
+#       3 connections and 10 steps.
 #   fuzz_test.sh shrunk ECHOCONF BUILD WORK FAULTY SEED RUNS
 #       fuzzes FAULTY, then replays every fixture the shrinker wrote against FAULTY with
 #       `echoconf replay`: each must fail with the diagnosis its requirement line names
@@ -37,6 +38,9 @@ bounded)
     [ $rc -eq 1 ] || fail "echoconf fuzz exited $rc, not 1 (a disagreement of $faulty)"
     grep -Eq "^  $correct +[0-9]+ run, +[0-9]+ agreed, +[0-9]+ skipped, +0 disagreed" "$work/fuzz.txt" ||
         fail "$correct disagreed (or did not run)"
+    # the faulty model, found, runs no more scripts (the budget goes to the others)
+    grep -Eq "^  $faulty +[0-9]+ run, .* 1 disagreed, [0-9]+ not run after its first" "$work/fuzz.txt" ||
+        fail "$faulty was not found, or ran scripts after its first disagreement"
     ls "$work/out/$correct"-*.json >/dev/null 2>&1 && fail "a fixture was written for $correct"
     n=0
     for f in "$work/out/$faulty"-*.json; do

@@ -44,10 +44,27 @@ static size_t gen_size(uint64_t *st)
     return 65537 + pick(st, EC_FZ_MAX_PAYLOAD - 65536);
 }
 
-static void gen_send(uint64_t *st, struct ec_fz_act *a)
+/* Payload sizes of the shaped scripts: small first (most below 4 KiB, so most scripts
+ * run in milliseconds), a tenth up to 256 KiB. Most are above the servers' default
+ * recv buffer (1 KiB), so that one send is more than one recv. */
+static size_t gen_size_shaped(uint64_t *st)
 {
+    unsigned b = pick(st, 100);
+    if (b < 15)
+        return 1 + pick(st, 64);
+    if (b < 60)
+        return 65 + pick(st, 4096 - 64);
+    if (b < 90)
+        return 4097 + pick(st, 32768 - 4096);
+    return 32769 + pick(st, EC_FZ_MAX_PAYLOAD - 32768);
+}
+
+/* A send of size bytes ((size_t)-1: drawn by gen_size) by a drawn write plan. */
+static void gen_send(uint64_t *st, struct ec_fz_act *a, size_t size)
+{
+    memset(a, 0, sizeof *a);
     a->kind = FZ_SEND;
-    a->size = gen_size(st);
+    a->size = size == (size_t)-1 ? gen_size(st) : size;
     a->pseed = (uint32_t)next(st);
     unsigned p = pick(st, 100);
     a->plan = p < 30 ? FZP_ASIS
@@ -65,52 +82,245 @@ static void gen_send(uint64_t *st, struct ec_fz_act *a)
         a->gap_ms = 1 + (int)pick(st, 10);
 }
 
-void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
+/* Pause lengths: mostly short; one in twelve outlasts 200 ms (an idle client that owes
+ * nothing and is owed nothing must still be served: RFC 862 sets no idle limit). */
+static int gen_pause(uint64_t *st)
 {
-    uint64_t st = seed;
-    memset(s, 0, sizeof *s);
-    s->seed = seed;
-    unsigned n = pick(&st, 100);
-    s->nconns = n < 40 ? 1 : n < 70 ? 2 : n < 90 ? 3 : 4 + (int)pick(&st, 5);
-    s->sequential = s->nconns > 1 && pick(&st, 3) == 0;
-    s->framed = pick(&st, 5) == 0;
+    unsigned b = pick(st, 12);
+    if (b == 0)
+        return 220 + (int)pick(st, 200);
+    return pick(st, 4) ? (int)pick(st, 30) : (int)pick(st, 150);
+}
+
+static struct ec_fz_act *add_act(struct ec_fz_conn *c, enum ec_fz_act_kind k)
+{
+    struct ec_fz_act *a = &c->acts[c->nacts++];
+    memset(a, 0, sizeof *a);
+    a->kind = k;
+    a->n = -1;
+    return a;
+}
+
+static void add_send(uint64_t *st, struct ec_fz_conn *c, size_t size)
+{
+    gen_send(st, &c->acts[c->nacts++], size);
+}
+
+/* An end that waits for the owed echo: half-close (then the server's FIN) or close. */
+static enum ec_fz_end gen_polite_end(uint64_t *st)
+{
+    return pick(st, 2) ? FZE_HALF_CLOSE : FZE_CLOSE;
+}
+
+static void gen_free(uint64_t *st, struct ec_fz_script *s);
+
+static void gen_shaped(uint64_t *st, int shape, struct ec_fz_script *s)
+{
+    struct ec_fz_conn *c0 = &s->conns[0], *c1 = &s->conns[1];
+    switch (shape) {
+    case FZS_HALF_CLOSE:
+        /* bytes (one send, two, or after a stop of reading), then the half-close while
+         * their echo is owed: the server owes all of it, then its FIN */
+        s->nconns = pick(st, 5) ? 1 : 2;
+        s->sequential = s->nconns > 1;
+        for (int i = 0; i < s->nconns; i++) {
+            struct ec_fz_conn *c = &s->conns[i];
+            if (pick(st, 8) == 0)
+                add_act(c, FZ_STOP_READING);
+            add_send(st, c, gen_size_shaped(st));
+            if (pick(st, 4) == 0)
+                add_send(st, c, gen_size_shaped(st));
+            c->end = FZE_HALF_CLOSE;
+        }
+        break;
+    case FZS_ROUNDS: {
+        /* request, echo; request, echo; ... on one connection */
+        s->nconns = 1;
+        int rounds = 2 + (int)pick(st, 2);
+        for (int r = 0; r < rounds; r++) {
+            add_send(st, c0, pick(st, 3) ? 1 + pick(st, 2048) : gen_size_shaped(st));
+            struct ec_fz_act *e = add_act(c0, FZ_EXPECT);
+            if (pick(st, 5) == 0)
+                e->n = 1 + (long long)pick(st, 64);
+        }
+        c0->end = gen_polite_end(st);
+        break;
+    }
+    case FZS_RESET_NEXT: {
+        /* a client resets (with nothing, some bytes, or a full pipe of echo pending) or
+         * closes with the echo coming; the next client must be served */
+        s->nconns = pick(st, 4) ? 2 : 3;
+        s->sequential = 1;
+        unsigned v = pick(st, 4);
+        if (v == 1 || v == 3)
+            add_send(st, c0, gen_size_shaped(st));
+        else if (v == 2)
+            add_act(c0, FZ_FILL);
+        c0->end = v == 3 ? FZE_CLOSE_NOW : FZE_ABORT;
+        for (int i = 1; i < s->nconns; i++) {
+            add_send(st, &s->conns[i], 1 + pick(st, 1024));
+            add_act(&s->conns[i], FZ_EXPECT);
+            s->conns[i].end = gen_polite_end(st);
+        }
+        break;
+    }
+    case FZS_HALF_ABORT:
+        /* bytes, half-close, reset at once; the next client must be served */
+        s->nconns = 2;
+        s->sequential = 1;
+        if (pick(st, 2))
+            add_act(c0, FZ_STOP_READING);
+        add_send(st, c0, 4096 + pick(st, EC_FZ_MAX_PAYLOAD - 4096));
+        c0->end = FZE_HALF_ABORT;
+        add_send(st, c1, 1 + pick(st, 1024));
+        add_act(c1, FZ_EXPECT);
+        c1->end = gen_polite_end(st);
+        break;
+    case FZS_SLOW_READER:
+        /* a client that does not read while it sends: the server's sends come up
+         * short, and what is left must follow in order */
+        s->nconns = 1;
+        if (pick(st, 10) < 7) {
+            add_act(c0, FZ_FILL);
+        } else {
+            add_act(c0, FZ_STOP_READING);
+            add_send(st, c0, 4096 + pick(st, EC_FZ_UNREAD_MAX - 4096));
+            add_act(c0, FZ_PAUSE)->ms = (int)pick(st, 100);
+        }
+        add_act(c0, FZ_EXPECT);
+        c0->end = gen_polite_end(st);
+        break;
+    case FZS_HOL:
+        /* a slow reader fills its pipe and holds it full while a fast client is
+         * served: a one-thread server must not block in its send */
+        s->nconns = 2;
+        add_act(c0, FZ_FILL);
+        add_act(c0, FZ_SYNC);
+        add_act(c0, FZ_SYNC);
+        c0->end = FZE_CLOSE_NOW;
+        add_act(c1, FZ_SYNC);
+        add_send(st, c1, 1 + pick(st, 4096));
+        add_act(c1, FZ_EXPECT);
+        add_act(c1, FZ_SYNC);
+        c1->end = FZE_CLOSE;
+        break;
+    case FZS_CONCURRENT:
+        /* a client served and held open; others arrive late and must be served
+         * meanwhile; all meet at the end */
+        s->nconns = pick(st, 4) ? 2 : 3;
+        for (int i = 0; i < s->nconns; i++) {
+            struct ec_fz_conn *c = &s->conns[i];
+            c->late = i > 0;
+            add_send(st, c, pick(st, 2) ? 1 + pick(st, 256) : gen_size_shaped(st));
+            add_act(c, FZ_EXPECT);
+            add_act(c, FZ_SYNC);
+            c->end = gen_polite_end(st);
+        }
+        break;
+    case FZS_FRAMED: {
+        /* len32 frames sent in pieces (split, chunks, random, byte by byte) or corked */
+        s->nconns = 1;
+        s->framed = 1;
+        int k = 1 + (int)pick(st, 3);
+        for (int i = 0; i < k; i++) {
+            size_t sz = 1 + (pick(st, 3) ? pick(st, 4096) : pick(st, 65536));
+            add_send(st, c0, sz);
+        }
+        add_act(c0, FZ_EXPECT);
+        c0->end = gen_polite_end(st);
+        break;
+    }
+    case FZS_IDLE:
+        /* a round, a quiet pause, a round */
+        s->nconns = 1;
+        add_send(st, c0, 1 + pick(st, 512));
+        add_act(c0, FZ_EXPECT);
+        add_act(c0, FZ_PAUSE)->ms = 220 + (int)pick(st, 200);
+        add_send(st, c0, 1 + pick(st, 512));
+        add_act(c0, FZ_EXPECT);
+        c0->end = gen_polite_end(st);
+        break;
+    case FZS_CHURN: {
+        /* three or four clients at once meet; then some leave (closing, resetting,
+         * half-closing) while others send: every one still present must be served */
+        s->nconns = 3 + (int)pick(st, 2);
+        for (int i = 0; i < s->nconns; i++) {
+            struct ec_fz_conn *c = &s->conns[i];
+            if (pick(st, 2)) {
+                add_send(st, c, 1 + pick(st, 256));
+                add_act(c, FZ_EXPECT);
+            }
+            add_act(c, FZ_SYNC);
+            if (pick(st, 2)) {
+                add_send(st, c, 1 + pick(st, 2048));
+                add_act(c, FZ_EXPECT);
+            }
+            unsigned e = pick(st, 4);
+            c->end = e == 0 ? FZE_HALF_CLOSE : e == 1 ? FZE_CLOSE : e == 2 ? FZE_CLOSE_NOW : FZE_ABORT;
+        }
+        break;
+    }
+    default:
+        gen_free(st, s);
+        break;
+    }
+}
+
+const char *ec_fz_shape_name(int shape)
+{
+    static const char *const n[EC_FZ_NSHAPES] = {
+        "half-close", "rounds", "reset-next", "half-close-abort", "slow-reader",
+        "head-of-line", "concurrent", "framed", "idle", "churn", "free"};
+    return shape >= 0 && shape < EC_FZ_NSHAPES ? n[shape] : "?";
+}
+
+static void gen_free(uint64_t *st, struct ec_fz_script *s)
+{
+    unsigned n = pick(st, 100);
+    s->nconns = n < 40 ? 1 : n < 70 ? 2 : n < 90 ? 3 : 4 + (int)pick(st, 5);
+    s->sequential = s->nconns > 1 && pick(st, 3) == 0;
+    s->framed = pick(st, 5) == 0;
     int together = s->nconns > 1 && !s->sequential;
     /* Half the scripts with connections at once hold every connection open until the
      * others are done (a last sync): a server that serves one at a time shows then. */
-    int hold = together && pick(&st, 2) == 0;
+    int hold = together && pick(st, 2) == 0;
     for (int i = 0; i < s->nconns; i++) {
         struct ec_fz_conn *c = &s->conns[i];
-        unsigned e = pick(&st, 100);
-        c->end = e < 40 ? FZE_HALF_CLOSE : e < 70 ? FZE_CLOSE : e < 80 ? FZE_CLOSE_NOW : FZE_ABORT;
-        c->late = together && i > 0 && pick(&st, 2) == 0;
-        if (pick(&st, 10) == 0)
+        unsigned e = pick(st, 100);
+        c->end = e < 40   ? FZE_HALF_CLOSE
+                 : e < 70 ? FZE_CLOSE
+                 : e < 80 ? FZE_CLOSE_NOW
+                 : e < 93 ? FZE_ABORT
+                          : FZE_HALF_ABORT;
+        c->late = together && i > 0 && pick(st, 2) == 0;
+        if (pick(st, 10) == 0)
             continue; /* connect and close (or reset) at once */
-        c->nacts = 1 + (int)pick(&st, 6);
+        c->nacts = 1 + (int)pick(st, 6);
         for (int k = 0; k < c->nacts; k++) {
             struct ec_fz_act *a = &c->acts[k];
             /* Weights in percent: send, expect, fill, sync (only for connections open
              * at once), pause, stop reading, resume reading. */
-            unsigned w = pick(&st, 100);
+            unsigned w = pick(st, 100);
             unsigned ws = 40, we = 20, wf = together ? 10 : 2, wy = together ? 14 : 0, wp = 8,
                      wst = 6;
             if (s->framed)
                 wf = 0;
             if (w < ws) {
-                gen_send(&st, a);
+                gen_send(st, a, (size_t)-1);
                 /* a frame holds 1 B .. 64 KiB (the servers' default len32 limit,
                  * EC_FRAMING_DEFAULT_MAX) */
                 if (s->framed && (a->size == 0 || a->size > 65536))
                     a->size = 1 + a->size % 65536;
             } else if (w < ws + we) {
                 a->kind = FZ_EXPECT;
-                a->n = pick(&st, 2) ? -1 : 1 + (long long)pick(&st, 8192);
+                a->n = pick(st, 2) ? -1 : 1 + (long long)pick(st, 8192);
             } else if (w < ws + we + wf) {
                 a->kind = FZ_FILL;
             } else if (w < ws + we + wf + wy) {
                 a->kind = FZ_SYNC;
             } else if (w < ws + we + wf + wy + wp) {
                 a->kind = FZ_PAUSE;
-                a->ms = pick(&st, 4) ? (int)pick(&st, 30) : (int)pick(&st, 150);
+                a->ms = gen_pause(st);
             } else if (w < ws + we + wf + wy + wp + wst) {
                 a->kind = FZ_STOP_READING;
             } else {
@@ -123,6 +333,17 @@ void ec_fz_generate(uint64_t seed, struct ec_fz_script *s)
         if (c->nacts < EC_FZ_MAX_ACTS)
             c->acts[c->nacts++].kind = FZ_SYNC;
     }
+}
+
+void ec_fz_generate(uint64_t seed, int shape, struct ec_fz_script *s)
+{
+    uint64_t st = seed;
+    memset(s, 0, sizeof *s);
+    s->seed = seed;
+    if (shape < 0 || shape >= EC_FZ_NSHAPES)
+        shape = (int)pick(&st, EC_FZ_NSHAPES);
+    s->shape = shape;
+    gen_shaped(&st, shape, s);
 }
 
 int ec_fz_needs_concurrency(const struct ec_fz_script *s)
@@ -353,6 +574,13 @@ char *ec_fz_render(const struct ec_fz_script *s, const char *name, const char *r
                     cJSON_AddStringToObject(cs, "after_server", "recv");
             }
             break;
+        /* Half-close, then reset at once: no wait for the server, whose echo of the
+         * bytes (those it has not read yet too) may still be going out when the reset
+         * arrives. */
+        case FZE_HALF_ABORT:
+            step(steps, "shutdown_wr", &count);
+            step(steps, "abort", &count);
+            break;
         case FZE_ABORT: {
             cJSON *ab = step(steps, "abort", &count);
             if (sent > got && !fill_owed)
@@ -391,7 +619,7 @@ const char *ec_fz_describe(const struct ec_fz_script *s, char *buf, size_t len)
         if (o < len)                                                                               \
             o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__);                                  \
     } while (0)
-    OUT("%d conn%s%s%s:", s->nconns, s->nconns == 1 ? "" : "s",
+    OUT("[%s] %d conn%s%s%s:", ec_fz_shape_name(s->shape), s->nconns, s->nconns == 1 ? "" : "s",
         s->nconns > 1 ? (s->sequential ? " one after another" : " at once") : "",
         s->framed ? ", len32 frames" : "");
     for (int i = 0; i < s->nconns; i++) {
@@ -426,7 +654,8 @@ const char *ec_fz_describe(const struct ec_fz_script *s, char *buf, size_t len)
                 break;
             }
         }
-        static const char *const ends[] = {"half-close", "close", "close-now", "abort"};
+        static const char *const ends[] = {"half-close", "close", "close-now", "abort",
+                                           "half-close+abort"};
         OUT(" %s", ends[c->end]);
     }
 #undef OUT
@@ -446,7 +675,22 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         }
         i -= s->nconns;
     }
-    /* 2. drop all actions of a connection; connect at once */
+    /* 2. drop the first or the second half of a connection's actions (delta
+     * debugging's halves: a long connection shrinks in a few steps) */
+    for (int c = 0; c < s->nconns; c++) {
+        int n = s->conns[c].nacts, h = n / 2;
+        if (i < 2) {
+            if (n < 2)
+                return 1; /* equal to s: skipped */
+            struct ec_fz_conn *oc = &out->conns[c];
+            if (i == 0)
+                memmove(&oc->acts[0], &oc->acts[h], (size_t)(n - h) * sizeof oc->acts[0]);
+            oc->nacts = n - h;
+            return 1;
+        }
+        i -= 2;
+    }
+    /* 3. drop all actions of a connection; connect at once */
     if (i < s->nconns) {
         out->conns[i].nacts = 0;
         return 1;
@@ -457,7 +701,7 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         return 1;
     }
     i -= s->nconns;
-    /* 3. drop one action */
+    /* 4. drop one action */
     for (int c = 0; c < s->nconns; c++) {
         if (i < s->conns[c].nacts) {
             struct ec_fz_conn *oc = &out->conns[c];
@@ -467,7 +711,7 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         }
         i -= s->conns[c].nacts;
     }
-    /* 4. smaller payloads, plainer sends, shorter pauses: 5 candidates per action */
+    /* 5. smaller payloads, plainer sends, shorter pauses: 5 candidates per action */
     for (int c = 0; c < s->nconns; c++) {
         if (i < 5 * s->conns[c].nacts) {
             struct ec_fz_act *a = &out->conns[c].acts[i / 5];
@@ -492,15 +736,21 @@ int ec_fz_reduce(const struct ec_fz_script *s, int i, struct ec_fz_script *out)
         }
         i -= 5 * s->conns[c].nacts;
     }
-    /* 5. plainer ends: close at once, or after the echo */
+    /* 6. plainer ends, by rank only (fewer steps first: close at once, close after
+     * the echo, reset, half-close, half-close then reset), so that no two candidates
+     * undo each other and the shrinker cannot cycle */
+    static const int rank[] = {[FZE_CLOSE_NOW] = 0, [FZE_CLOSE] = 1, [FZE_ABORT] = 2,
+                               [FZE_HALF_CLOSE] = 3, [FZE_HALF_ABORT] = 4};
+    static const enum ec_fz_end plainer[] = {FZE_CLOSE_NOW, FZE_CLOSE, FZE_ABORT};
     for (int c = 0; c < s->nconns; c++) {
-        if (i < 2) {
-            out->conns[c].end = i == 0 ? FZE_CLOSE_NOW : FZE_CLOSE;
+        if (i < 3) {
+            if (rank[plainer[i]] < rank[s->conns[c].end])
+                out->conns[c].end = plainer[i];
             return 1;
         }
-        i -= 2;
+        i -= 3;
     }
-    /* 6. one after another instead of at once; raw instead of framed */
+    /* 7. one after another instead of at once; raw instead of framed */
     if (i == 0) {
         out->sequential = 1;
         return 1;

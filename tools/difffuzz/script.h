@@ -52,7 +52,30 @@ enum ec_fz_end {
     FZE_HALF_CLOSE, /* shutdown_wr, the owed echo, the server's FIN, close */
     FZE_CLOSE,      /* the owed echo, then close */
     FZE_CLOSE_NOW,  /* close with the echo perhaps still coming (a reset may follow) */
-    FZE_ABORT       /* reset (SO_LINGER {1, 0}) at this point */
+    FZE_ABORT,      /* reset (SO_LINGER {1, 0}) at this point */
+    FZE_HALF_ABORT  /* half-close, then reset at once while the echo may still be coming
+                     * (the server, in CLOSE_WAIT, may still be sending: RFC 9293 3.10.7.4
+                     * has the reset end the connection; the server must serve the next) */
+};
+
+/* The shape of a script: what the generator builds it around. FZS_FREE draws every
+ * connection, action and end independently; each other shape is one behaviour an echo
+ * server meets at its edges, with its sizes, plans, ends and extra actions drawn from
+ * the seed (a stratified sample: --seed S script n has shape n % EC_FZ_NSHAPES, so
+ * every behaviour comes up within the first EC_FZ_NSHAPES scripts). */
+enum ec_fz_shape {
+    FZS_HALF_CLOSE,  /* bytes, then the half-close with the echo still owed */
+    FZS_ROUNDS,      /* several request/echo rounds on one connection */
+    FZS_RESET_NEXT,  /* a client resets (perhaps with echo pending), the next is served */
+    FZS_HALF_ABORT,  /* half-close then reset mid-echo, the next is served */
+    FZS_SLOW_READER, /* a client that does not read while it sends (short writes) */
+    FZS_HOL,         /* a full slow reader and a fast client at once */
+    FZS_CONCURRENT,  /* a client arrives while another is held open */
+    FZS_FRAMED,      /* len32 frames split over sends, by plans */
+    FZS_IDLE,        /* a quiet pause between rounds (no deadline is owed either way) */
+    FZS_CHURN,       /* several clients at once, some leaving while others send */
+    FZS_FREE,        /* last: its scripts are the largest, the slowest to run and shrink */
+    EC_FZ_NSHAPES
 };
 
 struct ec_fz_conn {
@@ -65,6 +88,7 @@ struct ec_fz_conn {
 
 struct ec_fz_script {
     uint64_t seed;   /* the script's own seed */
+    int shape;       /* enum ec_fz_shape it was generated as */
     int sequential;  /* connection i connects after connection i-1 ended */
     int framed;      /* the server runs --framing len32 and every send is one frame
                       * (no fill then: its bytes are no frames) */
@@ -72,8 +96,11 @@ struct ec_fz_script {
     struct ec_fz_conn conns[EC_FZ_MAX_CONNS];
 };
 
-/* A script from a seed (deterministic). */
-void ec_fz_generate(uint64_t seed, struct ec_fz_script *s);
+/* A script from a seed and a shape (deterministic); shape < 0 lets the seed choose. */
+void ec_fz_generate(uint64_t seed, int shape, struct ec_fz_script *s);
+
+/* The shape's name ("half-close", ...). */
+const char *ec_fz_shape_name(int shape);
 
 /* Two or more connections open at once: a server that serves one client at a time
  * (its profile declares serialized-clients) cannot be held to it. */
