@@ -8,7 +8,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +69,7 @@ static void set_failure(struct inst *in, const struct ec_step *st, enum ec_verdi
 #define EOF_QUIET_MS 300
 
 static int srv_wait(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline);
+static int is_loopback(const char *host);
 static int closed_with_unread(struct inst *in);
 struct quiet;
 static int srv_wait_quiet(struct inst *in, enum ec_after ev, long long bytes, int64_t deadline,
@@ -257,9 +261,14 @@ static void srv_track_port(struct inst *in)
 {
     struct sockaddr_storage me;
     socklen_t ml = sizeof me;
-    if (in->c.fd >= 0 && getsockname(in->c.fd, (struct sockaddr *)&me, &ml) == 0)
+    if (in->c.fd >= 0 && getsockname(in->c.fd, (struct sockaddr *)&me, &ml) == 0) {
         in->trk.port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
                                                      : ((struct sockaddr_in6 *)&me)->sin6_port);
+        in->trk.me = me;
+        ml = sizeof in->trk.peer;
+        if (getpeername(in->c.fd, (struct sockaddr *)&in->trk.peer, &ml) != 0)
+            in->trk.peer.ss_family = AF_UNSPEC;
+    }
 }
 
 /* Takes in the server's new lines about this connection (srv.mu held). */
@@ -1526,6 +1535,110 @@ static int exec_handoff(struct inst *in, const struct ec_step *st)
     return 0;
 }
 
+/* await_ack: waits until the server's kernel has acknowledged every byte we sent,
+ * and our FIN after shutdown_wr: nothing of ours is left in our send queue
+ * (SIOCOUTQ counts what is unsent or unacknowledged, tcp(7)). Then it sits in the
+ * server's socket whether or not the server runs (after freeze_server). An ACK of a
+ * FIN can wait for the delayed-ACK timer (tens of ms). A connection that is already
+ * closed or reset has nothing more to wait for: the steps after it say what happened. */
+static int exec_await_ack(struct inst *in, const struct ec_step *st)
+{
+    struct ec_conn *c = &in->c;
+    int cut;
+    int64_t t0 = ec_clock_ms(), deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    char txt[96];
+    int nap = 1;
+    for (;;) {
+        struct tcp_info ti;
+        socklen_t tl = sizeof ti;
+        int q = 0;
+        if (c->fd < 0 && c->reset_sent && in->trk.port && is_loopback(in->ps->run->host)) {
+            /* Our RST is not acknowledged: it has arrived when the server's side of
+             * the connection has left this host's connection table (sock_diag). */
+            int present = ec_tcp_conn_present((const struct sockaddr *)&in->trk.peer,
+                                              (const struct sockaddr *)&in->trk.me);
+            if (present <= 0) {
+                ec_timeline_add(c->tl, c->label, "await-ack", -1, 0,
+                                present == 0 ? "reset seen by the server host"
+                                             : "reset not checked (no sock_diag)");
+                return 0;
+            }
+            q = 1;
+        } else if (c->fd < 0 || getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0 ||
+                   ti.tcpi_state == TCP_CLOSE || ioctl(c->fd, SIOCOUTQ, &q) != 0) {
+            ec_timeline_add(c->tl, c->label, "await-ack", -1, 0, "connection already ended");
+            return 0;
+        }
+        if (q == 0) {
+            snprintf(txt, sizeof txt, "all acknowledged in %lld ms",
+                     (long long)(ec_clock_ms() - t0));
+            ec_timeline_add(c->tl, c->label, "await-ack", -1, 0, txt);
+            return 0;
+        }
+        if (ec_clock_ms() >= deadline) {
+            if (c->fd < 0)
+                snprintf(txt, sizeof txt, "the server's socket has not seen our reset");
+            else
+                snprintf(txt, sizeof txt, "%d bytes (a FIN counts 1) still unacknowledged", q);
+            set_failure(in, st, timeout_verdict(cut), EC_OC_TIMEOUT,
+                        st->diagnosis[0] ? st->diagnosis : EC_DIAG_STALL,
+                        "the server's host acknowledges every byte sent", txt);
+            return -1;
+        }
+        /* The kernel offers no event for "acknowledged": polled (draining the echo),
+         * 1 ms at first, then less often: a storm has a thousand of these at once. */
+        if (c->reading && c->fd >= 0)
+            ec_conn_pump(c, nap);
+        else
+            poll(NULL, 0, nap);
+        if (nap < 16)
+            nap *= 2;
+    }
+}
+
+/* freeze_server, thaw_server: stop the server process (SIGSTOP, every thread seen
+ * stopped) and let it go on (SIGCONT). Bytes, FINs and resets sent while it is frozen
+ * (and made sure of with await_ack) are all there when it resumes: one wake-up, one
+ * round of its loop, whatever the scheduler does. The pass thaws a server left frozen
+ * (run_pass). */
+static int exec_freeze(struct inst *in, const struct ec_step *st)
+{
+    struct pass *ps = in->ps;
+    struct run *r = ps->run;
+    int freeze = st->kind == EC_ST_FREEZE_SERVER;
+    const char *what = freeze ? "freeze-server" : "thaw-server";
+    char txt[96];
+    if (!r->have_srv) {
+        ec_timeline_add(&ps->tl, in->c.label, what, -1, 0, "not done: no server process");
+        in->not_checked = 1;
+        return 0;
+    }
+    pthread_mutex_lock(&ps->mu);
+    r->frozen = freeze;
+    pthread_mutex_unlock(&ps->mu);
+    if (!freeze) {
+        ec_proc_thaw(r->srv.pid);
+        ec_timeline_add(&ps->tl, in->c.label, what, -1, 0, "SIGCONT");
+        return 0;
+    }
+    int cut;
+    int64_t t0 = ec_clock_ms(), deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    if (ec_proc_freeze(r->srv.pid, deadline) == 0) {
+        snprintf(txt, sizeof txt, "SIGSTOP: every thread stopped in %lld ms",
+                 (long long)(ec_clock_ms() - t0));
+        ec_timeline_add(&ps->tl, in->c.label, what, -1, 0, txt);
+        return 0;
+    }
+    ec_proc_thaw(r->srv.pid);
+    pthread_mutex_lock(&ps->mu);
+    r->frozen = 0;
+    pthread_mutex_unlock(&ps->mu);
+    set_failure(in, st, EC_V_ERROR, EC_OC_TIMEOUT, EC_DIAG_HARNESS_ERROR,
+                "the server process stopped (SIGSTOP)",
+                "it is gone, or a thread was not seen stopped in time");
+    return -1;
+}
+
 /* Runs one step through the table's engine column. */
 static int exec_step(struct inst *in, const struct ec_step *st)
 {
@@ -1690,6 +1803,11 @@ static int run_pass(struct run *r, struct pass *ps)
     pthread_attr_destroy(&at);
     for (size_t i = 0; i < started; i++)
         pthread_join(ps->insts[i].th, NULL);
+    if (r->frozen) { /* a script ended between its freeze_server and thaw_server */
+        ec_proc_thaw(r->srv.pid);
+        r->frozen = 0;
+        ec_timeline_add(&ps->tl, "engine", "thaw-server", -1, 0, "SIGCONT at the end of the pass");
+    }
     ps->end_ms = ec_clock_ms();
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "engine.h"
 #include "fixture.h"
@@ -46,6 +47,7 @@ struct pass;
 struct srv_track {
     size_t from, scan; /* first line that may be ours; next line to look at */
     unsigned port;     /* our local port, 0 before connect */
+    struct sockaddr_storage me, peer; /* our address and the server's (await_ack) */
     long long recv;    /* bytes the server logged receiving ("recv" lines) */
     long long sent;    /* bytes it logged sending back ("send" lines) */
     int accepted, closed, refused;
@@ -146,6 +148,7 @@ struct run {
     int failed_pass;
     int any_failure;
     int abort_seen;
+    int frozen;           /* a freeze_server step stopped the server and no thaw_server followed */
     int obs_fds, obs_cpu; /* process observations supported */
     int obs_rss;          /* resident memory observable (a server we started) */
     int under_wine;       /* ec_replay_under_wine(o), for the profile and the report */

@@ -1087,6 +1087,12 @@ static int parse_doc(struct ld *l, const cJSON *root, struct ec_fixture *fx)
             if (strcmp(fx->groups[j].name, fx->groups[i - 1].name) == 0)
                 return fail(l, p, "connection name \"%s\" used twice", fx->groups[j].name);
     }
+    /* Freezing the server needs its process: a case that does is one for --server. */
+    for (size_t gi = 0; gi < fx->ngroups; gi++)
+        for (size_t si = 0; si < fx->groups[gi].nsteps; si++)
+            if (fx->groups[gi].steps[si].kind == EC_ST_FREEZE_SERVER ||
+                fx->groups[gi].steps[si].kind == EC_ST_THAW_SERVER)
+                fx->needs_server = 1;
     /* An observation that compares with another must name one made before it. */
     for (size_t gi = 0; gi < fx->ngroups; gi++)
         for (size_t si = 0; si < fx->groups[gi].nsteps; si++) {

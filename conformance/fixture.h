@@ -61,7 +61,10 @@ struct ec_payload {
       "rss_per_thread_kib quiet_ms",                                                               \
       parse_observe, exec_observe)                                                                 \
     X(ROUND_TRIPS, "round_trips", DATA, "data count max_ms percentile", parse_round_trips,         \
-      exec_round_trips)
+      exec_round_trips)                                                                            \
+    X(AWAIT_ACK, "await_ack", DATA, "", parse_nothing, exec_await_ack)                             \
+    X(FREEZE_SERVER, "freeze_server", SERVER, "", parse_nothing, exec_freeze)                      \
+    X(THAW_SERVER, "thaw_server", SERVER, "", parse_nothing, exec_freeze)
 
 enum ec_step_kind {
 #define EC_STEP_ENUM(kind, name, path, fields, parse, run) EC_ST_##kind,

@@ -672,6 +672,60 @@ long long ec_proc_rss_kib(pid_t pid)
     return kib;
 }
 
+/* Is every thread of pid stopped? 1, 0, or -1 when /proc cannot say (pid gone). */
+static int all_stopped(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int all = 1, any = 0;
+    struct dirent *e;
+    while (all && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sp[400], buf[512];
+        snprintf(sp, sizeof sp, "%s/%s/stat", path, e->d_name);
+        FILE *f = fopen(sp, "r");
+        if (!f)
+            continue; /* the thread just ended */
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* stat: "tid (comm) S ...": the state follows the last ')' (proc(5)); 'T' is
+         * stopped by a signal, 't' stopped under a tracer. */
+        const char *rp = strrchr(buf, ')');
+        if (!rp || rp[1] != ' ')
+            continue;
+        any = 1;
+        all = rp[2] == 'T' || rp[2] == 't';
+    }
+    closedir(d);
+    return any ? all : -1;
+}
+
+int ec_proc_freeze(pid_t pid, int64_t deadline_ms)
+{
+    if (kill(pid, SIGSTOP) != 0)
+        return -1;
+    for (;;) {
+        int r = all_stopped(pid);
+        if (r != 0)
+            return r > 0 ? 0 : -1;
+        if (ec_clock_ms() >= deadline_ms)
+            return -1;
+        /* A group stop takes each thread at its next return to user mode: polled, as
+         * /proc offers no notification of it to a process that is not the parent. */
+        poll(NULL, 0, 1);
+    }
+}
+
+int ec_proc_thaw(pid_t pid)
+{
+    return kill(pid, SIGCONT) == 0 ? 0 : -1;
+}
+
 int ec_proc_threads(pid_t pid)
 {
     char path[64], line[256];
@@ -872,4 +926,64 @@ int ec_port_listening(unsigned port)
     if (v4 == 1 || v6 == 1)
         return 1;
     return v4 < 0 && v6 < 0 ? -1 : 0;
+}
+
+int ec_tcp_conn_present(const struct sockaddr *server, const struct sockaddr *client)
+{
+    int family = server->sa_family;
+    if (family != AF_INET && family != AF_INET6)
+        return -1;
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -1;
+    /* One socket asked for by its addresses and ports (no dump: a lookup in the
+     * kernel's connection hash, cheap however many sockets the host has). The
+     * server's side: local is the server, remote the client. */
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req = {.nlh = {.nlmsg_len = sizeof req,
+                     .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                     .nlmsg_flags = NLM_F_REQUEST},
+             .r = {.sdiag_family = (unsigned char)family,
+                   .sdiag_protocol = IPPROTO_TCP,
+                   .idiag_states = ~0u}};
+    req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    if (family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)server, *b = (const void *)client;
+        req.r.id.idiag_sport = a->sin_port;
+        req.r.id.idiag_dport = b->sin_port;
+        memcpy(req.r.id.idiag_src, &a->sin_addr, 4);
+        memcpy(req.r.id.idiag_dst, &b->sin_addr, 4);
+    } else {
+        const struct sockaddr_in6 *a = (const void *)server, *b = (const void *)client;
+        req.r.id.idiag_sport = a->sin6_port;
+        req.r.id.idiag_dport = b->sin6_port;
+        memcpy(req.r.id.idiag_src, &a->sin6_addr, 16);
+        memcpy(req.r.id.idiag_dst, &b->sin6_addr, 16);
+    }
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int present = -1;
+    union {
+        struct nlmsghdr h;
+        unsigned char b[8192];
+    } buf;
+    if (send(fd, &req, sizeof req, 0) == (ssize_t)sizeof req) {
+        ssize_t n = recv(fd, &buf, sizeof buf, 0);
+        struct nlmsghdr *h = &buf.h;
+        if (n > 0 && NLMSG_OK(h, (size_t)n)) {
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(h);
+                present = e->error == -ENOENT ? 0 : -1;
+            } else if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+                /* The lookup falls back to the listener when no connection matches
+                 * (inet_lookup): that is "gone" too. */
+                const struct inet_diag_msg *m = NLMSG_DATA(h);
+                present = m->idiag_state != TCP_LISTEN && m->idiag_state != TCP_CLOSE;
+            }
+        }
+    }
+    close(fd);
+    return present;
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* The event of a log line (lib/ec_log.h), parsed as the line is read so that the
@@ -106,11 +107,27 @@ int ec_proc_threads(pid_t pid);
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 
+/* Freezes process pid: SIGSTOP, then waits until /proc shows every one of its threads
+ * stopped ('T' in /proc/pid/task/<tid>/stat), up to deadline_ms (ec_clock_ms). While
+ * it is frozen the kernel still completes handshakes and queues bytes, FINs and RSTs
+ * for its sockets, so whatever arrives meanwhile is there at once when it resumes (one
+ * wake-up, one loop round). Returns 0, or -1 (it is gone, or not stopped in time). */
+int ec_proc_freeze(pid_t pid, int64_t deadline_ms);
+
+/* Lets a frozen process pid go on (SIGCONT). Returns 0 or -1 (it is gone). */
+int ec_proc_thaw(pid_t pid);
+
 /* Is a TCP socket of this host listening on port (IPv4 or IPv6)? Asked of the
  * kernel (sock_diag, listening sockets only), else read from /proc/net/tcp and
  * /proc/net/tcp6, in the caller's network namespace. Returns 1, 0 (none), or -1 when
  * neither way works. Only meaningful for a server on this host. */
 int ec_port_listening(unsigned port);
+
+/* Is the server's side of the TCP connection from client to server (their addresses
+ * and ports) still in this host's connection table (sock_diag, one lookup)? After a
+ * client's reset it is not, once the server's kernel has processed the RST, even if
+ * the server never accepted it. 1, 0, or -1 when sock_diag cannot say. */
+int ec_tcp_conn_present(const struct sockaddr *server, const struct sockaddr *client);
 
 /* CPU demand of process pid in milliseconds: the time its threads ran plus the time
  * they waited, runnable, for a CPU (sum of /proc/pid/task/<tid>/schedstat). Unlike CPU

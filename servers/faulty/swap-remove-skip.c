@@ -13,9 +13,11 @@
  *     bytes: it stalls until some other event wakes the loop.
  *   A correct server: looks at slot i again after a removal (i-- before continue), as
  *     the textbook should have.
- *   Diagnosis: stall for the client whose record was moved, every time in
- *     churn-handle-reuse and fd-exhaustion, and in some runs of other multi-client
- *     cases (see the profile).
+ *   Diagnosis: stall for the client whose record was moved. It fires only when a
+ *     client leaves in the round in which the last record has work, so a case shows
+ *     it every run only when it makes the two meet: leave-and-send-together freezes
+ *     the server while the leaver's FIN and the last client's bytes arrive. Other
+ *     multi-client cases show it when their clients happen to line up (the profile).
  */
 #include "ec_faulty.h"
 
