@@ -744,7 +744,10 @@ int ec_proc_threads(pid_t pid)
     return n;
 }
 
-long long ec_proc_cpu_ms(pid_t pid)
+/* Reads fields from..to (numbered as in proc(5), from 3) of /proc/pid/stat into v as
+ * unsigned numbers (field 3, the state letter, reads as its character code). Returns
+ * 0, or -1 when the process is gone or the line cannot be read. */
+static int proc_stat_fields(pid_t pid, int from, int to, unsigned long long *v)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -755,27 +758,42 @@ long long ec_proc_cpu_ms(pid_t pid)
     fclose(f);
     buf[n] = 0;
     /* The command name (field 2) may hold spaces and parentheses: fields are counted
-     * from the last ')' (proc(5)). utime and stime are fields 14 and 15. */
+     * from the last ')' (proc(5)). */
     char *p = strrchr(buf, ')');
     if (!p)
         return -1;
     p++;
-    unsigned long long ut = 0, st = 0;
     int field = 2;
     char *save = NULL;
     for (char *tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         field++;
-        if (field == 14)
-            ut = strtoull(tok, NULL, 10);
-        else if (field == 15) {
-            st = strtoull(tok, NULL, 10);
-            break;
-        }
+        if (field >= from)
+            v[field - from] = field == 3 ? (unsigned char)tok[0] : strtoull(tok, NULL, 10);
+        if (field == to)
+            return 0;
     }
+    return -1;
+}
+
+long long ec_proc_cpu_ms(pid_t pid)
+{
+    unsigned long long v[2]; /* utime and stime: fields 14 and 15 */
+    if (proc_stat_fields(pid, 14, 15, v) < 0)
+        return -1;
     long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         hz = 100;
-    return (long long)((ut + st) * 1000ull / (unsigned long long)hz);
+    return (long long)((v[0] + v[1]) * 1000ull / (unsigned long long)hz);
+}
+
+int ec_proc_exiting(pid_t pid)
+{
+    unsigned long long v[7]; /* state (3) to flags (9) */
+    if (proc_stat_fields(pid, 3, 9, v) < 0)
+        return 0;
+    /* PF_EXITING (0x4, include/linux/sched.h) is set as do_exit begins, before the
+     * descriptors are closed; Z and X are the dead states (proc(5)). */
+    return (v[6] & 0x4u) != 0 || v[0] == 'Z' || v[0] == 'X';
 }
 
 int ec_split_command(const char *cmd, char **argv, int max, char *err, size_t errlen)

@@ -107,6 +107,11 @@ int ec_proc_threads(pid_t pid);
 /* User + system CPU time of process pid in milliseconds (/proc/pid/stat), or -1. */
 long long ec_proc_cpu_ms(pid_t pid);
 
+/* True while process pid is on its way out: it has begun to exit (PF_EXITING in the
+ * flags of /proc/pid/stat) or is already dead and not yet reaped. A process that
+ * exits with many sockets full of unread data can spend a while closing them. */
+int ec_proc_exiting(pid_t pid);
+
 /* Freezes process pid: SIGSTOP, then waits until /proc shows every one of its threads
  * stopped ('T' in /proc/pid/task/<tid>/stat), up to deadline_ms (ec_clock_ms). While
  * it is frozen the kernel still completes handshakes and queues bytes, FINs and RSTs
