@@ -859,9 +859,20 @@ void ec_split_free(char **argv, int n)
  * with tens of thousands of connections, where reading /proc/net/tcp takes a good
  * part of a second (measured: 21,696 lines, 0.5 s a read under load). 1 if one has
  * local port `port`, 0 if none, -1 if the dump failed. */
-static int listening_diag(int family, unsigned port)
+/* A sock_diag socket whose receive waits at most a second (the kernel answers at
+ * once, but no wait here may be unbounded), or -1. */
+static int diag_socket(void)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    struct timeval tv = {.tv_sec = 1};
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static int listening_diag(int family, unsigned port)
+{
+    int fd = diag_socket();
     if (fd < 0)
         return -1;
     struct {
@@ -873,9 +884,6 @@ static int listening_diag(int family, unsigned port)
              .r = {.sdiag_family = (unsigned char)family,
                    .sdiag_protocol = IPPROTO_TCP,
                    .idiag_states = 1u << TCP_LISTEN}};
-    /* Bounded: the kernel answers at once, but no wait here may be unbounded. */
-    struct timeval tv = {.tv_sec = 1};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int found = -1;
     if (send(fd, &req, sizeof req, 0) == (ssize_t)sizeof req)
         found = 0;
@@ -951,7 +959,7 @@ int ec_tcp_conn_present(const struct sockaddr *server, const struct sockaddr *cl
     int family = server->sa_family;
     if (family != AF_INET && family != AF_INET6)
         return -1;
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    int fd = diag_socket();
     if (fd < 0)
         return -1;
     /* One socket asked for by its addresses and ports (no dump: a lookup in the
@@ -980,8 +988,6 @@ int ec_tcp_conn_present(const struct sockaddr *server, const struct sockaddr *cl
         memcpy(req.r.id.idiag_src, &a->sin6_addr, 16);
         memcpy(req.r.id.idiag_dst, &b->sin6_addr, 16);
     }
-    struct timeval tv = {.tv_sec = 1};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int present = -1;
     union {
         struct nlmsghdr h;

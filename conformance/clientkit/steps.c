@@ -640,6 +640,23 @@ static enum ec_rx wait_readable(struct ec_conn *c, int64_t deadline_ms)
     return EC_RX_OK;
 }
 
+/* One wait of a receive that got nothing. With c->stalled, first asks it (when ask is
+ * set) whether the stall since `blocked` is proven (then EC_RX_TIMEOUT), and cuts the
+ * wait to 20 ms so that it is asked again soon; a cut wait that times out is EC_RX_OK
+ * (look again), the deadline's own is EC_RX_TIMEOUT. */
+static enum ec_rx wait_or_stall(struct ec_conn *c, int ask, int64_t blocked, int64_t deadline_ms)
+{
+    int64_t until = deadline_ms;
+    if (c->stalled) {
+        if (ask && c->stalled(c, c->stalled_arg, blocked))
+            return EC_RX_TIMEOUT;
+        if (until > ec_clock_ms() + 20)
+            until = ec_clock_ms() + 20;
+    }
+    enum ec_rx r = wait_readable(c, until);
+    return r == EC_RX_TIMEOUT && until < deadline_ms ? EC_RX_OK : r;
+}
+
 enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_ms)
 {
     int64_t blocked = -1; /* since when nothing came (ec_clock_ms), with c->stalled */
@@ -652,20 +669,12 @@ enum ec_rx ec_conn_recv_until(struct ec_conn *c, size_t want, int64_t deadline_m
             return EC_RX_OK;
         if (r != EC_RX_OK)
             return r;
-        int64_t until = deadline_ms;
-        if (c->stalled) {
-            if (c->recvd_len != seen || blocked < 0) {
-                seen = c->recvd_len;
-                blocked = ec_clock_ms();
-            } else if (c->stalled(c, c->stalled_arg, blocked)) {
-                return EC_RX_TIMEOUT;
-            }
-            if (until > ec_clock_ms() + 20)
-                until = ec_clock_ms() + 20;
+        int ask = c->stalled && c->recvd_len == seen && blocked >= 0;
+        if (c->stalled && !ask) {
+            seen = c->recvd_len;
+            blocked = ec_clock_ms();
         }
-        r = wait_readable(c, until);
-        if (r == EC_RX_TIMEOUT && until < deadline_ms)
-            r = EC_RX_OK;
+        r = wait_or_stall(c, ask, blocked, deadline_ms);
         if (r != EC_RX_OK)
             return r;
     }
@@ -686,16 +695,7 @@ enum ec_rx ec_conn_wait_end(struct ec_conn *c, int64_t deadline_ms)
             return EC_RX_DATA;
         if (r != EC_RX_OK)
             return r;
-        int64_t until = deadline_ms;
-        if (c->stalled) {
-            if (c->stalled(c, c->stalled_arg, blocked))
-                return EC_RX_TIMEOUT;
-            if (until > ec_clock_ms() + 20)
-                until = ec_clock_ms() + 20;
-        }
-        r = wait_readable(c, until);
-        if (r == EC_RX_TIMEOUT && until < deadline_ms)
-            r = EC_RX_OK;
+        r = wait_or_stall(c, c->stalled != NULL, blocked, deadline_ms);
         if (r != EC_RX_OK)
             return r;
     }
