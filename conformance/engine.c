@@ -593,7 +593,7 @@ static int wait_after_server(struct inst *in, const struct ec_step *st)
      * saw: Wine drops one reset in the backlog), and the steps after this one judge. */
     const struct ec_alt *alt = cut ? NULL : alternative(st, EC_OC_TIMEOUT);
     if (alt) {
-        snprintf(txt, sizeof txt, "after %s: not seen in %lld ms (timeout alternative)", evn,
+        snprintf(txt, sizeof txt, "after %s: not seen, %lld ms (alt.)", evn,
                  (long long)(ec_clock_ms() - t0));
         ec_timeline_add(&ps->tl, c->label, "server-wait", bytes > 0 ? bytes : -1, 0, txt);
         in->nonstrict[ec_step_path(st->kind)] |= alt->nonstrict;
