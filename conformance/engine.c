@@ -1893,6 +1893,8 @@ static int run_pass(struct run *r, struct pass *ps)
 
     ps->start_ms = ec_clock_ms();
     ps->deadline_ms = ps->start_ms + ec__budget_ms(ps);
+    for (size_t j = 0; j < ps->ninst; j++)
+        ps->insts[j].c.pace_until = ps->deadline_ms;
     ec_timeline_add(&ps->tl, "engine", "pass", -1, 0, ps->plan_name);
     pthread_attr_t at;
     pthread_attr_init(&at);
@@ -2052,7 +2054,7 @@ static void add_pass(struct run *r, enum ec_plan_override ov, size_t split_at, c
 static int plan_passes(struct run *r)
 {
     const struct ec_fixture *fx = &r->fx;
-    size_t shortest_long = 0, any_send = 0, non_asis = 0;
+    size_t shortest_long = 0, any_send = 0, non_asis = 0, any_bytewise = 0;
     for (size_t g = 0; g < fx->ngroups; g++)
         for (size_t s = 0; s < fx->groups[g].nsteps; s++) {
             const struct ec_step *st = &fx->groups[g].steps[s];
@@ -2061,6 +2063,7 @@ static int plan_passes(struct run *r)
             any_send = 1;
             non_asis |= st->plan.kind != EC_PLAN_ASIS;
             size_t b = step_bytes(st, &fx->framing);
+            any_bytewise |= b <= EC_SWEEP_BYTEWISE_MAX;
             if (b <= EC_SWEEP_SPLIT_MAX && b > shortest_long)
                 shortest_long = b;
         }
@@ -2082,7 +2085,8 @@ static int plan_passes(struct run *r)
         return 0;
     if (non_asis)
         add_pass(r, EC_OV_ASIS, 0, "as-is");
-    add_pass(r, EC_OV_BYTEWISE, 0, "bytewise");
+    if (any_bytewise)
+        add_pass(r, EC_OV_BYTEWISE, 0, "bytewise");
     snprintf(name, sizeof name, "random seed=%llu", (unsigned long long)r->seed);
     add_pass(r, EC_OV_RANDOM, 0, name);
     for (size_t k = 1; k < shortest_long; k++) {

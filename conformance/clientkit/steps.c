@@ -905,6 +905,15 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
                     c->pace_failed = 1;
                     ec_conn_set_nodelay(c, 1);
                     note(c, "pace", -1, -EC_ETIMEDOUT, "no server recv: rest unpaced");
+                } else {
+                    /* Measured: a 4,096-byte bytewise send to a Wine server takes about
+                     * 1 ms a byte, more than the send's 2 s, and its last half went
+                     * unpaced. A server still taking pieces has not stopped. */
+                    int64_t d = ec_clock_ms() + timeout_ms;
+                    if (d > c->pace_until)
+                        d = c->pace_until;
+                    if (d > deadline)
+                        deadline = d;
                 }
             } else if (!first) {
                 pieces_after++;

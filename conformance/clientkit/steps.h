@@ -132,9 +132,12 @@ enum ec_plan_override {
     EC_OV_COALESCE
 };
 
-/* Sends longer than this keep their plan in the bytewise pass, and only sends up to
- * EC_SWEEP_SPLIT_MAX bytes are split at every point. */
-#define EC_SWEEP_BYTEWISE_MAX 4096
+/* Sends longer than this keep their plan in the bytewise pass (a fixture with no
+ * shorter send has none), and only sends up to EC_SWEEP_SPLIT_MAX bytes are split at
+ * every point. 2048 is twice the default --bufsize: a bufsize-sized message and the
+ * one after it, byte by byte. Each byte waits for the server's recv, which costs 1-3
+ * ms under Wine (measured): 4,096 bytes outlasted a 12 s budget on a loaded machine. */
+#define EC_SWEEP_BYTEWISE_MAX 2048
 #define EC_SWEEP_SPLIT_MAX    32
 
 /* The override named spec (--plan: "fixture", "as-is", "bytewise", "random",
@@ -222,9 +225,12 @@ struct ec_conn {
      * It waits at most until deadline_ms (absolute, ec_clock_ms: the send's own
      * deadline), draining the echo if c->reading, and returns -1 when the server did
      * not take them (it stopped reading, closed or died): the rest of that send then
-     * goes at once, and the send counts as timed. */
+     * goes at once, and the send counts as timed. Each piece the server took earns
+     * the send its whole time again (a deadline bounds a wait for the server's
+     * progress, not a long paced send), up to pace_until. */
     int (*pace)(struct ec_conn *c, void *arg, int64_t deadline_ms);
     void *pace_arg;
+    int64_t pace_until;         /* ec_clock_ms; a paced send's deadline never passes it */
     int pace_failed;            /* a pace call returned -1 on this stream */
     /* Proof of a stall (optional). When set, a send that the kernel refuses to take
      * more of, or a receive (ec_conn_recv_until, recv_some, wait_end) that gets nothing,
