@@ -1510,8 +1510,14 @@ static int exec_fill(struct inst *in, const struct ec_step *st)
     struct ec_conn *c = &in->c;
     int cut;
     int64_t d = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+    /* With quiet_ms, a refusal ends the fill only while the server sleeps: ending it
+     * early could leave a server that only waited for a CPU short of a full send side,
+     * so under Wine the wineserver must be quiet as well (may_fail). */
+    struct quiet q;
+    stall_arm(in, st, &q, 1);
     long long k = ec_conn_fill(c, st->max, st->seed + (uint64_t)in->idx, ec_scale_ms(st->settle_ms),
                                (int)(d - ec_clock_ms()));
+    stall_disarm(in);
     if (k >= 0) {
         in->filled = k;
         return 0;
