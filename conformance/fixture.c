@@ -744,7 +744,8 @@ static int parse_fill(struct ld *l, const cJSON *v, const char *path, struct ec_
     st->settle_ms = 100;
     if (get_int(l, v, path, "max", 1, 256ll << 20, &max) < 0 ||
         get_int(l, v, path, "seed", 0, 0x7fffffffffffffffll, &seed) < 0 ||
-        get_intv(l, v, path, "settle_ms", 1, 10000, &st->settle_ms) < 0)
+        get_intv(l, v, path, "settle_ms", 1, 10000, &st->settle_ms) < 0 ||
+        get_intv(l, v, path, "quiet_ms", 1, 10000, &st->quiet_ms) < 0)
         return -1;
     st->max = (size_t)max;
     st->seed = (uint64_t)seed;

@@ -40,7 +40,7 @@ struct ec_payload {
 #define EC_STEP_KINDS(X)                                                                           \
     X(CONNECT, "connect", DATA, "", parse_nothing, exec_connect)                                   \
     X(SEND, "send", DATA, "data payloads plan for_ms quiet_ms", parse_send, exec_send)             \
-    X(FILL, "fill", DATA, "max settle_ms seed", parse_fill, exec_fill)                             \
+    X(FILL, "fill", DATA, "max settle_ms seed quiet_ms", parse_fill, exec_fill)                    \
     X(EXPECT, "expect", DATA, "echo data regex frames quiet_ms", parse_expect, exec_expect)        \
     X(RECVN, "recvn", DATA, "n echo", parse_recvn, exec_recvn)                                     \
     X(EXPECT_EOF, "expect_eof", CLOSE, "quiet_ms", parse_quiet, exec_end)                          \
@@ -130,8 +130,9 @@ struct ec_step {
     struct ec_write_plan plan;
     int plan_fixed; /* the boundary sweep leaves this plan alone */
     int for_ms;     /* repeat the payloads for this long */
-    int quiet_ms;   /* send, expect, expect_eof, observe: a stall is proven once the server was quiet
-                     * this long while nothing moved (engine.c, "a quiet server"); 0: no */
+    int quiet_ms; /* send, expect, expect_eof, observe: a stall is proven once the server was quiet
+                   * this long while nothing moved (engine.c, "a quiet server"); fill: a refusal
+                   * ends it only once the server was quiet this long; 0: no */
     /* expect */
     enum ec_expect_kind ex;
     long long echo_n;       /* EC_EX_ECHO: bytes, -1 = everything sent so far */

@@ -944,6 +944,8 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
     long long total = 0;
     note_peer_fin(c);
     int64_t deadline = ec_clock_ms() + timeout_ms;
+    int64_t blocked = -1; /* since when the kernel has taken nothing (ec_clock_ms) */
+    int proven = 0;
     while ((size_t)total < max) {
         size_t want = max - (size_t)total;
         if (want > sizeof buf)
@@ -954,6 +956,7 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
             if (record_sent(c, buf, (size_t)k) < 0)
                 return -EC_ENOMEM;
             total += k;
+            blocked = -1;
             continue;
         }
         if (k < 0 && k != -EC_EWOULDBLOCK) {
@@ -964,14 +967,30 @@ long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_
         if (left == 0)
             break;
         struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
-        int w = poll(&pf, 1, settle_ms < left ? settle_ms : left);
-        if (w == 0)
-            break; /* the kernel refused more for settle_ms: the pipe is full */
+        if (!c->stalled) {
+            int w = poll(&pf, 1, settle_ms < left ? settle_ms : left);
+            if (w == 0)
+                break; /* the kernel refused more for settle_ms: the pipe is full */
+            continue;
+        }
+        /* A refusal for settle_ms also comes from a server that only waited that long
+         * for a CPU (a loaded machine) and reads on later: then the pipe is not full
+         * yet, and the server's send side may never fill. Full is a refusal while the
+         * server sleeps (it stopped reading); looked at every 20 ms. */
+        if (blocked < 0)
+            blocked = ec_clock_ms();
+        if (poll(&pf, 1, left < 20 ? left : 20) > 0)
+            continue;
+        if (ec_clock_ms() - blocked >= settle_ms && c->stalled(c, c->stalled_arg, blocked)) {
+            proven = 1;
+            break;
+        }
     }
     /* Say why it stopped: a full connection is the point; reaching max or the
      * deadline means the connection could take more. */
     note(c, "fill", total, 0,
          (size_t)total >= max        ? "stopped at max, not full"
+         : proven                    ? "full: the kernel refused more while the server slept"
          : ec_clock_ms() >= deadline ? "stopped at the deadline"
                                      : "full: the kernel refused more");
     return total;

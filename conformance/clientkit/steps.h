@@ -284,8 +284,11 @@ long long ec_conn_send(struct ec_conn *c, const unsigned char *const *pieces, co
                        size_t n, const struct ec_write_plan *plan, int timeout_ms);
 
 /* Sends seeded pattern bytes until the kernel refuses more for settle_ms, or max
- * bytes went, or timeout_ms passed; never reads. Returns the bytes sent (>= 0) or a
- * negative class on a socket error. */
+ * bytes went, or timeout_ms passed; never reads. With c->stalled set, refusal alone
+ * does not end it: the kernel must have refused more for settle_ms and c->stalled must
+ * say the server is asleep (it stopped reading, not merely waited for a CPU), else the
+ * fill goes on until max or timeout_ms. Returns the bytes sent (>= 0) or a negative
+ * class on a socket error. */
 long long ec_conn_fill(struct ec_conn *c, size_t max, uint64_t seed, int settle_ms, int timeout_ms);
 
 /* Receives until c->recvd_len >= want or the deadline (absolute, ec_now_ms clock).
