@@ -548,7 +548,9 @@ static int pace(struct ec_conn *c, void *arg, int64_t deadline)
 }
 
 /* after_server: waits for the step's server event before the step acts. Returns 0 to
- * act, -1 on failure (recorded: the event did not come within the step's deadline). */
+ * act, 1 to end the script quietly (a "timeout" alternative with "then": "end"), -1 on
+ * failure (recorded: the event did not come within the step's deadline, and the step
+ * has no "timeout" alternative). */
 static int wait_after_server(struct inst *in, const struct ec_step *st)
 {
     struct ec_conn *c = &in->c;
@@ -586,6 +588,16 @@ static int wait_after_server(struct inst *in, const struct ec_step *st)
                  rc == 0 ? "seen" : "server closed first", (long long)(ec_clock_ms() - t0));
         ec_timeline_add(&ps->tl, c->label, "server-wait", bytes > 0 ? bytes : -1, 0, txt);
         return 0;
+    }
+    /* A "timeout" alternative: the event may never come (a connection the server never
+     * saw: Wine drops one reset in the backlog), and the steps after this one judge. */
+    const struct ec_alt *alt = cut ? NULL : alternative(st, EC_OC_TIMEOUT);
+    if (alt) {
+        snprintf(txt, sizeof txt, "after %s: not seen, %lld ms (alt.)", evn,
+                 (long long)(ec_clock_ms() - t0));
+        ec_timeline_add(&ps->tl, c->label, "server-wait", bytes > 0 ? bytes : -1, 0, txt);
+        in->nonstrict[ec_step_path(st->kind)] |= alt->nonstrict;
+        return alt->end ? 1 : 0;
     }
     char e[200], a[200];
     snprintf(e, sizeof e, "the server to log \"%s\" for this connection%s within the deadline", evn,
@@ -1031,6 +1043,94 @@ static int check_rss_growth(struct inst *in, const struct ec_step *st)
     return 0;
 }
 
+/* ---- busy-poll on a loaded machine ------------------------------------------------ */
+
+#define MAX_SCHED_THREADS 256
+#define STARVED_SAMPLE_MS 20
+
+/* What starved_spinner found: the spinning thread and its CPU time, tid 0 if none. */
+struct starved {
+    pid_t tid;
+    long long run_ns;
+};
+
+/* Is some thread of pid running or waiting for a CPU ('R')? */
+static int any_runnable(pid_t pid)
+{
+    struct ec_thread_sched th[MAX_SCHED_THREADS];
+    int n = ec_proc_thread_sched(pid, th, MAX_SCHED_THREADS);
+    for (int i = 0; i < n; i++)
+        if (th[i].state == 'R')
+            return 1;
+    return 0;
+}
+
+/* The busy-poll judgement when the CPU share cannot give it. On a machine with a load
+ * average of 100 or more a spinning server gets 1-2% of a CPU: its share is below any
+ * bound, and its demand (schedstat's waiting time is counted only when it next gets a
+ * CPU) can be read as 0% or 150% in a 300 ms window. What does not depend on the load
+ * is the spinner's conduct: it never sleeps. An idle server that woke once (a timer, a
+ * late event) runs a moment and sleeps again, a voluntary context switch; a spinning
+ * thread only ever loses the CPU to preemption. So the window goes on, sampled every
+ * 20 ms, from the first reading (th0, n0) until either some thread has run spin_ns
+ * (the CPU time the share rule asks for: a fifth of the bound over the window) without
+ * a single voluntary switch: spinning, 1, with sv set; or no thread is left that has
+ * neither slept nor stayed asleep: 0. At the deadline a thread still undecided (it ran
+ * less than spin_ns, never slept) gives 0: the evidence did not come. */
+static int starved_spinner(struct inst *in, pid_t pid, const struct ec_thread_sched *th0, int n0,
+                           long long spin_ns, int64_t deadline, struct starved *sv)
+{
+    int64_t t0 = ec_clock_ms();
+    char txt[160];
+    for (;;) {
+        struct ec_thread_sched th[MAX_SCHED_THREADS];
+        int n = ec_proc_thread_sched(pid, th, MAX_SCHED_THREADS);
+        if (n < 0)
+            return 0; /* gone: the steps after this one say so */
+        int undecided = 0;
+        for (int i = 0; i < n; i++) {
+            long long run0 = 0, v0 = 0; /* a thread born since: from nothing */
+            for (int j = 0; j < n0; j++)
+                if (th0[j].tid == th[i].tid) {
+                    run0 = th0[j].run_ns;
+                    v0 = th0[j].vcsw;
+                }
+            if (th[i].run_ns < 0 || th[i].vcsw < 0 || run0 < 0 || v0 < 0)
+                continue; /* not readable: the share rule stands */
+            if (th[i].vcsw > v0)
+                continue; /* it slept: it waits for events */
+            long long ran = th[i].run_ns - run0;
+            if (ran >= spin_ns) {
+                sv->tid = th[i].tid;
+                sv->run_ns = ran;
+                snprintf(txt, sizeof txt,
+                         "starved: thread %d ran %lld ms without sleeping once, in %lld ms",
+                         (int)th[i].tid, ran / 1000000, (long long)(ec_clock_ms() - t0));
+                ec_timeline_add(&in->ps->tl, in->c.label, "observe", -1, 0, txt);
+                return 1;
+            }
+            if (ran > 0 || th[i].state == 'R')
+                undecided++;
+        }
+        int64_t now = ec_clock_ms();
+        if (!undecided || now >= deadline) {
+            snprintf(txt, sizeof txt, "starved: %s after %lld ms more",
+                     undecided ? "undecided at the deadline (not busy-poll)"
+                               : "every thread slept or stayed asleep",
+                     (long long)(now - t0));
+            ec_timeline_add(&in->ps->tl, in->c.label, "observe", -1, 0, txt);
+            return 0;
+        }
+        int left = (int)(deadline - now);
+        if (left > STARVED_SAMPLE_MS)
+            left = STARVED_SAMPLE_MS;
+        if (in->c.reading && in->c.fd >= 0)
+            ec_conn_pump(&in->c, left);
+        else
+            poll(NULL, 0, left);
+    }
+}
+
 static int exec_observe(struct inst *in, const struct ec_step *st)
 {
     struct pass *ps = in->ps;
@@ -1062,7 +1162,10 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
         if (!r->obs_cpu) {
             in->not_checked = 1;
         } else {
-            int window = ec_scale_ms(st->cpu_window_ms);
+            int window = ec_scale_ms(st->cpu_window_ms), cut;
+            int64_t deadline = step_deadline(in, st, DEFAULT_STEP_MS, &cut);
+            struct ec_thread_sched th0[MAX_SCHED_THREADS];
+            int n0 = ec_proc_thread_sched(pid, th0, MAX_SCHED_THREADS);
             long long c0 = ec_proc_cpu_ms(pid), d0 = ec_proc_demand_ms(pid);
             int64_t t0 = ec_clock_ms(), until = t0 + window;
             while (ec_clock_ms() < until) {
@@ -1087,6 +1190,26 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
              * one that woke once may only have waited for a CPU, and runs for nothing. */
             int spinning =
                 pct > st->max_cpu_percent && (cpu_pct < 0 || cpu_pct * 5 >= st->max_cpu_percent);
+            struct starved sv = {0};
+            /* Wanted the CPU but hardly got it (a loaded machine), or still runnable at the
+             * end of the window (its demand not yet counted): the share cannot tell, so
+             * a thread's own conduct decides (starved_spinner). */
+            if (!spinning && n0 > 0 &&
+                (pct > st->max_cpu_percent || any_runnable(pid) || pct < 0))
+                spinning = starved_spinner(in, pid, th0, n0,
+                                           (long long)st->max_cpu_percent * window * 2000,
+                                           deadline, &sv);
+            if (spinning && sv.tid) {
+                snprintf(e, sizeof e, "server CPU demand at most %d%% while it has nothing to do",
+                         st->max_cpu_percent);
+                snprintf(a, sizeof a,
+                         "thread %d ran %lld ms on a CPU in %lld ms without sleeping once "
+                         "(demand %d%% in the first %lld ms, a loaded machine's share)",
+                         (int)sv.tid, sv.run_ns / 1000000, (long long)(ec_clock_ms() - t0), pct,
+                         (long long)dt);
+                set_failure(in, st, EC_V_FAIL, EC_OC_DATA, EC_DIAG_BUSY_POLL, e, a);
+                return -1;
+            }
             if (spinning) {
                 snprintf(e, sizeof e, "server CPU demand at most %d%% while it has nothing to do",
                          st->max_cpu_percent);
@@ -1693,7 +1816,7 @@ static void *inst_main(void *arg)
             break;
         }
         in->ran_path[ec_step_path(st->kind)] = 1;
-        if (st->after != EC_AFTER_NONE && wait_after_server(in, st) < 0)
+        if (st->after != EC_AFTER_NONE && wait_after_server(in, st) != 0)
             break;
         int rc = exec_step(in, st);
         if (rc != 0)

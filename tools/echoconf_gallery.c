@@ -88,7 +88,7 @@ struct rate {
 };
 
 struct tally {
-    const char *build, *profile_dir;
+    const char *build, *profile_dir, *models;
     struct rate rates[256];
     size_t n;
 };
@@ -100,7 +100,7 @@ static void tally_run(int run, void *arg)
     struct tally *t = arg;
     struct ec_score s;
     (void)run;
-    if (ec_score_compute(t->build, t->profile_dir, &s) < 0)
+    if (ec_score_compute(t->build, t->profile_dir, t->models, &s) < 0)
         return;
     for (size_t i = 0; i < s.nrows; i++) {
         const struct ec_score_row *row = &s.rows[i];
@@ -126,20 +126,22 @@ int ec_cli_gallery(int argc, char **argv)
 {
     char build[PATH_MAX] = "";
     const char *profile_dir = EC_SOURCE_DIR "/conformance/profiles";
-    const char *jobs = "4", *repeat = NULL;
+    const char *jobs = "4", *repeat = NULL, *models = NULL;
     int run = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: echoconf gallery [--build DIR] [-j N] [--no-run | --repeat N]\n"
-                   "                        [--profile-dir DIR]\n"
+                   "                        [--profile-dir DIR] [--models GLOB[,GLOB]]\n"
                    "Runs the faulty family through `echoconf matrix` (unless --no-run), then\n"
                    "prints each faulty server's declared diagnoses, the cases that caught it and\n"
                    "its verdict, the cases no faulty server fails, and the mutation score.\n"
                    "A may-entry (MAY) never counts as a catch. --repeat N runs the matrix N\n"
                    "times, lists the cells that changed between runs, and prints each faulty\n"
-                   "server's catch rate (runs in which a case caught it).\n"
+                   "server's catch rate (runs in which a case caught it). --models GLOB[,GLOB]\n"
+                   "runs and scores only the faulty servers whose id matches a glob (fnmatch; a\n"
+                   "glob after ! leaves out what it matches, as in echoconf matrix).\n"
                    "Exit status: 0 only when every measured bug was caught with its declared\n"
                    "diagnosis (in every run, and no cell changed), 1 otherwise, 2 on bad usage\n"
                    "or a missing build.\n");
@@ -153,16 +155,19 @@ int ec_cli_gallery(int argc, char **argv)
             jobs = argv[++i];
         else if (strcmp(a, "--repeat") == 0 && has)
             repeat = argv[++i];
+        else if (strcmp(a, "--models") == 0 && has)
+            models = argv[++i];
         else if (strcmp(a, "--no-run") == 0)
             run = 0;
         else {
             fprintf(stderr,
                     "echoconf gallery: %s: %s\n"
                     "usage: echoconf gallery [--build DIR] [-j N] [--no-run | --repeat N] "
-                    "[--profile-dir DIR]\n",
+                    "[--profile-dir DIR] [--models GLOB[,GLOB]]\n",
                     a,
                     (strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 ||
-                     strcmp(a, "--profile-dir") == 0 || strcmp(a, "--repeat") == 0)
+                     strcmp(a, "--profile-dir") == 0 || strcmp(a, "--repeat") == 0 ||
+                     strcmp(a, "--models") == 0)
                         ? "needs a value"
                         : "unknown option");
             return 2;
@@ -183,15 +188,26 @@ int ec_cli_gallery(int argc, char **argv)
     }
     ta->build = build;
     ta->profile_dir = profile_dir;
+    ta->models = models;
     int changed = 0;
     if (run) {
         /* The matrix of the faulty family runs the tests and writes the results; its
          * own exit status (a stale profile is XPASS) is reported by its table. With
          * --repeat, each run's catches are counted as it ends. */
-        char *margv[] = {argv[0],  "matrix",   "--build", build,  "-j",
-                         (char *)jobs, "--family", "faulty",  "--repeat", (char *)(repeat ? repeat : "1"),
+        char *margv[] = {argv[0],
+                         "matrix",
+                         "--build",
+                         build,
+                         "-j",
+                         (char *)jobs,
+                         "--family",
+                         "faulty",
+                         "--repeat",
+                         (char *)(repeat ? repeat : "1"),
+                         "--models",
+                         (char *)(models ? models : "*"),
                          NULL};
-        int rc = ec_cli_matrix_runs(10, margv, repeat ? tally_run : NULL, ta);
+        int rc = ec_cli_matrix_runs(12, margv, repeat ? tally_run : NULL, ta);
         if (rc == 2) {
             free(ta);
             return 2;
@@ -199,7 +215,7 @@ int ec_cli_gallery(int argc, char **argv)
         changed = repeat && rc == 1; /* a failing or a changed cell in some run */
     }
     struct ec_score s;
-    if (ec_score_compute(build, profile_dir, &s) < 0) {
+    if (ec_score_compute(build, profile_dir, models, &s) < 0) {
         free(ta);
         return 2;
     }

@@ -127,8 +127,8 @@ static void print_cells(const struct ec_manifest_model *models, size_t nm, char 
 
 /* Runs the tests of the manifest's models once through ctest, after removing their
  * old results (they would pass for new ones). Returns 0, or 2 when ctest cannot run. */
-static int run_ctest(const char *build, const struct ec_manifest *man, int jobs, int run,
-                     int runs)
+static int run_ctest(const char *build, const struct ec_manifest *man, int all_cases, int jobs,
+                     int run, int runs)
 {
     char path[PATH_MAX + 256];
     for (size_t m = 0; m < man->nm; m++)
@@ -138,11 +138,14 @@ static int run_ctest(const char *build, const struct ec_manifest *man, int jobs,
             unlink(path);
         }
     /* The conformance label selects the matrix; the model names (test names are
-     * <model>/<case>) select the rows, so other tests of a family (smoke) stay out. */
+     * <model>/<case>) select the rows, so other tests of a family (smoke) stay out, and
+     * the case names the columns when --case chose some. */
     char label[] = "^conformance$", jstr[16], logf[PATH_MAX + 64];
     size_t rlen = 16;
     for (size_t m = 0; m < man->nm; m++)
         rlen += strlen(man->models[m].id) + 1;
+    for (size_t c = 0; !all_cases && c < man->nc; c++)
+        rlen += strlen(man->cases[c]) + 1;
     char *names = malloc(rlen);
     if (!names) {
         fprintf(stderr, "echoconf matrix: out of memory\n");
@@ -151,7 +154,11 @@ static int run_ctest(const char *build, const struct ec_manifest *man, int jobs,
     size_t o = (size_t)snprintf(names, rlen, "^(");
     for (size_t m = 0; m < man->nm; m++)
         o += (size_t)snprintf(names + o, rlen - o, "%s%s", m ? "|" : "", man->models[m].id);
-    snprintf(names + o, rlen - o, ")/");
+    o += (size_t)snprintf(names + o, rlen - o, ")/");
+    for (size_t c = 0; !all_cases && c < man->nc; c++)
+        o += (size_t)snprintf(names + o, rlen - o, "%s%s", c ? "|" : "(", man->cases[c]);
+    if (!all_cases)
+        snprintf(names + o, rlen - o, ")$");
     snprintf(jstr, sizeof jstr, "%d", jobs);
     snprintf(logf, sizeof logf, "%s/conformance-results/ctest.log", build);
     snprintf(path, sizeof path, "%s/conformance-results", build);
@@ -268,14 +275,20 @@ static size_t print_changed(const struct ec_manifest *man, const struct flake *s
 }
 
 static const char matrix_usage[] =
-    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--no-run | --repeat N]\n"
-    "                       [--html FILE] [--verbose]\n"
+    "usage: echoconf matrix [--build DIR] [-j N] [--family F] [--models GLOB[,GLOB]]\n"
+    "                       [--case GLOB]... [--no-run | --repeat N] [--html FILE]\n"
+    "                       [--verbose]\n"
     "Runs every registered model x case through ctest in the build directory (the one\n"
     "this executable sits in, <build>/bin/echoconf, unless --build), then prints models\n"
     "as rows and cases as columns, the legend, every FAIL / XPASS / TIMEOUT / ERROR cell\n"
     "in full and per model one line that counts its declared deviations by diagnosis.\n"
     "  -j N        ctest jobs (default 4)\n"
     "  --family F  only the models of family F (posix, win32, faulty)\n"
+    "  --models GLOB[,GLOB]  only the models whose id matches a glob (fnmatch, as in\n"
+    "              bench and fuzz); a glob after ! leaves out what it matches:\n"
+    "              --models 'faulty-*,!faulty-fd-keyed-state'\n"
+    "  --case GLOB only the cases whose name matches (repeatable; ! as above; no\n"
+    "              mutation score then)\n"
     "  --no-run    read the results of the last run instead of running ctest\n"
     "  --repeat N  run the matrix N times (the flake hunter): also print every cell whose\n"
     "              verdict or diagnosis changed between runs, with each run's failing\n"
@@ -295,7 +308,8 @@ int ec_cli_matrix(int argc, char **argv)
 int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
 {
     char build[PATH_MAX] = "";
-    const char *family = NULL, *html = NULL;
+    const char *family = NULL, *html = NULL, *models_glob = NULL;
+    char cases_glob[1024] = "";
     int jobs = 4, run = 1, verbose = 0, repeat = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -304,7 +318,8 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
             return 0;
         }
         if ((strcmp(a, "--build") == 0 || strcmp(a, "-j") == 0 || strcmp(a, "--family") == 0 ||
-             strcmp(a, "--html") == 0 || strcmp(a, "--repeat") == 0) &&
+             strcmp(a, "--html") == 0 || strcmp(a, "--repeat") == 0 ||
+             strcmp(a, "--models") == 0 || strcmp(a, "--case") == 0) &&
             i + 1 >= argc) {
             fprintf(stderr, "echoconf matrix: %s needs a value\n", a);
             return 2;
@@ -325,7 +340,17 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
             }
         } else if (strcmp(a, "--family") == 0)
             family = argv[++i];
-        else if (strcmp(a, "--no-run") == 0)
+        else if (strcmp(a, "--models") == 0)
+            models_glob = argv[++i];
+        else if (strcmp(a, "--case") == 0) {
+            size_t o = strlen(cases_glob), n = strlen(argv[++i]);
+            if (o + n + 2 > sizeof cases_glob) {
+                fprintf(stderr, "echoconf matrix: --case %s: the case globs are too long\n",
+                        argv[i]);
+                return 2;
+            }
+            snprintf(cases_glob + o, sizeof cases_glob - o, "%s%s", o ? "," : "", argv[i]);
+        } else if (strcmp(a, "--no-run") == 0)
             run = 0;
         else if (strcmp(a, "--repeat") == 0) {
             char *end;
@@ -356,6 +381,10 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
     struct ec_manifest man;
     if (ec_manifest_load(build, family, &man, "echoconf matrix") < 0)
         return 2;
+    if (ec_manifest_filter(&man, models_glob, cases_glob, "echoconf matrix") < 0) {
+        ec_manifest_free(&man);
+        return 2;
+    }
     const struct ec_manifest_model *models = man.models;
     char(*cases)[64] = man.cases;
     size_t nm = man.nm, nc = man.nc;
@@ -375,7 +404,7 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
     }
     int failures = 0;
     for (int k = 1; k <= repeat; k++) {
-        if (run && run_ctest(build, &man, jobs, k, repeat) != 0) {
+        if (run && run_ctest(build, &man, !cases_glob[0], jobs, k, repeat) != 0) {
             free(runs_seen);
             ec_manifest_free(&man);
             return 2;
@@ -453,12 +482,13 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
 
     print_cells(models, nm, cases, nc, cells, results, verbose);
     /* With faulty servers in the table, the share of their bugs the catalogue caught
-     * (the details: echoconf gallery --no-run). */
+     * (the details: echoconf gallery --no-run); not over some cases only (--case). */
     int nfaulty = 0;
     for (size_t m = 0; m < nm; m++)
         nfaulty += strcmp(models[m].family, "faulty") == 0;
     struct ec_score sc;
-    if (nfaulty && ec_score_compute(build, EC_SOURCE_DIR "/conformance/profiles", &sc) == 0) {
+    if (nfaulty && !cases_glob[0] && ec_score_compute(build, EC_SOURCE_DIR "/conformance/profiles", models_glob,
+                                     &sc) == 0) {
         if (sc.total)
             printf("\nmutation score: %d of %d faulty servers caught with their declared "
                    "diagnosis (%d%%; details: echoconf gallery --no-run)\n",
@@ -479,9 +509,10 @@ int ec_cli_matrix_runs(int argc, char **argv, ec_matrix_run_cb cb, void *arg)
     if (html && results) {
         struct ec_rs_row *rows = calloc(nm, sizeof *rows);
         char err[300];
-        char sub[PATH_MAX + 64];
-        snprintf(sub, sizeof sub, "build %s%s%s", build, family ? ", family " : "",
-                 family ? family : "");
+        char sub[PATH_MAX + 2200];
+        snprintf(sub, sizeof sub, "build %s%s%s%s%s%s%s", build, family ? ", family " : "",
+                 family ? family : "", models_glob ? ", models " : "",
+                 models_glob ? models_glob : "", cases_glob[0] ? ", cases " : "", cases_glob);
         for (size_t m = 0; rows && m < nm; m++) {
             snprintf(rows[m].id, sizeof rows[m].id, "%s", models[m].id);
             snprintf(rows[m].family, sizeof rows[m].family, "%s", models[m].family);

@@ -2,6 +2,7 @@
  * the manifest of a build, one cell's JSON result, and the mutation score (which
  * faulty server some case caught with its declared diagnosis).
  */
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,50 @@ int ec_manifest_load(const char *build, const char *family, struct ec_manifest *
         }
     }
     free(man);
+    return 0;
+}
+
+int ec_glob_list_match(const char *list, const char *name)
+{
+    if (!list || !list[0])
+        return 1;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    int plain = 0, hit = 0;
+    for (char *save = NULL, *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        if (g[0] == '!') {
+            if (fnmatch(g + 1, name, 0) == 0)
+                return 0;
+            continue;
+        }
+        plain = 1;
+        hit |= fnmatch(g, name, 0) == 0;
+    }
+    return !plain || hit;
+}
+
+int ec_manifest_filter(struct ec_manifest *m, const char *models, const char *cases,
+                       const char *who)
+{
+    size_t k = 0, before = m->nm;
+    for (size_t i = 0; i < m->nm; i++)
+        if (ec_glob_list_match(models, m->models[i].id))
+            m->models[k++] = m->models[i];
+    m->nm = k;
+    if (before && !k) {
+        fprintf(stderr, "%s: --models %s: no registered model matches\n", who, models);
+        return -1;
+    }
+    before = m->nc;
+    k = 0;
+    for (size_t i = 0; i < m->nc; i++)
+        if (ec_glob_list_match(cases, m->cases[i]))
+            memcpy(m->cases[k++], m->cases[i], sizeof m->cases[0]);
+    m->nc = k;
+    if (before && !k) {
+        fprintf(stderr, "%s: --case %s: no registered case matches\n", who, cases);
+        return -1;
+    }
     return 0;
 }
 
@@ -255,11 +300,16 @@ static int score_server(const char *build, struct ec_score *s, struct ec_score_r
     return nx > 0;
 }
 
-int ec_score_compute(const char *build, const char *profile_dir, struct ec_score *s)
+int ec_score_compute(const char *build, const char *profile_dir, const char *models,
+                     struct ec_score *s)
 {
     memset(s, 0, sizeof *s);
     if (ec_manifest_load(build, "faulty", &s->m, "echoconf gallery") < 0)
         return -1;
+    if (ec_manifest_filter(&s->m, models, NULL, "echoconf gallery") < 0) {
+        ec_manifest_free(&s->m);
+        return -1;
+    }
     s->rows = calloc(s->m.nm ? s->m.nm : 1, sizeof *s->rows);
     s->teeth = calloc(s->m.nc ? s->m.nc : 1, sizeof *s->teeth);
     if (!s->rows || !s->teeth) {

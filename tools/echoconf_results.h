@@ -29,6 +29,18 @@ int ec_manifest_load(const char *build, const char *family, struct ec_manifest *
 
 void ec_manifest_free(struct ec_manifest *m);
 
+/* Does name match list: comma-separated fnmatch(3) globs, each one a name may match
+ * ("posix-*") or, after "!", one it must not ("!faulty-fd-keyed-state"). A name
+ * matches when it matches some plain glob (or the list has none) and no "!" glob. NULL
+ * or "" matches every name. */
+int ec_glob_list_match(const char *list, const char *name);
+
+/* Keeps only the models of m whose id matches the glob list models and the cases whose
+ * name matches cases (NULL: all; ec_glob_list_match). Returns 0, or -1 after a message
+ * prefixed with who on stderr when a filter leaves no model or no case. */
+int ec_manifest_filter(struct ec_manifest *m, const char *models, const char *cases,
+                       const char *who);
+
 /* One cell's result: verdict ("" when there is no result), diagnosis, and the reason
  * or error the replay gave. */
 struct ec_cell_result {
@@ -72,8 +84,11 @@ struct ec_score {
     int caught, total, skipped;
 };
 
-/* Computes s. Returns 0, or -1 after a message on stderr (no manifest, no memory). */
-int ec_score_compute(const char *build, const char *profile_dir, struct ec_score *s);
+/* Computes s over the faulty servers whose id matches the glob list models (NULL: all;
+ * ec_glob_list_match). Returns 0, or -1 after a message on stderr (no manifest, no
+ * memory, no server left by the filter). */
+int ec_score_compute(const char *build, const char *profile_dir, const char *models,
+                     struct ec_score *s);
 
 void ec_score_free(struct ec_score *s);
 

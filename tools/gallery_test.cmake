@@ -21,7 +21,7 @@ function(result model cs verdict diag)
 endfunction()
 function(gallery expect_rc expect_text)
     execute_process(COMMAND ${ECHOCONF} gallery --no-run --build ${WORK}
-                            --profile-dir ${WORK}/profiles
+                            --profile-dir ${WORK}/profiles ${ARGN}
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
     message(STATUS "echoconf gallery exit ${rc}:\n${out}${err}")
     if(NOT rc EQUAL expect_rc)
@@ -49,6 +49,12 @@ result(faulty-two bites XPASS "")
 result(faulty-two blunt FAIL premature-close)
 gallery(1 "mutation score: 1 of 2 bugs caught")
 gallery(1 "WRONG-DIAGNOSIS")
+
+# --models scores only the servers it matches: faulty-one alone is 1 of 1 (exit 0),
+# and "!" leaves a server out.
+gallery(0 "mutation score: 1 of 1 bugs caught" --models faulty-one)
+gallery(0 "mutation score: 1 of 1 bugs caught" --models "faulty-*,!faulty-two")
+gallery(1 "mutation score: 0 of 1 bugs caught" --models faulty-two)
 
 # Nothing fails at all: MISSED.
 result(faulty-two blunt PASS "")

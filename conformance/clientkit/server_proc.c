@@ -499,6 +499,44 @@ void ec_server_free(struct ec_server_proc *s)
     s->nwatch = s->watch_cap = 0;
 }
 
+int ec_proc_thread_sched(pid_t pid, struct ec_thread_sched *out, int max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while (n < max && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        struct ec_thread_sched t = {.tid = (pid_t)atoi(e->d_name), .run_ns = -1, .vcsw = -1};
+        char p[400], line[256];
+        snprintf(p, sizeof p, "%s/%s/schedstat", path, e->d_name);
+        FILE *f = fopen(p, "r");
+        if (f) {
+            if (fscanf(f, "%lld", &t.run_ns) != 1)
+                t.run_ns = -1;
+            fclose(f);
+        }
+        snprintf(p, sizeof p, "%s/%s/status", path, e->d_name);
+        f = fopen(p, "r");
+        if (!f)
+            continue; /* the thread is gone */
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "State: %c", &t.state) == 1)
+                continue;
+            if (sscanf(line, "voluntary_ctxt_switches: %lld", &t.vcsw) == 1)
+                break;
+        }
+        fclose(f);
+        out[n++] = t;
+    }
+    closedir(d);
+    return n;
+}
+
 long long ec_proc_demand_ms(pid_t pid)
 {
     long long ns = ec_proc_demand_ns(pid);

@@ -145,6 +145,21 @@ long long ec_proc_demand_ms(pid_t pid);
  * it, which changes the sum too). -1 when schedstat is not available. */
 long long ec_proc_demand_ns(pid_t pid);
 
+/* One thread of a process as the scheduler sees it (/proc/pid/task/<tid>). */
+struct ec_thread_sched {
+    pid_t tid;
+    long long run_ns; /* time on a CPU (schedstat), -1 when not available */
+    long long vcsw;   /* voluntary context switches (status): each one a sleep */
+    char state;       /* stat's state: 'R' running or waiting for a CPU, 'S', 'D', ... */
+};
+
+/* Fills out with up to max threads of process pid. Returns how many, or -1 (the
+ * process is gone). A thread that slept (blocked in a wait, a read, a lock) since an
+ * earlier reading has a higher vcsw; one that only ran and was preempted, or waited
+ * for a CPU, has the same (Documentation/filesystems/proc.rst: voluntary_ctxt_switches
+ * counts the times the task gave up the CPU itself). */
+int ec_proc_thread_sched(pid_t pid, struct ec_thread_sched *out, int max);
+
 /* The wineserver of the Wine prefix at path prefix (NULL: $WINEPREFIX, else
  * $HOME/.wine), or -1. A Winsock server under Wine learns of its sockets' events from
  * that process. It is found by its working directory: wineserver runs in

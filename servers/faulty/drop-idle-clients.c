@@ -21,7 +21,9 @@
  *     requests for up to 102 ms by the wall clock, and never more than 63 ms beyond the
  *     server's own pauses meanwhile (2 runs of the 46 cells, 2026-12-07). Without the
  *     discount, silences of 230 to 578 ms at load averages of 100 to 470 ended such
- *     clients (bufsize-plus-one, fairness, pipelined-requests, ...).
+ *     clients (bufsize-plus-one, fairness, pipelined-requests, ...). What no server
+ *     rule sees: a client thread the machine does not run while the server runs on
+ *     time (cross-talk's 64 client threads: one went quiet ~215 ms, 1 of 21 runs).
  *   A correct server: keeps a quiet connection as long as the client keeps it (RFC
  *     862: the echo goes on until the user ends it; RFC 1122 4.2.3.6: TCP itself keeps
  *     an idle connection, keep-alives default to two hours).
