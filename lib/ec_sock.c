@@ -213,14 +213,21 @@ int ec_sock_open(int family, ec_sock_t *out)
     return 0;
 }
 
-/* Set once by ec_sock_accept_nodelay before any thread accepts, read afterwards. */
+/* Set once by ec_sock_accept_nodelay and ec_sock_accept_sndbuf before any thread
+ * accepts, read afterwards. */
 static int accept_nodelay;
+static int accept_sndbuf;
 
 static int set_int_opt(ec_sock_t s, int level, int name, int value);
 
 void ec_sock_accept_nodelay(int on)
 {
     accept_nodelay = on != 0;
+}
+
+void ec_sock_accept_sndbuf(int bytes)
+{
+    accept_sndbuf = bytes > 0 ? bytes : 0;
 }
 
 int ec__sock_accept(ec_sock_t listener, struct sockaddr *sa, socklen_t *salen, ec_sock_t *out)
@@ -231,6 +238,8 @@ int ec__sock_accept(ec_sock_t listener, struct sockaddr *sa, socklen_t *salen, e
     int rc = set_cloexec(s);
     if (rc == 0 && accept_nodelay)
         rc = set_int_opt(s, IPPROTO_TCP, TCP_NODELAY, 1);
+    if (rc == 0 && accept_sndbuf)
+        rc = set_int_opt(s, SOL_SOCKET, SO_SNDBUF, accept_sndbuf);
     if (rc < 0) {
         ec_sock_close(s);
         return rc;

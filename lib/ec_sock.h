@@ -120,6 +120,10 @@ int ec_sock_set_nodelay(ec_sock_t s, int on);
  * accepts. */
 void ec_sock_accept_nodelay(int on);
 
+/* The same for SO_SNDBUF of bytes (0: leave it to the system): the servers' --sndbuf.
+ * Call before any thread accepts. */
+void ec_sock_accept_sndbuf(int bytes);
+
 /* TCP_CORK on or off (Linux); -EC_EINVAL where the platform has no cork. */
 int ec_sock_set_cork(ec_sock_t s, int on);
 

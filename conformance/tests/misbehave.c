@@ -2,7 +2,7 @@
  * one chosen way (--mode), so the engine's tests can show that each diagnosis fires
  * on the behaviour it names. Not a model: one poll() loop, raw echo, lib's listener
  * and log lines. It takes the server options the engine appends (--port, --framing,
- * --bufsize, --quiet).
+ * --bufsize, --sndbuf, --quiet).
  */
 #include <errno.h>
 #include <poll.h>
@@ -138,6 +138,7 @@ int main(int argc, char **argv)
 {
     enum mode m = M_GOOD;
     int framed = 0;
+    int sndbuf = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
@@ -158,6 +159,8 @@ int main(int argc, char **argv)
         } else if ((strcmp(argv[i], "--port") == 0 || strcmp(argv[i], "--bufsize") == 0) &&
                    i + 1 < argc) {
             i++; /* always an ephemeral port on 127.0.0.1; reads of 1024 bytes */
+        } else if (strcmp(argv[i], "--sndbuf") == 0 && i + 1 < argc) {
+            sndbuf = atoi(argv[++i]); /* on the listener: accepted sockets inherit it */
         } else {
             fprintf(stderr, "ec-misbehave: unknown option %s\n", argv[i]);
             return 2;
@@ -171,6 +174,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ec-misbehave: %s\n", err);
         return 1;
     }
+    if (sndbuf > 0)
+        ec_sock_set_bufsizes(ls, 0, sndbuf);
     ec_sock_local_name(ls, name, sizeof name);
     if (m == M_NO_LISTEN) {
         /* Alive, but nobody listens: every connect is refused. Closed before the

@@ -31,6 +31,8 @@ struct ec_server_opts {
     int workers;               /* --workers (models with workers; else 0) */
     int quiet;                 /* --quiet */
     int nodelay;               /* --nodelay: TCP_NODELAY on every accepted socket */
+    int sndbuf;                /* --sndbuf: SO_SNDBUF of every accepted socket; 0 = the
+                                  system's (autotuned on Linux) */
 };
 
 /* Largest --bufsize a server accepts (16 MiB). */

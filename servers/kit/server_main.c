@@ -96,6 +96,8 @@ static void usage(FILE *out)
     }
     fprintf(out, "  --nodelay         TCP_NODELAY on every accepted socket (no Nagle delay\n"
                  "                    on the echo's pieces)\n"
+                 "  --sndbuf N        SO_SNDBUF of every accepted socket, 1024..16777216\n"
+                 "                    (default: the system's, autotuned on Linux)\n"
                  "  --quiet           print only the readiness line\n"
                  "  --help            this text\n"
                  "  --version         the echoconf version and the model id\n"
@@ -310,6 +312,18 @@ int main(int argc, char **argv)
         rc = ec_sock_set_nodelay(listener, 1);
         if (rc < 0) {
             ec_warn("TCP_NODELAY on the listener: %s", ec_err_name(rc));
+            ec_sock_close(listener);
+            ec_net_cleanup();
+            return 1;
+        }
+    }
+    if (o.sndbuf) {
+        /* The same way: Linux copies the listener's SO_SNDBUF (and the lock that stops
+         * autotuning) to the sockets accepted from it, socket(7). */
+        ec_sock_accept_sndbuf(o.sndbuf);
+        rc = ec_sock_set_bufsizes(listener, 0, o.sndbuf);
+        if (rc < 0) {
+            ec_warn("SO_SNDBUF %d on the listener: %s", o.sndbuf, ec_err_name(rc));
             ec_sock_close(listener);
             ec_net_cleanup();
             return 1;

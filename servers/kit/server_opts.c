@@ -77,6 +77,12 @@ static int apply_option(const struct args *a, const char *name, const char *valu
             return bad_value(a, name, value,
                              "expected a count of 0..1000000 (0: no limit of ours)");
         o->max_clients = (int)v;
+    } else if (strcmp(name, "sndbuf") == 0) {
+        /* Linux doubles what it is given and clamps it to at least 4608 bytes
+         * (socket(7), SO_SNDBUF); Winsock takes it as is. */
+        if (parse_number(value, 1024, (long)MAX_BUFSIZE, &v) != 0)
+            return bad_value(a, name, value, "expected a size of 1024..16777216 bytes");
+        o->sndbuf = (int)v;
     } else if (strcmp(name, "workers") == 0) {
         if (a->default_workers == 0)
             return bad_value(a, name, value, "this model has no worker threads");
@@ -94,7 +100,8 @@ static int apply_option(const struct args *a, const char *name, const char *valu
 static int takes_value(const char *name)
 {
     static const char *const names[] = {"port",    "bind",        "framing",
-                                        "bufsize", "max-clients", "workers"};
+                                        "bufsize", "max-clients", "workers",
+                                        "sndbuf"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i]) == 0)
             return 1;

@@ -66,6 +66,13 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             return 1;
         }
         ec_log_accept(peer);
+        if (o->sndbuf) {
+            /* What --sndbuf left on the accepted socket, for the unit test. */
+            int v = 0;
+            socklen_t vl = sizeof v;
+            getsockopt(c, SOL_SOCKET, SO_SNDBUF, (void *)&v, &vl);
+            ec_log_line("sndbuf peer=%s bytes=%d", peer, v);
+        }
         serve_client(c, peer, o);
     }
 }

@@ -222,6 +222,29 @@ TEST(server_main_accepts_both_option_forms)
     ASSERT(strstr(c.outbuf, "\nframe peer=127.0.0.1:") != NULL);
 }
 
+/* --sndbuf reaches every accepted socket: Linux reports twice the size it was given
+ * (socket(7)), where an untouched socket starts at tcp_wmem's default (16384 here). */
+TEST(server_main_sets_sndbuf_on_accepted_sockets)
+{
+    struct child c;
+    char line[200];
+    static const char *const args[] = {"--port", "0", "--sndbuf", "20000", NULL};
+    unsigned port = start_server(&c, STUB_EXE, args, "127.0.0.1");
+    child_line(&c, line, sizeof line, ec_test_timeout_ms(2000)); /* the options line */
+    ec_sock_t s;
+    ASSERT_EQ(ec_net_init(), 0);
+    ASSERT_EQ(ec_connect("127.0.0.1", port, ec_test_timeout_ms(2000), &s), 0);
+    child_line(&c, line, sizeof line, ec_test_timeout_ms(2000)); /* accept */
+    child_line(&c, line, sizeof line, ec_test_timeout_ms(2000));
+    const char *b = strstr(line, " bytes=");
+    if (strncmp(line, "sndbuf peer=127.0.0.1:", 22) != 0 || b == NULL)
+        FAIL("expected the accepted socket's sndbuf line, got \"%s\"", line);
+    ASSERT_EQ(strtol(b + 7, NULL, 10), 40000);
+    ec_sock_close(s);
+    kill(c.pid, SIGTERM);
+    ASSERT_EQ(child_finish(&c, ec_test_timeout_ms(2000)), 0);
+}
+
 struct bad_case {
     const char *args[4];
     const char *must_name[2]; /* texts the message must hold: the option and the value */
@@ -239,6 +262,8 @@ TEST(server_main_rejects_bad_values_with_exit_2)
         {{"--framing", "len64"}, {"--framing", "len64"}},
         {{"--framing=fixed:0"}, {"--framing", "fixed:0"}},
         {{"--max-clients", "-3"}, {"--max-clients", "-3"}},
+        {{"--sndbuf", "1023"}, {"--sndbuf", "1023"}},
+        {{"--sndbuf=16777217"}, {"--sndbuf", "16777217"}},
         {{"--workers", "2"}, {"--workers", "no worker threads"}},
         {{"--bind", ""}, {"--bind", "''"}},
         {{"--no-such-option"}, {"--no-such-option", "unknown"}},
@@ -382,6 +407,7 @@ TEST(server_main_exits_77_before_listening_when_the_probe_fails)
 EC_TEST_MAIN(EC_TEST_ENTRY(server_main_prints_readiness_line_with_the_real_port),
              EC_TEST_ENTRY(server_main_brackets_ipv6_in_the_readiness_line),
              EC_TEST_ENTRY(server_main_accepts_both_option_forms),
+             EC_TEST_ENTRY(server_main_sets_sndbuf_on_accepted_sockets),
              EC_TEST_ENTRY(server_main_rejects_bad_values_with_exit_2),
              EC_TEST_ENTRY(server_main_help_and_version_name_the_model),
              EC_TEST_ENTRY(server_main_workers_default_to_two_per_cpu),
