@@ -815,6 +815,21 @@ static int parse_ms(struct ld *l, const cJSON *v, const char *path, struct ec_st
         return -1;
     if (st->ms < 0)
         return fail(l, path, "%s needs \"ms\"", ec_step_name(st->kind));
+    if (st->kind != EC_ST_PAUSE)
+        return 0;
+    /* A pause that waits for a server event which may never come (a "timeout"
+     * alternative) may end once the server is quiet: it will log nothing more. */
+    if (get_intv(l, v, path, "quiet_ms", 1, 10000, &st->quiet_ms) < 0)
+        return -1;
+    if (st->quiet_ms) {
+        int alt = 0;
+        for (size_t i = 0; i < st->nalts; i++)
+            alt |= st->alts[i].outcome == EC_OC_TIMEOUT;
+        if (st->after == EC_AFTER_NONE || !alt)
+            return fail(l, path,
+                        "quiet_ms on a pause ends its after_server wait early, so it needs "
+                        "after_server and a \"timeout\" alternative");
+    }
     return 0;
 }
 

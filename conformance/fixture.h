@@ -49,7 +49,7 @@ struct ec_payload {
     X(SHUTDOWN_WR, "shutdown_wr", CLOSE, "", parse_nothing, exec_shutdown_wr)                      \
     X(CLOSE, "close", CLOSE, "", parse_nothing, exec_close)                                        \
     X(ABORT, "abort", CLOSE, "", parse_nothing, exec_abort)                                        \
-    X(PAUSE, "pause", DATA, "ms", parse_ms, exec_pause)                                            \
+    X(PAUSE, "pause", DATA, "ms quiet_ms", parse_ms, exec_pause)                                            \
     X(RCVBUF, "rcvbuf", DATA, "bytes", parse_bytes, exec_bufsize)                                  \
     X(SNDBUF, "sndbuf", DATA, "bytes", parse_bytes, exec_bufsize)                                  \
     X(STOP_READING, "stop_reading", DATA, "", parse_nothing, exec_reading)                         \
