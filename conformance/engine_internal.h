@@ -102,7 +102,12 @@ struct pass {
     enum ec_plan_override ov;
     size_t split_at;
     uint64_t seed;
-    int64_t start_ms, end_ms, deadline_ms;
+    int64_t start_ms, end_ms;
+    /* When the pass's budget runs out. Server-synchronised delivery moves it on by the
+     * time each paced piece waited for the server's recv line (pace, engine.c), up to
+     * hard_deadline_ms; read by every client thread, hence atomic. */
+    _Atomic int64_t deadline_ms;
+    int64_t hard_deadline_ms;
     struct inst *insts;
     size_t ninst;
     struct ec_timeline tl;

@@ -45,17 +45,20 @@ enum mode {
     M_IDLE,         /* closes a client that sent nothing for IDLE_MS (all echoed) */
     M_DUP,          /* echoes the chunk that crosses byte 1000 of a stream twice */
     M_REORDER,      /* holds the chunk that crosses byte 1000, echoes the next one first */
-    M_LIE           /* echoes each read but its last byte, and logs the whole read as sent */
+    M_LIE,          /* echoes each read but its last byte, and logs the whole read as sent */
+    M_SLOW          /* a correct echo that sleeps SLOW_MS before each read */
 };
 
 static const char *const names[] = {
     "good",  "mismatch",  "truncate",  "halfclose", "silent", "crash",       "die-on-reset",
     "exit",  "leak",      "spin",      "close-now", "reset",  "reframe",     "nolog",
     "extra", "crossfeed", "no-listen", "garbage",   "flood",  "never-close", "reset-mid-frame",
-    "hoard", "hold",      "idle",      "dup",       "reorder",     "lie"};
+    "hoard", "hold",      "idle",      "dup",       "reorder",     "lie",
+    "slow"};
 
 #define MAXC    256
 #define IDLE_MS 200
+#define SLOW_MS 10
 #define MARK    1000
 
 struct client {
@@ -249,6 +252,8 @@ int main(int argc, char **argv)
             }
             struct client *c = &cl[map[k]];
             unsigned char buf[1024];
+            if (m == M_SLOW)
+                usleep(SLOW_MS * 1000);
             ssize_t got = recv(c->fd, buf, sizeof buf, 0);
             if (got < 0 && errno == EINTR)
                 continue;
