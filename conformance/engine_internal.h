@@ -168,6 +168,7 @@ struct run {
     char server_diag[48];
     char server_note[160];
     char harness_error[1200];
+    int start_retries; /* Wine start-up failures the server was started again after */
     int log_failed; /* index + 1 of the first unmatched log expectation */
     enum ec_verdict server_v, log_v, raw, final;
     char diagnosis[64];

@@ -133,6 +133,8 @@ void ec__json_evidence(cJSON *j, const struct run *r, const struct pass *fp,
         cJSON_AddStringToObject(j, "server_command", r->server_cmd);
     if (r->foreign)
         cJSON_AddBoolToObject(j, "foreign_server", 1);
+    if (r->start_retries)
+        cJSON_AddNumberToObject(j, "server_start_retries", r->start_retries);
     /* The command that runs the same plan with the same seed again. */
     char cmd[3000];
     char spec[48];
