@@ -2357,7 +2357,7 @@ static int replay_start(struct run *r)
             break;
         /* Under Wine, wine64 now and then exits with status 1 within milliseconds and
          * prints nothing (WINEDEBUG=-all), before the model's main ran: 3 times in about
-         * 6,500 Wine server starts of the hunts, on three different models and cases.
+         * 8,000 Wine server starts of the hunts, in three different cells.
          * That is Wine failing to start, not the model failing, so it is started again,
          * up to START_ATTEMPTS times, and the report says so; a model that fails to
          * start (it prints why, or takes its time) fails every attempt. */
