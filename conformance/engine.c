@@ -555,13 +555,6 @@ static long long logged_not_arrived(struct inst *in, int ended)
     return d > 0 ? d : 0;
 }
 
-/* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
- * next piece goes once the server logged receiving every byte sent so far. The wait
- * has the send step's own deadline, and no shorter timeout: on a loaded machine a
- * correct server may not run for a second or more, and giving up early would let the
- * scheduler cut the pieces again. A server that takes nothing until the deadline has
- * stopped reading (the step after the send will say so); with one client, one that
- * is quiet ("a quiet server": not even waiting for a CPU) has stopped too. */
 /* The time a paced piece waited for the server's recv line is the engine's own
  * synchronisation, not the case's: the pass budget moves on by it, up to
  * PACE_BUDGET_FACTOR budgets in all. Measured: a 1,025-byte bytewise pass against the
@@ -587,6 +580,13 @@ static void pace_credit(struct inst *in, int64_t waited_ms)
         in->c.pace_until = nd;
 }
 
+/* The pace function of server-synchronised delivery (struct ec_conn, steps.h): the
+ * next piece goes once the server logged receiving every byte sent so far. The wait
+ * has the send step's own deadline, and no shorter timeout: on a loaded machine a
+ * correct server may not run for a second or more, and giving up early would let the
+ * scheduler cut the pieces again. A server that takes nothing until the deadline has
+ * stopped reading (the step after the send will say so); with one client, one that
+ * is quiet ("a quiet server": not even waiting for a CPU) has stopped too. */
 static int pace(struct ec_conn *c, void *arg, int64_t deadline)
 {
     struct inst *in = arg;
@@ -2324,13 +2324,13 @@ static int replay_unsupported(struct run *r)
     return 1;
 }
 
-/* Reaches the server: the --target address, or the server started from --server
- * (ec_launch_server). Returns 0, or 2: a bad --target (message on stderr), or a
- * server that did not start (r->harness_error, verdict ERROR, to be reported). */
 /* A Wine start-up failure (replay_start): the attempts, and how soon the exit. */
 #define START_ATTEMPTS 3
 #define WINE_START_FAIL_MS 1000
 
+/* Reaches the server: the --target address, or the server started from --server
+ * (ec_launch_server). Returns 0, or 2: a bad --target (message on stderr), or a
+ * server that did not start (r->harness_error, verdict ERROR, to be reported). */
 static int replay_start(struct run *r)
 {
     const struct ec_replay_opts *o = r->o;
