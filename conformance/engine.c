@@ -1121,10 +1121,13 @@ static int check_rss_growth(struct inst *in, const struct ec_step *st)
 #define MAX_SCHED_THREADS 256
 #define STARVED_SAMPLE_MS 20
 
-/* What starved_spinner found: the spinning thread and its CPU time, tid 0 if none. */
+/* What starved_spinner found: the spinning thread and its CPU time, tid 0 if none;
+ * under Wine (wine_samples > 0) the threads that were runnable nearly all the time,
+ * their CPU time together, and in how many of how many samples they were runnable. */
 struct starved {
     pid_t tid;
     long long run_ns;
+    int wine_threads, wine_runnable, wine_samples;
 };
 
 /* Is some thread of pid running or waiting for a CPU ('R')? */
@@ -1138,6 +1141,56 @@ static int any_runnable(pid_t pid)
     return 0;
 }
 
+/* Under Wine a spinning thread sleeps: every Winsock call it makes is a request to
+ * the wineserver, and the thread blocks until the reply comes (measured 2026-12-07,
+ * win32-nonblocking idle for 500 ms: 12,907 voluntary switches unloaded, 135-175 with
+ * 4 CPU hogs, 0-49 with 16 or 64). So "never slept" cannot name it. What does name
+ * it is that its sleeps are short: with 4 to 64 hogs its two spinning threads were
+ * runnable (running or waiting for a CPU) for 98-100% of the window, while an idle
+ * server that woke on a timer (win32-asyncselect, 32 times a second) was runnable
+ * for 6% with 4 hogs and 40% with 64 (load average 22). The rule: a thread seen
+ * runnable in at least 90% of at least WINE_MIN_SAMPLES samples is spinning-like, and
+ * the process spins once such threads together ran wine_spin_ns on a CPU: the share
+ * rule's own amount over the fixture's window as written, not as scaled for Wine
+ * (15 ms for idle-cpu: with 16 hogs the spinner ran 7.7 ms a second, and 45 ms, the
+ * scaled amount, took 5.8 s of a 6 s deadline, or more). An idle thread that is
+ * runnable nearly all the time on a very loaded machine only waits there, and runs
+ * 10-30 us a wake-up (win32-asyncselect: under 1 ms of CPU a second): it would need
+ * 15 s or more to run 15 ms. The sampling stops early, as not spinning, once
+ * WINE_CLEAR_SAMPLES samples show every thread runnable in less than 75% of them
+ * (a spinner runnable 98% of the time does that with a probability below 1e-8). */
+#define WINE_MIN_SAMPLES   10
+#define WINE_CLEAR_SAMPLES 25
+
+struct wine_seen {
+    pid_t tid;
+    int samples, runnable;
+    long long run0;
+};
+
+/* Counts this reading of th[i] in seen (a thread not seen before gets a slot, its
+ * CPU time counted from run0 of the first reading th0, else from now). */
+static struct wine_seen *wine_count(struct wine_seen *seen, int *nseen, const struct ec_thread_sched *t,
+                                    const struct ec_thread_sched *th0, int n0)
+{
+    int k = 0;
+    while (k < *nseen && seen[k].tid != t->tid)
+        k++;
+    if (k == *nseen) {
+        if (k >= MAX_SCHED_THREADS)
+            return NULL;
+        seen[k] = (struct wine_seen){.tid = t->tid, .run0 = 0};
+        for (int j = 0; j < n0; j++)
+            if (th0[j].tid == t->tid)
+                seen[k].run0 = th0[j].run_ns;
+        (*nseen)++;
+    }
+    seen[k].samples++;
+    if (t->state == 'R')
+        seen[k].runnable++;
+    return &seen[k];
+}
+
 /* The busy-poll judgement when the CPU share cannot give it. On a machine with a load
  * average of 100 or more a spinning server gets 1-2% of a CPU: its share is below any
  * bound, and its demand (schedstat's waiting time is counted only when it next gets a
@@ -1149,18 +1202,26 @@ static int any_runnable(pid_t pid)
  * (the CPU time the share rule asks for: a fifth of the bound over the window) without
  * a single voluntary switch: spinning, 1, with sv set; or no thread is left that has
  * neither slept nor stayed asleep: 0. At the deadline a thread still undecided (it ran
- * less than spin_ns, never slept) gives 0: the evidence did not come. */
+ * less than spin_ns, never slept) gives 0: the evidence did not come. Under Wine
+ * (wine_spin_ns > 0) the threads that slept are judged by how short their sleeps were
+ * instead (the rule above wine_seen). */
 static int starved_spinner(struct inst *in, pid_t pid, const struct ec_thread_sched *th0, int n0,
-                           long long spin_ns, int64_t deadline, struct starved *sv)
+                           long long spin_ns, int64_t deadline, long long wine_spin_ns,
+                           struct starved *sv)
 {
     int64_t t0 = ec_clock_ms();
-    char txt[160];
+    char txt[200];
+    struct wine_seen seen[MAX_SCHED_THREADS];
+    int nseen = 0, rounds = 0, wine = wine_spin_ns > 0;
     for (;;) {
         struct ec_thread_sched th[MAX_SCHED_THREADS];
         int n = ec_proc_thread_sched(pid, th, MAX_SCHED_THREADS);
         if (n < 0)
             return 0; /* gone: the steps after this one say so */
         int undecided = 0;
+        long long wine_ran = 0;
+        int wine_threads = 0, wine_runnable = 0, wine_unclear = 0;
+        rounds++;
         for (int i = 0; i < n; i++) {
             long long run0 = 0, v0 = 0; /* a thread born since: from nothing */
             for (int j = 0; j < n0; j++)
@@ -1170,6 +1231,17 @@ static int starved_spinner(struct inst *in, pid_t pid, const struct ec_thread_sc
                 }
             if (th[i].run_ns < 0 || th[i].vcsw < 0 || run0 < 0 || v0 < 0)
                 continue; /* not readable: the share rule stands */
+            if (wine) {
+                struct wine_seen *w = wine_count(seen, &nseen, &th[i], th0, n0);
+                if (w && w->runnable * 4 >= w->samples * 3)
+                    wine_unclear = 1; /* runnable 75% or more so far: not cleared */
+                if (w && w->samples >= WINE_MIN_SAMPLES && w->runnable * 10 >= w->samples * 9) {
+                    wine_ran += th[i].run_ns - w->run0;
+                    wine_threads++;
+                    if (w->runnable * 100 / w->samples < wine_runnable || !wine_runnable)
+                        wine_runnable = w->runnable * 100 / w->samples;
+                }
+            }
             if (th[i].vcsw > v0)
                 continue; /* it slept: it waits for events */
             long long ran = th[i].run_ns - run0;
@@ -1185,12 +1257,25 @@ static int starved_spinner(struct inst *in, pid_t pid, const struct ec_thread_sc
             if (ran > 0 || th[i].state == 'R')
                 undecided++;
         }
+        if (wine && wine_threads && wine_ran >= wine_spin_ns) {
+            sv->run_ns = wine_ran;
+            sv->wine_threads = wine_threads;
+            sv->wine_runnable = wine_runnable;
+            sv->wine_samples = rounds;
+            snprintf(txt, sizeof txt, "Wine spinner: %d thr, R %d%% of %d, %lld ms",
+                     wine_threads, wine_runnable, rounds, wine_ran / 1000000);
+            ec_timeline_add(&in->ps->tl, in->c.label, "observe", -1, 0, txt);
+            return 1;
+        }
+        if (wine && (rounds < WINE_CLEAR_SAMPLES || wine_unclear))
+            undecided++;
         int64_t now = ec_clock_ms();
         if (!undecided || now >= deadline) {
-            snprintf(txt, sizeof txt, "starved: %s after %lld ms more",
+            snprintf(txt, sizeof txt, "starved: %s after %lld ms more (%d samples)",
                      undecided ? "undecided at the deadline (not busy-poll)"
+                     : wine    ? "every thread slept or stayed asleep, or slept long"
                                : "every thread slept or stayed asleep",
-                     (long long)(now - t0));
+                     (long long)(now - t0), rounds);
             ec_timeline_add(&in->ps->tl, in->c.label, "observe", -1, 0, txt);
             return 0;
         }
@@ -1271,7 +1356,23 @@ static int exec_observe(struct inst *in, const struct ec_step *st)
                 (pct > st->max_cpu_percent || any_runnable(pid) || pct < 0))
                 spinning = starved_spinner(in, pid, th0, n0,
                                            (long long)st->max_cpu_percent * window * 2000,
-                                           deadline, &sv);
+                                           deadline,
+                                           r->under_wine ? (long long)st->max_cpu_percent *
+                                                               st->cpu_window_ms * 2000
+                                                         : 0,
+                                           &sv);
+            if (spinning && sv.wine_samples) {
+                snprintf(e, sizeof e, "server CPU demand at most %d%% while it has nothing to do",
+                         st->max_cpu_percent);
+                snprintf(a, sizeof a,
+                         "%d thread(s) runnable in %d%%+ of %d samples ran %lld ms in %lld ms, "
+                         "its sleeps short (Wine: a Winsock call waits for the wineserver; "
+                         "demand %d%%, cpu %d%% at first)",
+                         sv.wine_threads, sv.wine_runnable, sv.wine_samples, sv.run_ns / 1000000,
+                         (long long)(ec_clock_ms() - t0), pct, cpu_pct);
+                set_failure(in, st, EC_V_FAIL, EC_OC_DATA, EC_DIAG_BUSY_POLL, e, a);
+                return -1;
+            }
             if (spinning && sv.tid) {
                 snprintf(e, sizeof e, "server CPU demand at most %d%% while it has nothing to do",
                          st->max_cpu_percent);
