@@ -37,6 +37,8 @@
 #define ROUTINE_BATCH 64
 /* How long ec_serve waits for the worker to end after telling it to stop. */
 #define JOIN_WAIT_MS 10000
+/* How long ec_serve waits for the worker to begin running before it accepts. */
+#define START_WAIT_MS 10000
 
 const struct ec_model ec_model = {
     .id = "win32-overlapped-routine",
@@ -79,6 +81,7 @@ static struct server {
     struct conn *conns;
     struct conn *ready, **ready_tail; /* FIFO of clients whose next operation is due */
     int batch;                        /* routines run since the last wait returned */
+    HANDLE started;                   /* set by the worker as it begins to run */
 } sv;
 
 static void CALLBACK completion_routine(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags);
@@ -239,6 +242,7 @@ static unsigned int WINAPI worker_thread(void *arg)
     struct conn *c, *next;
 
     (void)arg;
+    SetEvent(sv.started);
     for (;;) {
         char peer[EC_ADDRSTRLEN];
         ec_sock_t s;
@@ -301,7 +305,8 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
     sv.ready_tail = &sv.ready;
     sv.read_event = CreateEvent(NULL, FALSE, TRUE, NULL);
     sv.write_event = CreateEvent(NULL, FALSE, FALSE, NULL);
-    worker = sv.read_event == NULL || sv.write_event == NULL
+    sv.started = CreateEvent(NULL, TRUE, FALSE, NULL);
+    worker = sv.read_event == NULL || sv.write_event == NULL || sv.started == NULL
                  ? NULL
                  : (HANDLE)_beginthreadex(NULL, 0, worker_thread, NULL, 0, NULL);
     if (worker == NULL) {
@@ -310,8 +315,15 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             CloseHandle(sv.read_event);
         if (sv.write_event != NULL)
             CloseHandle(sv.write_event);
+        if (sv.started != NULL)
+            CloseHandle(sv.started);
         return 1;
     }
+/* Accept once the worker runs: under Wine a thread's first run commits about a MiB of
+ * the process (its stack, its TEB; see iocp.c), which a client served before it, like
+ * a memory case's warm-up, would see counted as growth while it serves. */
+    if (WaitForSingleObject(sv.started, START_WAIT_MS) != WAIT_OBJECT_0)
+        ec_warn("the worker thread did not begin within %d ms", START_WAIT_MS);
     /* Waiting for the free slot also watches the worker, so a worker that had to give up
      * ends the server instead of leaving main waiting forever. */
     handoff[0] = sv.read_event;
@@ -355,6 +367,7 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         return 1; /* it may still use sv: leave everything to the process exit */
     }
     CloseHandle(worker);
+    CloseHandle(sv.started);
     CloseHandle(sv.read_event);
     CloseHandle(sv.write_event);
     return status;
