@@ -1220,7 +1220,7 @@ static int starved_spinner(struct inst *in, pid_t pid, const struct ec_thread_sc
             return 0; /* gone: the steps after this one say so */
         int undecided = 0;
         long long wine_ran = 0;
-        int wine_threads = 0, wine_runnable = 0, wine_unclear = 0;
+        int wine_threads = 0, wine_runnable = 100, wine_unclear = 0;
         rounds++;
         for (int i = 0; i < n; i++) {
             long long run0 = 0, v0 = 0; /* a thread born since: from nothing */
@@ -1238,8 +1238,8 @@ static int starved_spinner(struct inst *in, pid_t pid, const struct ec_thread_sc
                 if (w && w->samples >= WINE_MIN_SAMPLES && w->runnable * 10 >= w->samples * 9) {
                     wine_ran += th[i].run_ns - w->run0;
                     wine_threads++;
-                    if (w->runnable * 100 / w->samples < wine_runnable || !wine_runnable)
-                        wine_runnable = w->runnable * 100 / w->samples;
+                    if (w->runnable * 100 / w->samples < wine_runnable)
+                        wine_runnable = w->runnable * 100 / w->samples; /* the least */
                 }
             }
             if (th[i].vcsw > v0)

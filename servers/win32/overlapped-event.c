@@ -298,9 +298,9 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
         WSACloseEvent(sv.events[0]);
         return 1;
     }
-/* Accept once the worker runs: under Wine a thread's first run commits about a MiB of
- * the process (its stack, its TEB; see iocp.c), which a client served before it, like
- * a memory case's warm-up, would see counted as growth while it serves. */
+    /* Accept once the worker runs: under Wine a thread's first run commits about a
+     * MiB of the process (its stack, its TEB; see iocp.c), which a client served
+     * before it, like a memory case's warm-up, would see counted as growth. */
     if (WaitForSingleObject(sv.started, START_WAIT_MS) != WAIT_OBJECT_0)
         ec_warn("the worker thread did not begin within %d ms", START_WAIT_MS);
 

@@ -319,9 +319,9 @@ int ec_serve(ec_sock_t listener, const struct ec_server_opts *o)
             CloseHandle(sv.started);
         return 1;
     }
-/* Accept once the worker runs: under Wine a thread's first run commits about a MiB of
- * the process (its stack, its TEB; see iocp.c), which a client served before it, like
- * a memory case's warm-up, would see counted as growth while it serves. */
+    /* Accept once the worker runs: under Wine a thread's first run commits about a
+     * MiB of the process (its stack, its TEB; see iocp.c), which a client served
+     * before it, like a memory case's warm-up, would see counted as growth. */
     if (WaitForSingleObject(sv.started, START_WAIT_MS) != WAIT_OBJECT_0)
         ec_warn("the worker thread did not begin within %d ms", START_WAIT_MS);
     /* Waiting for the free slot also watches the worker, so a worker that had to give up
